@@ -1,0 +1,151 @@
+# xdsgate: one plain Makefile.
+#   make              build build/xdsgate and build/control-plane-stub (BoringSSL)
+#   make TLS=openssl  the OpenSSL flavour (also enables TLS to the control plane)
+#   make test         unit, integration and compat tests
+#   make asan         ASan+UBSan build (build-asan/) and the same test run on it
+#   make demo         stub + demo upstreams + xdsgate, and traffic through them
+#   make clean
+
+TLS    ?= boringssl
+B      ?= build
+SAN    ?=
+CC     ?= cc
+PYTHON := /usr/bin/python3
+
+# Packages deploy/deps.sh installs; the build checks for a few and runs it when one is missing.
+DEPS_OK := $(shell command -v protoc-c >/dev/null && command -v protoc >/dev/null && \
+             pkg-config --exists libev 2>/dev/null; \
+             pkg-config --exists grpc_unsecure libprotobuf-c libnghttp2 re2 yaml-0.1 libxxhash jansson 2>/dev/null && \
+             [ -f /usr/share/llhttp/llhttp.c ] && [ -d /usr/include/android/openssl ] && \
+             [ -f /usr/include/ev.h ] && $(PYTHON) -c 'import pytest, yaml, google.protobuf' 2>/dev/null && echo yes)
+ifneq ($(DEPS_OK),yes)
+$(info deploy/deps.sh: installing missing packages)
+$(shell bash deploy/deps.sh >&2)
+endif
+
+PKGS := libprotobuf-c libnghttp2 yaml-0.1 libxxhash jansson
+ifeq ($(TLS),openssl)
+  GRPC_PKG  := grpc
+  TLS_CFLAGS := -DXG_TLS_OPENSSL=1
+  TLS_LIBS  := -lssl -lcrypto
+else ifeq ($(TLS),boringssl)
+  GRPC_PKG  := grpc_unsecure
+  BSSL_LIB  := /usr/lib/x86_64-linux-gnu/android
+  TLS_CFLAGS := -DXG_TLS_BORINGSSL=1 -I/usr/include/android
+  TLS_LIBS  := -L$(BSSL_LIB) -Wl,-rpath,$(BSSL_LIB) -l:libssl.so -l:libcrypto.so
+else
+  $(error TLS must be boringssl or openssl)
+endif
+
+GEN      := $(B)/gen
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+OPT      ?= -O2 -g
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
+CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP \
+              -Isrc -I$(GEN) -I/usr/share/include/llhttp $(TLS_CFLAGS) \
+              $(shell pkg-config --cflags $(PKGS) $(GRPC_PKG))
+LIBS := $(shell pkg-config --libs $(PKGS) $(GRPC_PKG)) -lev -lre2 -lstdc++ $(TLS_LIBS) -lpthread -lm
+LDFLAGS_ALL := $(SANFLAGS)
+
+# --- protos -> protobuf-c sources (generated under $(GEN) only) ---
+WKT_DIR := /usr/include
+WKT     := google/protobuf/any.proto google/protobuf/duration.proto google/protobuf/timestamp.proto \
+           google/protobuf/struct.proto google/protobuf/wrappers.proto google/protobuf/empty.proto \
+           google/protobuf/field_mask.proto
+PROTOS  := $(shell cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
+PB_C    := $(patsubst %.proto,$(GEN)/%.pb-c.c,$(PROTOS) $(WKT))
+PB_O    := $(PB_C:.c=.o)
+
+$(GEN)/.protos: $(addprefix proto/,$(PROTOS)) Makefile
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Iproto -I$(WKT_DIR) $(PROTOS) $(WKT)
+	@touch $@
+
+$(PB_C): $(GEN)/.protos ;
+
+# Registry of every message type, for Any's @type in the JSON codec.
+$(GEN)/pb_registry.c: $(GEN)/.protos src/xds/pb_registry_gen.sh
+	sh src/xds/pb_registry_gen.sh $(GEN) > $@.tmp && mv $@.tmp $@
+
+$(GEN)/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-error -c $< -o $@
+
+$(B)/libxgproto.a: $(PB_O) $(GEN)/pb_registry.o
+	@rm -f $@
+	ar rcs $@ $^
+
+# --- llhttp, compiled from the C sources Debian's node-llhttp ships ---
+LLHTTP_O := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
+$(B)/llhttp/%.o: /usr/share/llhttp/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $(SANFLAGS) -I/usr/share/include/llhttp -c $< -o $@
+
+# --- the proxy library (everything in src/ but main.c) ---
+SRC     := $(shell find src -name '*.c' ! -name main.c | sort)
+OBJ     := $(patsubst %.c,$(B)/obj/%.o,$(SRC))
+$(OBJ) $(B)/obj/src/main.o: | $(GEN)/.protos
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/libxg.a: $(OBJ) $(LLHTTP_O)
+	@rm -f $@
+	ar rcs $@ $^
+
+XG_LIBS := $(B)/libxg.a $(B)/libxgproto.a
+
+$(B)/xdsgate: $(B)/obj/src/main.o $(XG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+STUB_SRC := $(shell find control-plane-stub -name '*.c' | sort)
+STUB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(STUB_SRC))
+$(STUB_OBJ): | $(GEN)/.protos
+$(B)/control-plane-stub: $(STUB_OBJ) $(XG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# Test helper: binary protobuf <-> proto3 JSON with xdsgate's codec (compat tests).
+$(B)/xg-pbjson: $(B)/obj/tests/compat/xg_pbjson_tool.o $(XG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# --- unit tests: one binary per tests/unit/<dir>/test_<file>.c ---
+UNIT_SRC := $(shell find tests/unit -name 'test_*.c' | sort)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
+$(B)/tests/unit/%: tests/unit/%.c $(XG_LIBS) tests/unit/xg_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(XG_LIBS) $(LDFLAGS_ALL) $(LIBS)
+
+BINS := $(B)/xdsgate $(B)/control-plane-stub $(B)/xg-pbjson
+
+.PHONY: all test unit integration compat asan demo clean bench fuzz
+all: $(BINS)
+
+unit: $(UNIT_BIN)
+	sh tests/unit/run.sh $(UNIT_BIN)
+
+integration: $(BINS)
+	XG_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+compat: $(B)/xg-pbjson
+	bash tests/compat/fetch_official.sh $(B)/compat/official
+	XG_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/compat
+
+test: all
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory compat
+
+# ASan+UBSan: a separate build tree, then unit and integration tests on it.
+asan:
+	$(MAKE) --no-print-directory B=build-asan SAN=address,undefined OPT="-O1 -g" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) --no-print-directory B=build-asan SAN=address,undefined OPT="-O1 -g" unit integration
+
+demo: all
+	bash deploy/demo.sh $(B)
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJ:.o=.d) $(STUB_OBJ:.o=.d) $(B)/obj/src/main.d

@@ -1,0 +1,48 @@
+/* The stub's gRPC side: an insecure HTTP/2 server for the Aggregated
+ * Discovery Service on one completion queue, driven by the caller's thread
+ * (xg_stub_server_poll), with any number of concurrent streams. */
+#ifndef XG_STUB_SERVER_H
+#define XG_STUB_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <grpc/grpc.h>
+
+#include "jlog.h"
+#include "snapshot.h"
+#include "stream.h"
+
+struct xg_stub_server {
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    void *methods[2]; /* registered handles, indexed by XG_STUB_SOTW / XG_STUB_DELTA */
+    xg_jlog *log;
+    const xg_stub_snapshot *snap; /* borrowed: the caller keeps it alive until the next publish */
+    xg_stub_stream *streams;      /* open streams */
+    size_t nalloc;                /* stream objects alive: requested, open or closing */
+    uint64_t next_id;
+    int port;
+    bool shutting_down;
+    bool shutdown_done;
+    xg_stub_tag t_shutdown;
+};
+
+/* Initialises gRPC and starts serving on address:port (port 0 picks one;
+ * srv->port holds the bound port). log and snap are borrowed. 0 or XG_EIO
+ * (nothing left running). */
+int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, xg_jlog *log,
+                         const xg_stub_snapshot *snap);
+/* Waits up to timeout_ms for one completion and handles it. */
+void xg_stub_server_poll(xg_stub_server *srv, int timeout_ms);
+/* Serves snap from now on and pushes what changed to every open stream. */
+void xg_stub_server_publish(xg_stub_server *srv, const xg_stub_snapshot *snap);
+/* Stops accepting calls and cancels the open ones; keep polling until
+ * xg_stub_server_drained, then xg_stub_server_destroy. */
+void xg_stub_server_shutdown(xg_stub_server *srv);
+bool xg_stub_server_drained(const xg_stub_server *srv);
+/* Frees the server and the queue and shuts gRPC down. */
+void xg_stub_server_destroy(xg_stub_server *srv);
+
+#endif
