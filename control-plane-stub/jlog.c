@@ -169,3 +169,11 @@ int xg_jlog_emit(xg_jlog *l, xg_jev *e)
     xg_buf_dispose(&e->b);
     return rc;
 }
+
+int xg_jlog_msg(xg_jlog *l, const char *event, const char *msg)
+{
+    xg_jev e;
+    xg_jev_begin(&e, event);
+    xg_jev_str(&e, "message", msg);
+    return xg_jlog_emit(l, &e);
+}

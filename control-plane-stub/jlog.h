@@ -42,6 +42,9 @@ void xg_jev_close(xg_jev *e, char kind);
 /* Ends the line, writes it in one write(2) and releases e. 0 or -errno. */
 int xg_jlog_emit(xg_jlog *l, xg_jev *e);
 
+/* A whole line {"ts":..,"event":event,"message":msg}. 0 or -errno. */
+int xg_jlog_msg(xg_jlog *l, const char *event, const char *msg);
+
 /* Appends s as a JSON string literal (quotes included). Control characters
  * are escaped and invalid UTF-8 becomes U+FFFD, so the line stays valid JSON
  * whatever a client sent. */

@@ -103,6 +103,12 @@ uint64_t xg_stub_stream_nonce(xg_stub_stream *s, char *text, size_t len);
 void xg_stub_sub_init(xg_stub_sub *sub);
 void xg_stub_sub_dispose(xg_stub_sub *sub);
 
+/* Internal to server.c and stream.c: starts a batch (counted in pending);
+ * handles a finished send; frees whatever is still queued. */
+void xg__stub_stream_batch(xg_stub_stream *s, const grpc_op *ops, size_t n, xg_stub_tag *tag);
+void xg__stub_stream_on_sent(xg_stub_stream *s, bool ok);
+void xg__stub_stream_dispose_queue(xg_stub_stream *s);
+
 /* Protocol handlers: a request message's bytes, and a new snapshot. */
 void xg_stub_sotw_on_request(xg_stub_stream *s, const uint8_t *data, size_t len);
 void xg_stub_sotw_on_snapshot(xg_stub_stream *s);

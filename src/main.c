@@ -2,7 +2,6 @@
  * admin server and signal handling; workers run the data path. */
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "admin/admin.h"
 #include "core/error.h"
@@ -26,7 +25,7 @@ typedef struct xg_app {
 static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
 {
     xg_app *app = w->data;
-    xg_log_info("received %s, shutting down", strsignal(w->signum));
+    xg_log_info("received %s, shutting down", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
     ev_signal_stop(ev, &app->sigterm);
     ev_signal_stop(ev, &app->sigint);
     xg_admin_stop(app->admin);
