@@ -1,6 +1,7 @@
 /* JSON-lines event log for the control-plane stub; see jlog.h. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,6 +127,12 @@ void xg_jev_u64(xg_jev *e, const char *key, uint64_t v)
 {
     member(e, key);
     note(e, xg_buf_printf(&e->b, "%" PRIu64, v));
+}
+
+void xg_jev_u64s(xg_jev *e, const char *key, uint64_t v)
+{
+    member(e, key);
+    note(e, xg_buf_printf(&e->b, "\"%" PRIu64 "\"", v));
 }
 
 void xg_jev_i64(xg_jev *e, const char *key, int64_t v)

@@ -31,6 +31,8 @@ void xg_jlog_close(xg_jlog *l);
 void xg_jev_begin(xg_jev *e, const char *event);
 void xg_jev_str(xg_jev *e, const char *key, const char *val);
 void xg_jev_u64(xg_jev *e, const char *key, uint64_t v);
+/* Writes v as a decimal string ("7"), the way xDS carries versions and nonces. */
+void xg_jev_u64s(xg_jev *e, const char *key, uint64_t v);
 void xg_jev_i64(xg_jev *e, const char *key, int64_t v);
 void xg_jev_bool(xg_jev *e, const char *key, bool v);
 /* Writes "key":["a","b",...]. */

@@ -28,8 +28,10 @@ static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
     xg_log_info("received %s, shutting down", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
     ev_signal_stop(ev, &app->sigterm);
     ev_signal_stop(ev, &app->sigint);
-    xg_admin_stop(app->admin);
-    xg_workers_stop(app->workers);
+    if (app->admin != NULL)
+        xg_admin_stop(app->admin);
+    if (app->workers != NULL)
+        xg_workers_stop(app->workers);
     xg_loop_stop(&app->main);
 }
 
@@ -56,6 +58,8 @@ static void log_start(const xg_flags *f)
 static int start(xg_app *app)
 {
     const xg_flags *f = app->flags;
+    /* Signals first: a SIGTERM during start-up must still mean a clean exit. */
+    watch_signals(app);
     int rc = xg_admin_new(&app->main, &app->admin);
     if (rc == 0)
         rc = xg_admin_listen(app->admin, f->admin_host, f->admin_port);
@@ -63,10 +67,7 @@ static int start(xg_app *app)
         rc = xg_workers_new(f->concurrency, &app->workers);
     if (rc == 0)
         rc = xg_workers_start(app->workers);
-    if (rc != 0)
-        return rc;
-    watch_signals(app);
-    return 0;
+    return rc;
 }
 
 static int run(const xg_flags *f)
@@ -85,6 +86,8 @@ static int run(const xg_flags *f)
     } else {
         xg_log_error("start-up failed: %s", xg_strerror(rc));
     }
+    ev_signal_stop(app.main.ev, &app.sigterm);
+    ev_signal_stop(app.main.ev, &app.sigint);
     xg_workers_free(app.workers);
     xg_admin_free(app.admin);
     xg_loop_dispose(&app.main);

@@ -169,16 +169,16 @@ static void on_accept(struct ev_loop *ev, ev_io *w, int revents)
             return;
 }
 
-static int bound_port(int fd, uint16_t *port)
+/* The address actually bound (port 0 picks one), for the log and xg_admin_port. */
+static int bound_addr(int fd, struct sockaddr_storage *ss, uint16_t *port)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+    socklen_t len = sizeof(*ss);
+    if (getsockname(fd, (struct sockaddr *)ss, &len) != 0)
         return -errno;
-    if (ss.ss_family == AF_INET6)
-        *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (ss->ss_family == AF_INET6)
+        *port = ntohs(((struct sockaddr_in6 *)ss)->sin6_port);
     else
-        *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        *port = ntohs(((struct sockaddr_in *)ss)->sin_port);
     return 0;
 }
 
@@ -194,12 +194,13 @@ int xg_admin_listen(xg_admin *a, const char *host, uint16_t port)
     xg_sockaddr_str((struct sockaddr *)&ss, name, sizeof(name));
     int rc = xg_listen_tcp((struct sockaddr *)&ss, len, 128, 0, &a->fd);
     if (rc == 0)
-        rc = bound_port(a->fd, &a->port);
+        rc = bound_addr(a->fd, &ss, &a->port);
     if (rc != 0) {
         xg_log_error("admin: cannot listen on %s: %s", name, xg_strerror(rc));
         xg_admin_stop(a);
         return rc;
     }
+    xg_sockaddr_str((struct sockaddr *)&ss, name, sizeof(name));
     ev_io_set(&a->accept_io, a->fd, EV_READ);
     ev_io_start(a->loop->ev, &a->accept_io);
     xg_log_info("admin: listening on %s", name);

@@ -31,6 +31,7 @@ struct xg__admin_conn {
 
 static int on_message_begin(llhttp_t *p);
 static int on_url(llhttp_t *p, const char *at, size_t n);
+static int on_header_field(llhttp_t *p, const char *at, size_t n);
 static int on_header_bytes(llhttp_t *p, const char *at, size_t n);
 static int on_body(llhttp_t *p, const char *at, size_t n);
 static int on_message_complete(llhttp_t *p);
@@ -38,7 +39,7 @@ static int on_message_complete(llhttp_t *p);
 static const llhttp_settings_t parser_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
-    .on_header_field = on_header_bytes,
+    .on_header_field = on_header_field,
     .on_header_value = on_header_bytes,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
@@ -71,18 +72,22 @@ static const char *reason(int status)
 /* Appends one whole response to out; on allocation failure the connection closes instead. */
 static int append_response(xg__admin_conn *c, const xg_admin_response *resp, const char *allow, bool head)
 {
-    int rc =
-        xg_buf_printf(&c->out,
-                      "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n"
-                      "cache-control: no-cache, max-age=0\r\nx-content-type-options: nosniff\r\n%s%s%s%s\r\n",
-                      resp->status, reason(resp->status), resp->content_type, resp->body.len, allow[0] ? "allow: " : "",
-                      allow, allow[0] ? "\r\n" : "", c->closing ? "connection: close\r\n" : "");
+    int rc = xg_buf_printf(&c->out, "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n", resp->status,
+                           reason(resp->status), resp->content_type, resp->body.len);
+    if (rc == 0)
+        rc = xg_buf_puts(&c->out, "cache-control: no-cache, max-age=0\r\nx-content-type-options: nosniff\r\n");
+    if (rc == 0 && allow[0] != '\0')
+        rc = xg_buf_printf(&c->out, "allow: %s\r\n", allow);
+    if (rc == 0 && c->closing)
+        rc = xg_buf_puts(&c->out, "connection: close\r\n");
+    if (rc == 0)
+        rc = xg_buf_puts(&c->out, "\r\n");
     if (rc == 0 && !head)
         rc = xg_buf_append(&c->out, resp->body.data, resp->body.len);
     return rc;
 }
 
-static void reject(xg__admin_conn *c, int status, const char *text)
+static void fail_request(xg__admin_conn *c, int status, const char *text)
 {
     xg_admin_response resp = {.status = status, .content_type = "text/plain; charset=utf-8"};
     xg_buf_init(&resp.body);
@@ -158,6 +163,25 @@ static int on_header_bytes(llhttp_t *p, const char *at, size_t n)
 {
     /* +2 for the separators llhttp does not hand over, so many tiny headers still add up. */
     return count_header_bytes(p->data, n + 2);
+}
+
+/* RFC 9110 token characters. */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* llhttp 8.1 (Debian's) accepts "Bad Name: v" and "Name : v" even without the
+ * lenient flags; RFC 9112 says to reject both, so the admin checks names itself. */
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)at[i])) {
+            llhttp_set_error_reason(p, "invalid character in a header name");
+            return HPE_USER;
+        }
+    return on_header_bytes(p, at, n);
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n)
@@ -254,14 +278,14 @@ static void feed(xg__admin_conn *c, const char *data, size_t n)
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)
         return; /* the last request's response is queued; nothing after it is served */
     if (err == HPE_USER && c->reject == 431)
-        reject(c, 431, "request headers too large\n");
+        fail_request(c, 431, "request headers too large\n");
     else if (err == HPE_USER && c->reject == 413)
-        reject(c, 413, "request body too large\n");
+        fail_request(c, 413, "request body too large\n");
     else if (err == HPE_USER && c->reject == 500)
-        reject(c, 500, "out of memory\n");
+        fail_request(c, 500, "out of memory\n");
     else {
         xg_log_debug("admin: malformed request: %s (%s)", llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
-        reject(c, 400, "bad request\n");
+        fail_request(c, 400, "bad request\n");
     }
 }
 

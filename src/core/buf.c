@@ -28,6 +28,9 @@ void xg_buf_reset(xg_buf *b)
 
 int xg_buf_reserve(xg_buf *b, size_t n)
 {
+    /* len + n + 1 must not wrap, or a huge n would look like it already fits. */
+    if (n > SIZE_MAX - b->len - 1)
+        return XG_ENOMEM;
     if (b->len + n + 1 <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 256;

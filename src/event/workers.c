@@ -50,6 +50,7 @@ static void *worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "worker-%u", w->id);
     xg_log_set_thread_name(name);
+    pthread_setname_np(pthread_self(), name); /* for top -H, gdb and /proc */
     self_worker = w;
     xg_log_debug("worker %u running", w->id);
     xg_loop_run(&w->loop);

@@ -108,6 +108,20 @@ static int put_enum(enc *e, const ProtobufCEnumDescriptor *ed, int value)
     return xg_buf_printf(e->out, "%d", value);
 }
 
+/* A message that is absent where JSON still needs a value (a map entry whose
+ * value is missing on the wire, which protobuf-c leaves NULL): the type's
+ * default, as the official runtime writes it ({}, null for a Value, "0s"...). */
+static int write_default(enc *e, const ProtobufCMessageDescriptor *d)
+{
+    ProtobufCMessage *m = malloc(d->sizeof_message);
+    if (m == NULL)
+        return XG_ENOMEM;
+    d->message_init(m);
+    int rc = write_message(e, m);
+    free(m);
+    return rc;
+}
+
 /* One value of field f's type, stored at p. */
 static int write_value(enc *e, const ProtobufCFieldDescriptor *f, const void *p)
 {
@@ -144,8 +158,10 @@ static int write_value(enc *e, const ProtobufCFieldDescriptor *f, const void *p)
         rc = rc ? rc : xg__base64_encode(e->out, b->data, b->len);
         return rc ? rc : xg_buf_putc(e->out, '"');
     }
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return write_message(e, *(ProtobufCMessage *const *)p);
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *m = *(ProtobufCMessage *const *)p;
+        return m ? write_message(e, m) : write_default(e, f->descriptor);
+    }
     }
     return XG_EINVAL;
 }

@@ -3,6 +3,7 @@
 // against what a real xDS client puts on the wire.
 //
 // Usage: node ads_client.js --server HOST:PORT --mode sotw|delta --protos DIR [--node-id ID]
+//        node ads_client.js --server HOST:PORT --unary /pkg.Service/Method   (prints the call's status)
 //   DIR holds the official proto trees (envoy-api, xds, googleapis, protoc-gen-validate).
 // Reads one JSON command per line on stdin:
 //   {"op":"sotw_request","type_url":..,"resource_names":[..],"version_info":..,"response_nonce":..,
@@ -10,8 +11,10 @@
 //   {"op":"delta_request","type_url":..,"resource_names_subscribe":[..],"resource_names_unsubscribe":[..],
 //    "initial_resource_versions":{..},"response_nonce":..,"error_detail":{..}}
 //   {"op":"close"}   half-closes the stream
-// Writes one JSON event per line on stdout: {"event":"ready"}, {"event":"response",..} with every
-// resource decoded to proto3 JSON (Any unpacked, "@type"), {"event":"status","code":..,"details":..}.
+// Every command may carry "stream": N (default 0) to drive several ADS streams at once.
+// Writes one JSON event per line on stdout: {"event":"ready"}, then per stream {"stream":N,
+// "event":"response",..} with every resource decoded to proto3 JSON (Any unpacked, "@type"),
+// {"stream":N,"event":"status","code":..,"details":..}.
 'use strict';
 
 const path = require('path');
@@ -40,7 +43,7 @@ function parseArgs(argv) {
         const key = argv[i].replace(/^--/, '');
         args[key === 'node-id' ? 'nodeId' : key] = argv[i + 1];
     }
-    if (!args.server || !args.protos)
+    if (!args.server || (!args.protos && !args.unary))
         throw new Error('usage: ads_client.js --server HOST:PORT --mode sotw|delta --protos DIR');
     return args;
 }
@@ -120,8 +123,21 @@ function buildRequest(cmd, state, nodeId) {
     return req;
 }
 
+// One empty unary call to an arbitrary method, for checking how the server answers methods it lacks.
+function unary(args) {
+    const Client = grpc.makeGenericClientConstructor({}, 'Any');
+    const c = new Client(args.server, grpc.credentials.createInsecure());
+    const id = (x) => x;
+    c.makeUnaryRequest(args.unary, id, id, Buffer.alloc(0), (err) => {
+        emit({event: 'status', code: err ? err.code : 0, details: err ? err.details : ''});
+        c.close();
+    });
+}
+
 function main() {
     const args = parseArgs(process.argv);
+    if (args.unary)
+        return unary(args);
     const dirs = includeDirs(args.protos);
     const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
         keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: dirs,
@@ -131,28 +147,41 @@ function main() {
     const Ads = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
     const client = new Ads(args.server, grpc.credentials.createInsecure());
     const delta = args.mode === 'delta';
-    const call = delta ? client.DeltaAggregatedResources() : client.StreamAggregatedResources();
-    const state = {sentNode: false};
+    const streams = new Map();
+    let open = 0;
 
-    call.on('data', (resp) => emit(delta ? deltaEvent(root, resp) : sotwEvent(root, resp)));
-    call.on('status', (st) => emit({event: 'status', code: st.code, details: st.details}));
-    call.on('error', (err) => emit({event: 'error', code: err.code, details: err.details}));
-    call.on('end', () => {
-        emit({event: 'end'});
-        client.close();
-    });
+    // Streams open on first use and share the client's one HTTP/2 connection.
+    function stream(id) {
+        if (streams.has(id))
+            return streams.get(id);
+        const call = delta ? client.DeltaAggregatedResources() : client.StreamAggregatedResources();
+        const st = {call, sentNode: false};
+        streams.set(id, st);
+        open++;
+        const tagged = (ev) => emit(Object.assign({stream: id}, ev));
+        call.on('data', (resp) => tagged(delta ? deltaEvent(root, resp) : sotwEvent(root, resp)));
+        call.on('status', (s) => tagged({event: 'status', code: s.code, details: s.details}));
+        call.on('error', (err) => tagged({event: 'error', code: err.code, details: err.details}));
+        call.on('end', () => {
+            tagged({event: 'end'});
+            if (--open === 0)
+                client.close();
+        });
+        return st;
+    }
 
     const rl = readline.createInterface({input: process.stdin});
     rl.on('line', (line) => {
         if (!line.trim())
             return;
         const cmd = JSON.parse(line);
+        const st = stream(cmd.stream || 0);
         if (cmd.op === 'close')
-            call.end();
+            st.call.end();
         else
-            call.write(buildRequest(cmd, state, args.nodeId));
+            st.call.write(buildRequest(cmd, st, args.nodeId));
     });
-    rl.on('close', () => call.end());
+    rl.on('close', () => streams.forEach((st) => st.call.end()));
     emit({event: 'ready'});
 }
 

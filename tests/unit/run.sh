@@ -9,7 +9,7 @@ passed=0
 failed=0
 for bin in "$@"; do
     name=${bin#*tests/unit/}
-    out=$(timeout "$T" "$bin" 2>&1)
+    out=$(timeout -k 5 "$T" "$bin" 2>&1)
     rc=$?
     sum=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
     p=0
@@ -22,6 +22,8 @@ for bin in "$@"; do
     if [ -z "$sum" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
         if [ "$rc" -eq 124 ]; then
             why="timed out after ${T}s"
+        elif [ "$rc" -gt 128 ]; then
+            why="crashed (signal $((rc - 128)))"
         elif [ "$rc" -ne 0 ]; then
             why="crashed (exit $rc)"
         else
@@ -31,7 +33,7 @@ for bin in "$@"; do
         sum="$why"
     fi
     if [ "$f" -ne 0 ]; then
-        printf '%s\n' "$out"
+        printf '%s\n' "$out" | sed 's/^/    | /'
         printf 'FAILED %s: %s\n' "$name" "$sum"
     else
         printf '  %s: %s\n' "$name" "$sum"

@@ -9,7 +9,7 @@ XG_TEST(parses_every_level_name)
         const char *name;
         xg_log_level lvl;
     } cases[] = {
-        {"trace", XG_LOG_TRACE}, {"debug", XG_LOG_DEBUG},   {"info", XG_LOG_INFO}, {"warn", XG_LOG_WARN},
+        {"trace", XG_LOG_TRACE},  {"debug", XG_LOG_DEBUG}, {"info", XG_LOG_INFO}, {"warn", XG_LOG_WARN},
         {"warning", XG_LOG_WARN}, {"error", XG_LOG_ERROR}, {"off", XG_LOG_OFF},   {"INFO", XG_LOG_INFO},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -2,6 +2,7 @@
  * own worker's thread, stop runs what was accepted and joins cleanly. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "event/workers.h"
@@ -138,7 +139,7 @@ typedef struct relay {
     xg_workers *ws;
     int hops;
     int wrong_thread;
-    int done; /* written by the last worker; read after stop joined it */
+    int done; /* 1 when finished, -1 when a post failed; atomic: polled by the test thread */
 } relay;
 
 /* Each hop runs on worker hops % n and posts the next hop to the next worker. */
@@ -149,11 +150,11 @@ static void post_to_next(void *arg)
     if (xg_worker_self() != xg_workers_get(r->ws, (unsigned)r->hops % n))
         r->wrong_thread++;
     if (++r->hops == 50) {
-        r->done = 1;
+        __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
         return;
     }
     if (xg_worker_post(xg_workers_get(r->ws, (unsigned)r->hops % n), post_to_next, r) != 0)
-        r->done = -1;
+        __atomic_store_n(&r->done, -1, __ATOMIC_RELEASE);
 }
 
 static void wait_done(relay *r)

@@ -1,0 +1,295 @@
+/* control-plane-stub: a small ADS server for the demo and the tests. Flags,
+ * the snapshot file watch (poll + SIGHUP), signals through a signalfd, and
+ * the one loop that drives gRPC's completion queue. Not a production control
+ * plane: see docs/control-plane-stub.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "jlog.h"
+#include "server.h"
+#include "snapshot.h"
+
+/* How often the snapshot file is stat()ed, and the longest a cq wait lasts
+ * (bounds how late a signal or a file change is noticed). */
+#define POLL_FILE_MS 200
+#define CQ_WAIT_MS 50
+
+typedef struct stub_opts {
+    const char *address;
+    int port;
+    const char *snapshot;
+    const char *log;
+    const char *check;
+} stub_opts;
+
+/* Identity of the file last loaded (or tried): a change in any field reloads. */
+typedef struct file_id {
+    bool ok;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} file_id;
+
+typedef struct stub_app {
+    stub_opts opts;
+    xg_jlog log;
+    xg_stub_server srv;
+    xg_stub_snapshot *snap; /* owned; the server borrows it */
+    file_id seen;
+    int sigfd;
+    struct timespec next_poll;
+} stub_app;
+
+static const char usage[] =
+    "usage: control-plane-stub --port PORT --snapshot FILE [--address 127.0.0.1] [--log FILE]\n"
+    "       control-plane-stub --check FILE\n"
+    "Serves envoy.service.discovery.v3.AggregatedDiscoveryService (state of the world and delta)\n"
+    "from an Envoy-format YAML/JSON snapshot; reloads it when it changes or on SIGHUP.\n"
+    "Events go to stdout (or --log FILE) as one JSON object per line.\n";
+
+static int parse_port(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s || v < 0 || v > 65535)
+        return XG_EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+/* 0 to run, 1 to exit 0 (help), XG_EINVAL for a usage error. */
+static int parse_opts(int argc, char **argv, stub_opts *o)
+{
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, 'p'}, {"address", required_argument, NULL, 'a'},
+        {"snapshot", required_argument, NULL, 's'}, {"log", required_argument, NULL, 'l'},
+        {"check", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (stub_opts){.address = "127.0.0.1", .port = -1};
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'p' && parse_port(optarg, &o->port) != 0)
+            return XG_EINVAL;
+        o->address = c == 'a' ? optarg : o->address;
+        o->snapshot = c == 's' ? optarg : o->snapshot;
+        o->log = c == 'l' ? optarg : o->log;
+        o->check = c == 'c' ? optarg : o->check;
+        if (c == 'h')
+            return 1;
+        if (c == '?')
+            return XG_EINVAL;
+    }
+    if (optind != argc || (o->check == NULL && (o->snapshot == NULL || o->port < 0)))
+        return XG_EINVAL;
+    return 0;
+}
+
+static int run_check(const char *path)
+{
+    char err[1024];
+    xg_stub_snapshot *snap = NULL;
+    if (xg_stub_snapshot_load(path, &snap, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        return 1;
+    }
+    printf("%s: ok:", path);
+    for (int t = 0; t < XG_STUB_NTYPES; t++)
+        printf("%s %zu %s", t ? "," : "", snap->types[t].n, xg_stub_type(t)->short_name);
+    printf("\n");
+    xg_stub_snapshot_free(snap);
+    return 0;
+}
+
+static file_id stat_file(const char *path)
+{
+    struct stat st;
+    file_id id = {0};
+    if (stat(path, &st) != 0)
+        return id;
+    id = (file_id){true, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+    return id;
+}
+
+static bool same_file(const file_id *a, const file_id *b)
+{
+    return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static void log_snapshot(stub_app *app, const char *event, const char *why, unsigned changed)
+{
+    xg_jev e;
+    xg_jev_begin(&e, event);
+    xg_jev_str(&e, "file", app->opts.snapshot);
+    xg_jev_str(&e, "trigger", why);
+    xg_jev_open(&e, "versions", '{');
+    for (int t = 0; t < XG_STUB_NTYPES; t++)
+        xg_jev_u64s(&e, xg_stub_type(t)->short_name, app->snap->types[t].version);
+    xg_jev_close(&e, '}');
+    xg_jev_open(&e, "counts", '{');
+    for (int t = 0; t < XG_STUB_NTYPES; t++)
+        xg_jev_u64(&e, xg_stub_type(t)->short_name, app->snap->types[t].n);
+    xg_jev_close(&e, '}');
+    xg_jev_open(&e, "changed", '[');
+    for (int t = 0; t < XG_STUB_NTYPES; t++) {
+        if (changed & (1u << t))
+            xg_jev_str(&e, NULL, xg_stub_type(t)->type_url);
+    }
+    xg_jev_close(&e, ']');
+    (void)xg_jlog_emit(&app->log, &e); /* nothing to do about a lost log line */
+}
+
+static void log_snapshot_error(stub_app *app, const char *why, const char *err)
+{
+    xg_jev e;
+    xg_jev_begin(&e, "snapshot_error");
+    xg_jev_str(&e, "file", app->opts.snapshot);
+    xg_jev_str(&e, "trigger", why);
+    xg_jev_str(&e, "error", err);
+    xg_jev_str(&e, "message", "snapshot rejected; the previous one is still served");
+    (void)xg_jlog_emit(&app->log, &e);
+}
+
+/* Loads the file; on success serves it (first load: just keeps it). A bad
+ * file never replaces what is served. */
+static int load(stub_app *app, const char *why)
+{
+    char err[1024];
+    xg_stub_snapshot *next = NULL;
+    app->seen = stat_file(app->opts.snapshot);
+    int rc = xg_stub_snapshot_load(app->opts.snapshot, &next, err, sizeof(err));
+    if (rc != 0) {
+        log_snapshot_error(app, why, err);
+        return rc;
+    }
+    unsigned changed = xg_stub_snapshot_version(next, app->snap);
+    xg_stub_snapshot *old = app->snap;
+    app->snap = next;
+    log_snapshot(app, old ? "snapshot_reloaded" : "snapshot_loaded", why, changed);
+    if (old != NULL && changed != 0)
+        xg_stub_server_publish(&app->srv, next);
+    xg_stub_snapshot_free(old);
+    return 0;
+}
+
+static bool time_reached(const struct timespec *when)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > when->tv_sec || (now.tv_sec == when->tv_sec && now.tv_nsec >= when->tv_nsec);
+}
+
+static void poll_file(stub_app *app)
+{
+    if (!time_reached(&app->next_poll))
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &app->next_poll);
+    app->next_poll.tv_nsec += POLL_FILE_MS * 1000000L;
+    if (app->next_poll.tv_nsec >= 1000000000L) {
+        app->next_poll.tv_sec++;
+        app->next_poll.tv_nsec -= 1000000000L;
+    }
+    file_id now = stat_file(app->opts.snapshot);
+    if (!same_file(&now, &app->seen))
+        (void)load(app, "file_changed"); /* load() logs its own failure */
+}
+
+/* Blocks the signals the loop reads from a signalfd; must run before gRPC
+ * starts threads, which inherit the mask. */
+static int open_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Handles pending signals; true when the stub should stop. */
+static bool read_signals(stub_app *app)
+{
+    struct signalfd_siginfo si;
+    bool stop = false;
+    while (read(app->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP)
+            (void)load(app, "sighup");
+        else
+            stop = true;
+    }
+    return stop;
+}
+
+static void serve(stub_app *app)
+{
+    bool stopping = false;
+    while (!stopping || !xg_stub_server_drained(&app->srv)) {
+        xg_stub_server_poll(&app->srv, CQ_WAIT_MS);
+        if (stopping)
+            continue;
+        if (read_signals(app)) {
+            stopping = true;
+            (void)xg_jlog_msg(&app->log, "shutdown", "signal received; closing streams");
+            xg_stub_server_shutdown(&app->srv);
+            continue;
+        }
+        poll_file(app);
+    }
+}
+
+static int run(stub_app *app)
+{
+    if (load(app, "start") != 0)
+        return 1;
+    if (xg_stub_server_start(&app->srv, app->opts.address, app->opts.port, &app->log, app->snap) != 0) {
+        fprintf(stderr, "control-plane-stub: cannot listen on %s:%d\n", app->opts.address, app->opts.port);
+        return 1;
+    }
+    xg_jev e;
+    xg_jev_begin(&e, "listening");
+    xg_jev_str(&e, "address", app->opts.address);
+    xg_jev_u64(&e, "port", (uint64_t)app->srv.port);
+    (void)xg_jlog_emit(&app->log, &e);
+    clock_gettime(CLOCK_MONOTONIC, &app->next_poll);
+    serve(app);
+    xg_stub_server_destroy(&app->srv);
+    (void)xg_jlog_msg(&app->log, "exit", "clean shutdown");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    stub_app app = {.sigfd = -1};
+    int rc = parse_opts(argc, argv, &app.opts);
+    if (rc != 0) {
+        fputs(usage, rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
+    }
+    if (app.opts.check != NULL)
+        return run_check(app.opts.check);
+    if ((app.sigfd = open_signals()) < 0 || xg_jlog_open(&app.log, app.opts.log) != 0) {
+        fprintf(stderr, "control-plane-stub: cannot set up signals or open the log: %s\n", strerror(errno));
+        return 1;
+    }
+    rc = run(&app);
+    xg_stub_snapshot_free(app.snap);
+    xg_jlog_close(&app.log);
+    close(app.sigfd);
+    return rc;
+}
