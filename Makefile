@@ -81,13 +81,19 @@ $(B)/llhttp/%.o: /usr/share/llhttp/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g $(SANFLAGS) -I/usr/share/include/llhttp -c $< -o $@
 
-# --- the proxy library (everything in src/ but main.c) ---
+# --- the proxy library (everything in src/ but main.c; .cc files are the small
+# extern "C" shims over C++ libraries such as RE2) ---
+CXX     ?= c++
 SRC     := $(shell find src -name '*.c' ! -name main.c | sort)
-OBJ     := $(patsubst %.c,$(B)/obj/%.o,$(SRC))
+SRC_CC  := $(shell find src -name '*.cc' | sort)
+OBJ     := $(patsubst %.c,$(B)/obj/%.o,$(SRC)) $(patsubst %.cc,$(B)/obj/%.o,$(SRC_CC))
 $(OBJ) $(B)/obj/src/main.o: | $(GEN)/.protos
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+$(B)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -Isrc $(shell pkg-config --cflags re2) -c $< -o $@
 
 $(B)/libxg.a: $(OBJ) $(LLHTTP_O)
 	@rm -f $@

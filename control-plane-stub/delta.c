@@ -275,8 +275,9 @@ void xg_stub_delta_on_request(xg_stub_stream *s, const uint8_t *data, size_t len
     log_request(s, req);
     int t = xg_stub_type_index(req->type_url);
     if (t < 0)
-        log_note(s, "unknown_type", req, "the stub serves Listener, RouteConfiguration, Cluster, "
-                                         "ClusterLoadAssignment and Secret only; request ignored");
+        log_note(s, "unknown_type", req,
+                 "the stub serves Listener, RouteConfiguration, Cluster, "
+                 "ClusterLoadAssignment and Secret only; request ignored");
     else if (handle(s, t, req) != 0)
         xg_stub_stream_finish(s, GRPC_STATUS_INTERNAL, "out of memory");
     envoy__service__discovery__v3__delta_discovery_request__free_unpacked(req, NULL);

@@ -6,8 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jlog.h"
 #include "core/error.h"
+#include "jlog.h"
 
 int xg_jlog_open(xg_jlog *l, const char *path)
 {

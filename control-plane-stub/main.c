@@ -72,9 +72,12 @@ static int parse_port(const char *s, int *out)
 static int parse_opts(int argc, char **argv, stub_opts *o)
 {
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'}, {"address", required_argument, NULL, 'a'},
-        {"snapshot", required_argument, NULL, 's'}, {"log", required_argument, NULL, 'l'},
-        {"check", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"address", required_argument, NULL, 'a'},
+        {"snapshot", required_argument, NULL, 's'},
+        {"log", required_argument, NULL, 'l'},
+        {"check", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (stub_opts){.address = "127.0.0.1", .port = -1};
@@ -158,7 +161,9 @@ static void log_snapshot_error(stub_app *app, const char *why, const char *err)
     xg_jev_str(&e, "file", app->opts.snapshot);
     xg_jev_str(&e, "trigger", why);
     xg_jev_str(&e, "error", err);
-    xg_jev_str(&e, "message", "snapshot rejected; the previous one is still served");
+    xg_jev_str(&e, "message",
+               app->snap ? "snapshot rejected; the previous one is still served"
+                         : "snapshot rejected; nothing to serve, exiting");
     (void)xg_jlog_emit(&app->log, &e);
 }
 
@@ -172,6 +177,8 @@ static int load(stub_app *app, const char *why)
     int rc = xg_stub_snapshot_load(app->opts.snapshot, &next, err, sizeof(err));
     if (rc != 0) {
         log_snapshot_error(app, why, err);
+        if (app->snap == NULL) /* fatal at start-up: say it where a person looks */
+            fprintf(stderr, "control-plane-stub: %s: %s\n", app->opts.snapshot, err);
         return rc;
     }
     unsigned changed = xg_stub_snapshot_version(next, app->snap);

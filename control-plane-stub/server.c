@@ -17,7 +17,7 @@
 #define ADS_SERVICE "/envoy.service.discovery.v3.AggregatedDiscoveryService/"
 
 static const char *const method_paths[2] = {ADS_SERVICE "StreamAggregatedResources",
-                                             ADS_SERVICE "DeltaAggregatedResources"};
+                                            ADS_SERVICE "DeltaAggregatedResources"};
 
 static void tag_init(xg_stub_tag *t, xg_stub_tag_kind kind, xg_stub_stream *s)
 {
@@ -76,8 +76,8 @@ static int request_call(xg_stub_server *srv, xg_stub_mode mode)
     if (mode == XG_STUB_OTHER)
         e = grpc_server_request_call(srv->server, &s->call, &s->details, &s->md, srv->cq, srv->cq, &s->t_new);
     else
-        e = grpc_server_request_registered_call(srv->server, srv->methods[mode], &s->call, &s->deadline, &s->md,
-                                                NULL, srv->cq, srv->cq, &s->t_new);
+        e = grpc_server_request_registered_call(srv->server, srv->methods[mode], &s->call, &s->deadline, &s->md, NULL,
+                                                srv->cq, srv->cq, &s->t_new);
     if (e != GRPC_CALL_OK) {
         stream_free(s);
         return XG_EIO;
@@ -147,7 +147,8 @@ static void reject_call(xg_stub_stream *s)
     (void)xg_jlog_emit(s->srv->log, &e);
     gpr_free(method);
     s->status_msg = grpc_slice_from_static_string("only the Aggregated Discovery Service is served");
-    grpc_op ops[3] = {{.op = GRPC_OP_SEND_INITIAL_METADATA}, {.op = GRPC_OP_SEND_STATUS_FROM_SERVER},
+    grpc_op ops[3] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},
+                      {.op = GRPC_OP_SEND_STATUS_FROM_SERVER},
                       {.op = GRPC_OP_RECV_CLOSE_ON_SERVER}};
     ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
     ops[1].data.send_status_from_server.status_details = &s->status_msg;
@@ -238,8 +239,7 @@ static void dispatch(xg_stub_server *srv, xg_stub_tag *tag, bool ok)
 
 void xg_stub_server_poll(xg_stub_server *srv, int timeout_ms)
 {
-    gpr_timespec deadline =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     grpc_event ev = grpc_completion_queue_next(srv->cq, deadline, NULL);
     if (ev.type == GRPC_OP_COMPLETE)
         dispatch(srv, ev.tag, ev.success != 0);
@@ -257,8 +257,7 @@ static int listen_on(xg_stub_server *srv, const char *address, int port)
     return srv->port > 0 ? 0 : XG_EIO;
 }
 
-int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, xg_jlog *log,
-                         const xg_stub_snapshot *snap)
+int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, xg_jlog *log, const xg_stub_snapshot *snap)
 {
     memset(srv, 0, sizeof(*srv));
     srv->log = log;

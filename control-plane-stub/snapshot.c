@@ -117,8 +117,7 @@ static int resource_name(int t, const Google__Protobuf__Any *any, const char *pa
     const char *name = *(char *const *)((const char *)m + f->offset);
     int rc = 0;
     if (name == NULL || name[0] == '\0') {
-        snprintf(err, errlen, "%s.%s: a %s needs a non-empty %s", path, ti->name_field, ti->short_name,
-                 ti->name_field);
+        snprintf(err, errlen, "%s.%s: a %s needs a non-empty %s", path, ti->name_field, ti->short_name, ti->name_field);
         rc = XG_EINVAL;
     } else if ((*out = strdup(name)) == NULL) {
         rc = XG_ENOMEM;
@@ -166,8 +165,10 @@ static int decode_item(xg_stub_snapshot *s, const xg_jv *item, size_t i, char *e
     int t = xg_stub_type_index(any->type_url);
     char *name = NULL;
     if (t < 0) {
-        snprintf(err, errlen, "%s: @type %s is not a resource type the stub serves (Listener, RouteConfiguration, "
-                 "Cluster, ClusterLoadAssignment, Secret)", path, any->type_url);
+        snprintf(err, errlen,
+                 "%s: @type %s is not a resource type the stub serves (Listener, RouteConfiguration, "
+                 "Cluster, ClusterLoadAssignment, Secret)",
+                 path, any->type_url);
         rc = XG_EINVAL;
     } else if ((rc = resource_name(t, any, path, &name, err, errlen)) == 0 &&
                (rc = add_resource(s, t, any, name, i)) != 0) {

@@ -35,8 +35,8 @@ typedef struct xg_stub_res {
     char *name;
     uint8_t *data; /* the serialized resource (an Any's value) */
     size_t len;
-    char version[17];   /* xxHash64 of data in hex: the delta protocol's resource version */
-    size_t file_index;  /* position in the file's resources list, for error messages */
+    char version[17];  /* xxHash64 of data in hex: the delta protocol's resource version */
+    size_t file_index; /* position in the file's resources list, for error messages */
 } xg_stub_res;
 
 typedef struct xg_stub_rset {

@@ -27,11 +27,11 @@ typedef enum xg_stub_mode {
 
 /* What a completion-queue tag stands for; tags point into their stream. */
 typedef enum xg_stub_tag_kind {
-    XG_TAG_NEW,    /* a requested call arrived (or the request failed at shutdown) */
-    XG_TAG_META,   /* initial metadata sent */
-    XG_TAG_RECV,   /* a request message (or the client's half-close) */
-    XG_TAG_SEND,   /* a response message went out */
-    XG_TAG_CLOSE,  /* the call is over (finished or cancelled) */
+    XG_TAG_NEW,      /* a requested call arrived (or the request failed at shutdown) */
+    XG_TAG_META,     /* initial metadata sent */
+    XG_TAG_RECV,     /* a request message (or the client's half-close) */
+    XG_TAG_SEND,     /* a response message went out */
+    XG_TAG_CLOSE,    /* the call is over (finished or cancelled) */
     XG_TAG_STATUS,   /* our status went out */
     XG_TAG_SHUTDOWN, /* the server finished shutting down (no stream) */
 } xg_stub_tag_kind;
@@ -43,12 +43,12 @@ typedef struct xg_stub_tag {
 
 /* One type on one stream. */
 typedef struct xg_stub_sub {
-    bool active;            /* the client asked for this type */
-    bool wildcard;          /* all resources of the type, not just names */
-    xg_stub_names names;    /* subscribed names ("*" is kept as wildcard, not here) */
-    xg_stub_names known;    /* delta: name -> resource version the client holds */
-    uint64_t sent_version;  /* type version in the last response, 0 before any */
-    uint64_t nonce;         /* nonce of the last response, 0 before any */
+    bool active;           /* the client asked for this type */
+    bool wildcard;         /* all resources of the type, not just names */
+    xg_stub_names names;   /* subscribed names ("*" is kept as wildcard, not here) */
+    xg_stub_names known;   /* delta: name -> resource version the client holds */
+    uint64_t sent_version; /* type version in the last response, 0 before any */
+    uint64_t nonce;        /* nonce of the last response, 0 before any */
 } xg_stub_sub;
 
 typedef struct xg_stub_outmsg {
@@ -66,12 +66,12 @@ struct xg_stub_stream {
     grpc_metadata_array md;
     grpc_call_details details; /* XG_STUB_OTHER only */
     xg_stub_tag t_new, t_meta, t_recv, t_send, t_close, t_status;
-    int pending;        /* batches started and not yet completed */
-    bool open;          /* on the server's list: may receive pushes */
-    bool recv_done;     /* no more receives (half-close, error or finishing) */
-    bool want_status;   /* finish once the send queue drains */
+    int pending;      /* batches started and not yet completed */
+    bool open;        /* on the server's list: may receive pushes */
+    bool recv_done;   /* no more receives (half-close, error or finishing) */
+    bool want_status; /* finish once the send queue drains */
     bool status_sent;
-    int cancelled;      /* from RECV_CLOSE_ON_SERVER */
+    int cancelled; /* from RECV_CLOSE_ON_SERVER */
     grpc_status_code status;
     grpc_slice status_msg;
     grpc_byte_buffer *recv_buf;

@@ -1,6 +1,7 @@
 /* Internals shared by the proto3-JSON reader and writer: the field path used
  * in error messages, field naming, well-known type detection, and the text
- * forms of bytes, Duration and Timestamp. Not for use outside src/xds/pbjson*. */
+ * forms of bytes, Duration and Timestamp. Used by the codec, the unknown-field
+ * walker and the xDS translators (src/xds/xlate_*.c) for their error paths. */
 #ifndef XG_XDS_PBJSON_INT_H
 #define XG_XDS_PBJSON_INT_H
 

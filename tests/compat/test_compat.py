@@ -20,7 +20,6 @@ import codecs
 import copy
 import glob
 import json
-import math
 import os
 import re
 import struct

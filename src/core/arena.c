@@ -1,0 +1,102 @@
+/* Bump allocator over a list of malloc'd chunks. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+
+#define ARENA_ALIGN 16
+
+struct xg_arena_chunk {
+    xg_arena_chunk *next;
+    size_t size; /* usable bytes in data */
+    size_t off;  /* first free byte */
+    _Alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+void xg_arena_init(xg_arena *a, size_t chunk_size)
+{
+    a->head = NULL;
+    a->chunk_size = chunk_size ? chunk_size : 4096;
+    a->used = 0;
+}
+
+void xg_arena_dispose(xg_arena *a)
+{
+    while (a->head != NULL) {
+        xg_arena_chunk *c = a->head;
+        a->head = c->next;
+        free(c);
+    }
+    a->used = 0;
+}
+
+static xg_arena_chunk *chunk_new(xg_arena *a, size_t need)
+{
+    size_t size = need > a->chunk_size ? need : a->chunk_size;
+    if (size > SIZE_MAX - sizeof(xg_arena_chunk))
+        return NULL;
+    xg_arena_chunk *c = malloc(sizeof(*c) + size);
+    if (c == NULL)
+        return NULL;
+    c->size = size;
+    c->off = 0;
+    /* A big one-off allocation goes behind the head so the head keeps its free space. */
+    if (need > a->chunk_size && a->head != NULL) {
+        c->next = a->head->next;
+        a->head->next = c;
+    } else {
+        c->next = a->head;
+        a->head = c;
+    }
+    return c;
+}
+
+void *xg_arena_alloc(xg_arena *a, size_t n)
+{
+    if (n > SIZE_MAX - ARENA_ALIGN)
+        return NULL;
+    size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (need == 0)
+        need = ARENA_ALIGN;
+    xg_arena_chunk *c = a->head;
+    if (c == NULL || c->size - c->off < need)
+        c = chunk_new(a, need);
+    if (c == NULL)
+        return NULL;
+    void *p = c->data + c->off;
+    c->off += need;
+    a->used += need;
+    memset(p, 0, n);
+    return p;
+}
+
+void *xg_arena_calloc(xg_arena *a, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    return xg_arena_alloc(a, n * size);
+}
+
+char *xg_arena_strndup(xg_arena *a, const char *s, size_t n)
+{
+    char *p = xg_arena_alloc(a, n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+char *xg_arena_strdup(xg_arena *a, const char *s)
+{
+    return xg_arena_strndup(a, s, strlen(s));
+}
+
+void *xg_arena_memdup(xg_arena *a, const void *p, size_t n)
+{
+    void *q = xg_arena_alloc(a, n);
+    if (q != NULL && n > 0)
+        memcpy(q, p, n);
+    return q;
+}

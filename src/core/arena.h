@@ -1,0 +1,30 @@
+/* A bump allocator: many small allocations, one free. Used for everything
+ * whose lifetime is a unit: a translated xDS resource, a snapshot, a stream.
+ * Not thread-safe: one thread allocates; any thread may dispose afterwards. */
+#ifndef XG_CORE_ARENA_H
+#define XG_CORE_ARENA_H
+
+#include <stddef.h>
+
+typedef struct xg_arena_chunk xg_arena_chunk;
+
+typedef struct xg_arena {
+    xg_arena_chunk *head; /* newest chunk first */
+    size_t chunk_size;    /* default size of a new chunk */
+    size_t used;          /* bytes handed out, for stats */
+} xg_arena;
+
+/* chunk_size 0 means 4 KiB. No allocation until the first alloc. */
+void xg_arena_init(xg_arena *a, size_t chunk_size);
+/* Frees every chunk; the arena is empty and reusable afterwards. */
+void xg_arena_dispose(xg_arena *a);
+/* n bytes aligned to 16, zeroed; NULL on allocation failure. Valid until dispose. */
+void *xg_arena_alloc(xg_arena *a, size_t n);
+/* n elements of size each, zeroed; NULL on overflow or allocation failure. */
+void *xg_arena_calloc(xg_arena *a, size_t n, size_t size);
+/* Copies of s (NUL-terminated) / of n bytes of s plus a NUL; NULL on failure. */
+char *xg_arena_strdup(xg_arena *a, const char *s);
+char *xg_arena_strndup(xg_arena *a, const char *s, size_t n);
+void *xg_arena_memdup(xg_arena *a, const void *p, size_t n);
+
+#endif

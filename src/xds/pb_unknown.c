@@ -1,0 +1,107 @@
+/* Recursive search for unknown fields, entering Any payloads. */
+#include <stdio.h>
+#include <string.h>
+
+#include "google/protobuf/any.pb-c.h"
+#include "xds/pb_registry.h"
+#include "xds/pb_unknown.h"
+#include "xds/pbjson_int.h"
+
+#define MEMBER(m, off) ((const void *)((const char *)(m) + (off)))
+#define MAX_DEPTH 100
+
+typedef struct walk {
+    xg__pbpath p;
+    xg_pb_unknown_cb cb;
+    void *ctx;
+    size_t found;
+} walk;
+
+static void walk_message(walk *w, const ProtobufCMessage *m, int depth);
+
+static void report(walk *w, const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+        w->found++;
+        if (w->cb != NULL)
+            w->cb(w->ctx, w->p.path.data ? w->p.path.data : "", m->descriptor->name, m->unknown_fields[i].tag);
+    }
+}
+
+static void walk_any(walk *w, const Google__Protobuf__Any *any, int depth)
+{
+    const ProtobufCMessageDescriptor *d = any->type_url ? xg_pb_find_type(any->type_url) : NULL;
+    if (d == NULL)
+        return;
+    ProtobufCMessage *inner = protobuf_c_message_unpack(d, NULL, any->value.len, any->value.data);
+    if (inner == NULL)
+        return;
+    walk_message(w, inner, depth + 1);
+    protobuf_c_message_free_unpacked(inner, NULL);
+}
+
+static void walk_field(walk *w, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int depth)
+{
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *(const size_t *)MEMBER(m, f->quantifier_offset);
+        ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)MEMBER(m, f->offset);
+        for (size_t i = 0; i < n; i++) {
+            size_t mark = xg__pbpath_index(&w->p, i);
+            walk_message(w, arr[i], depth + 1);
+            xg__pbpath_pop(&w->p, mark);
+        }
+        return;
+    }
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)MEMBER(m, f->quantifier_offset) != f->id)
+        return;
+    const ProtobufCMessage *sub = *(ProtobufCMessage *const *)MEMBER(m, f->offset);
+    if (sub != NULL)
+        walk_message(w, sub, depth + 1);
+}
+
+static void walk_message(walk *w, const ProtobufCMessage *m, int depth)
+{
+    if (m == NULL || depth > MAX_DEPTH)
+        return;
+    report(w, m);
+    if (m->descriptor == &google__protobuf__any__descriptor) {
+        walk_any(w, (const Google__Protobuf__Any *)m, depth);
+        return;
+    }
+    for (unsigned i = 0; i < m->descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        size_t mark = xg__pbpath_field(&w->p, f->name);
+        walk_field(w, m, f, depth);
+        xg__pbpath_pop(&w->p, mark);
+    }
+}
+
+size_t xg_pb_find_unknown(const ProtobufCMessage *m, xg_pb_unknown_cb cb, void *ctx)
+{
+    walk w = {.cb = cb, .ctx = ctx};
+    xg_buf_init(&w.p.path);
+    walk_message(&w, m, 0);
+    xg_buf_dispose(&w.p.path);
+    return w.found;
+}
+
+static void first_cb(void *ctx, const char *path, const char *message_name, uint32_t field_number)
+{
+    xg_buf *out = ctx;
+    if (out->len > 0)
+        return;
+    xg_buf_printf(out, "%s%sunknown field number %u in %s", path, *path ? ": " : "", field_number, message_name);
+}
+
+size_t xg_pb_first_unknown(const ProtobufCMessage *m, xg_buf *out)
+{
+    xg_buf tmp;
+    xg_buf_init(&tmp);
+    size_t n = xg_pb_find_unknown(m, first_cb, &tmp);
+    if (tmp.len > 0)
+        xg_buf_append(out, tmp.data, tmp.len);
+    xg_buf_dispose(&tmp);
+    return n;
+}
