@@ -11,6 +11,8 @@ B      ?= build
 SAN    ?=
 CC     ?= cc
 PYTHON := /usr/bin/python3
+# Quiet build lines ("CC file"); make V=1 shows the full commands.
+Q := $(if $(V),,@)
 
 # Packages deploy/deps.sh installs; the build checks for a few and runs it when one is missing.
 DEPS_OK := $(shell command -v protoc-c >/dev/null && command -v protoc >/dev/null && \
@@ -69,17 +71,19 @@ $(GEN)/pb_registry.c: $(GEN)/.protos src/xds/pb_registry_gen.sh
 
 $(GEN)/%.o: $(GEN)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-error -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -Wno-error -c $< -o $@
 
 $(B)/libxgproto.a: $(PB_O) $(GEN)/pb_registry.o
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 # --- llhttp, compiled from the C sources Debian's node-llhttp ships ---
 LLHTTP_O := $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 $(B)/llhttp/%.o: /usr/share/llhttp/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g $(SANFLAGS) -I/usr/share/include/llhttp -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -O2 -g $(SANFLAGS) -I/usr/share/include/llhttp -c $< -o $@
 
 # --- the proxy library (everything in src/ but main.c; .cc files are the small
 # extern "C" shims over C++ libraries such as RE2) ---
@@ -90,36 +94,42 @@ OBJ     := $(patsubst %.c,$(B)/obj/%.o,$(SRC)) $(patsubst %.cc,$(B)/obj/%.o,$(SR
 $(OBJ) $(B)/obj/src/main.o: | $(GEN)/.protos
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 $(B)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -Isrc $(shell pkg-config --cflags re2) -c $< -o $@
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) -std=c++17 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -Isrc $(shell pkg-config --cflags re2) -c $< -o $@
 
 $(B)/libxg.a: $(OBJ) $(LLHTTP_O)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 XG_LIBS := $(B)/libxg.a $(B)/libxgproto.a
 
 $(B)/xdsgate: $(B)/obj/src/main.o $(XG_LIBS)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 STUB_SRC := $(shell find control-plane-stub -name '*.c' | sort)
 STUB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(STUB_SRC))
 $(STUB_OBJ): | $(GEN)/.protos
 $(B)/control-plane-stub: $(STUB_OBJ) $(XG_LIBS)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # Test helper: binary protobuf <-> proto3 JSON with xdsgate's codec (compat tests).
 $(B)/xg-pbjson: $(B)/obj/tests/compat/xg_pbjson_tool.o $(XG_LIBS)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # --- unit tests: one binary per tests/unit/<dir>/test_<file>.c ---
 UNIT_SRC := $(shell find tests/unit -name 'test_*.c' | sort)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 $(B)/tests/unit/%: tests/unit/%.c $(XG_LIBS) tests/unit/xg_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(XG_LIBS) $(LDFLAGS_ALL) $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(XG_LIBS) $(LDFLAGS_ALL) $(LIBS)
 
 BINS := $(B)/xdsgate $(B)/control-plane-stub $(B)/xg-pbjson
 
