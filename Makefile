@@ -156,7 +156,7 @@ asan:
 	$(MAKE) --no-print-directory B=build-asan SAN=address,undefined OPT="-O1 -g" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(MAKE) --no-print-directory B=build-asan SAN=address,undefined OPT="-O1 -g" unit integration
+	  $(MAKE) --no-print-directory B=build-asan SAN=address,undefined OPT="-O1 -g" unit integration compat
 
 demo: all
 	bash deploy/demo.sh $(B)

@@ -27,6 +27,7 @@ typedef xg__pbpath dec;
 
 static int decode_message(dec *d, const ProtobufCMessageDescriptor *desc, const xg_jv *v, ProtobufCMessage **out);
 static int decode_field(dec *d, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, const xg_jv *v);
+static bool is_value_type(const ProtobufCFieldDescriptor *f);
 
 static ProtobufCMessage *msg_new(const ProtobufCMessageDescriptor *desc)
 {
@@ -89,8 +90,8 @@ static int parse_int(dec *d, const xg_jv *v, int64_t lo, int64_t hi, int64_t *ou
     errno = 0;
     long long x = strtoll(s, &end, 10);
     if (*end != '\0' || errno != 0) {
-        double f;
-        if (parse_double(d, v, &f) != 0 || f != floor(f) || f < -9.2e18 || f > 9.2e18)
+        double f; /* an unquoted 1e3 or 5.0 is an integer if integral; quoted ones are digits only */
+        if (v->kind != XG_JV_NUMBER || parse_double(d, v, &f) != 0 || f != floor(f) || f < -9.2e18 || f > 9.2e18)
             return xg__pbpath_fail(d, "invalid integer \"%s\"", s);
         x = (long long)f;
     }
@@ -113,7 +114,7 @@ static int parse_uint(dec *d, const xg_jv *v, uint64_t hi, uint64_t *out)
     unsigned long long x = strtoull(s, &end, 10);
     if (*end != '\0' || errno != 0) {
         double f;
-        if (parse_double(d, v, &f) != 0 || f != floor(f) || f < 0 || f > 1.8e19)
+        if (v->kind != XG_JV_NUMBER || parse_double(d, v, &f) != 0 || f != floor(f) || f < 0 || f > 1.8e19)
             return xg__pbpath_fail(d, "invalid integer \"%s\"", s);
         x = (unsigned long long)f;
     }
@@ -286,6 +287,8 @@ static int decode_map(dec *d, ProtobufCMessage *m, const ProtobufCFieldDescripto
         (*count)++;
         if ((rc = decode_map_key(d, arr[i], &ed->fields[0], v->keys[i])) != 0)
             return rc;
+        if (v->items[i]->kind == XG_JV_NULL && !is_value_type(&ed->fields[1]))
+            return xg__pbpath_fail(d, "a map value must not be null");
         if ((rc = decode_field(d, arr[i], &ed->fields[1], v->items[i])) != 0)
             return rc;
         xg__pbpath_pop(d, mark);

@@ -244,18 +244,40 @@ static int write_map_key(enc *e, const ProtobufCMessage *entry, bool first)
     return rc;
 }
 
+static bool same_key(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    const ProtobufCFieldDescriptor *kf = &a->descriptor->fields[0];
+    const void *ka = MEMBER(a, kf->offset), *kb = MEMBER(b, kf->offset);
+    if (kf->type == PROTOBUF_C_TYPE_STRING)
+        return strcmp(*(char *const *)ka, *(char *const *)kb) == 0;
+    return memcmp(ka, kb, xg__pb_type_size(kf->type)) == 0;
+}
+
+/* On the wire a later entry with the same key replaces an earlier one. */
+static bool superseded(ProtobufCMessage *const *entries, size_t n, size_t i)
+{
+    for (size_t j = i + 1; j < n; j++)
+        if (same_key(entries[i], entries[j]))
+            return true;
+    return false;
+}
+
 static int write_map(enc *e, const ProtobufCFieldDescriptor *f, ProtobufCMessage *const *entries, size_t n)
 {
     int rc = open_container(e, '{');
+    bool first = true;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const ProtobufCFieldDescriptor *vf = &entries[i]->descriptor->fields[1];
-        rc = write_map_key(e, entries[i], i == 0);
+        if (superseded(entries, n, i))
+            continue;
+        rc = write_map_key(e, entries[i], first);
+        first = false;
         size_t mark = xg__pbpath_index(&e->p, i);
         rc = rc ? rc : write_value(e, vf, MEMBER(entries[i], vf->offset));
         if (rc == 0)
             xg__pbpath_pop(&e->p, mark);
     }
-    return rc ? rc : close_container(e, '}', n == 0);
+    return rc ? rc : close_container(e, '}', first);
 }
 
 static int write_repeated(enc *e, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)

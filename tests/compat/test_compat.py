@@ -535,8 +535,7 @@ WIRE_SAME = [
     ("oneof-last-member-wins", LISTENER, sock(pb_varint(3, 80) + pb_len(4, b"http"))),
     ("scalar-twice-last-wins", LISTENER, pb_len(1, b"a") + pb_len(1, b"b")),
     ("message-twice-merges", LISTENER, pb_len(25, pb_len(7, b"a")) + pb_len(25, pb_len(9, pb_varint(1, 5)))),
-    pytest.param("map-duplicate-key-last-wins", DELTA_REQ, irv(b"a", b"1") + irv(b"b", b"x") + irv(b"a", b"2"),
-                 marks=KNOWN_BUG("the JSON writer repeats the key; the wire says the last entry wins")),
+    pytest.param("map-duplicate-key-last-wins", DELTA_REQ, irv(b"a", b"1") + irv(b"b", b"x") + irv(b"a", b"2")),
     ("map-entry-value-first", DELTA_REQ, pb_len(5, pb_len(2, b"v") + pb_len(1, b"k"))),
     ("map-entry-without-key", DELTA_REQ, pb_len(5, pb_len(2, b"v"))),
     ("map-entry-without-string-value", DELTA_REQ, pb_len(5, pb_len(1, b"k"))),
@@ -747,14 +746,10 @@ JSON_VARIANTS = [
     pytest.param("string-surrogate-pair-escape", LISTENER, '{"name":"\\ud83d\\ude00"}',
                  marks=KNOWN_BUG("libyaml rejects JSON's UTF-16 surrogate-pair escapes (Python's json.dumps "
                                  "writes them for any non-BMP character)")),
-    pytest.param("map-string-value-null", DELTA_REQ, '{"initial_resource_versions":{"a":null}}',
-                 marks=KNOWN_BUG("a null map value is read as the default; official rejects it")),
-    pytest.param("map-struct-value-null", CLUSTER, cluster('"metadata":{"filter_metadata":{"a":null}}'),
-                 marks=KNOWN_BUG("a null map value is read as the default; official rejects it")),
-    pytest.param("uint32-hex-string", CLUSTER, cluster('"per_connection_buffer_limit_bytes":"0x10"'),
-                 marks=KNOWN_BUG("a quoted integer is read in base 16 with 0x (official: decimal only)")),
-    pytest.param("uint32-exponent-string", CLUSTER, cluster('"per_connection_buffer_limit_bytes":"1e3"'),
-                 marks=KNOWN_BUG("a quoted integer may use an exponent (official: digits only)")),
+    pytest.param("map-string-value-null", DELTA_REQ, '{"initial_resource_versions":{"a":null}}'),
+    pytest.param("map-struct-value-null", CLUSTER, cluster('"metadata":{"filter_metadata":{"a":null}}')),
+    pytest.param("uint32-hex-string", CLUSTER, cluster('"per_connection_buffer_limit_bytes":"0x10"')),
+    pytest.param("uint32-exponent-string", CLUSTER, cluster('"per_connection_buffer_limit_bytes":"1e3"')),
 ]
 
 
