@@ -142,9 +142,11 @@ unit: $(UNIT_BIN)
 integration: $(BINS)
 	XG_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# The official protos are fetched once into build/compat/official, shared by every build tree.
+OFFICIAL := $(abspath build/compat/official)
 compat: $(B)/xg-pbjson
-	bash tests/compat/fetch_official.sh $(B)/compat/official
-	XG_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/compat
+	bash tests/compat/fetch_official.sh $(OFFICIAL)
+	XG_BUILD=$(abspath $(B)) XG_OFFICIAL=$(OFFICIAL) $(PYTHON) -m pytest -q -p no:cacheprovider tests/compat
 
 test: all
 	$(MAKE) --no-print-directory unit

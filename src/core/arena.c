@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/error.h"
 
 #define ARENA_ALIGN 16
 
@@ -14,15 +15,26 @@ struct xg_arena_chunk {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
+/* Lives in the arena's own memory: hooks run before the chunks are freed. */
+struct xg_arena_cleanup {
+    xg_arena_cleanup *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
 void xg_arena_init(xg_arena *a, size_t chunk_size)
 {
     a->head = NULL;
+    a->cleanups = NULL;
     a->chunk_size = chunk_size ? chunk_size : 4096;
     a->used = 0;
 }
 
 void xg_arena_dispose(xg_arena *a)
 {
+    for (xg_arena_cleanup *c = a->cleanups; c != NULL; c = c->next)
+        c->fn(c->arg);
+    a->cleanups = NULL;
     while (a->head != NULL) {
         xg_arena_chunk *c = a->head;
         a->head = c->next;
@@ -99,4 +111,16 @@ void *xg_arena_memdup(xg_arena *a, const void *p, size_t n)
     if (q != NULL && n > 0)
         memcpy(q, p, n);
     return q;
+}
+
+int xg_arena_defer(xg_arena *a, void (*fn)(void *), void *arg)
+{
+    xg_arena_cleanup *c = xg_arena_alloc(a, sizeof(*c));
+    if (c == NULL)
+        return XG_ENOMEM;
+    c->fn = fn;
+    c->arg = arg;
+    c->next = a->cleanups;
+    a->cleanups = c;
+    return 0;
 }

@@ -7,16 +7,19 @@
 #include <stddef.h>
 
 typedef struct xg_arena_chunk xg_arena_chunk;
+typedef struct xg_arena_cleanup xg_arena_cleanup;
 
 typedef struct xg_arena {
-    xg_arena_chunk *head; /* newest chunk first */
-    size_t chunk_size;    /* default size of a new chunk */
-    size_t used;          /* bytes handed out, for stats */
+    xg_arena_chunk *head;       /* newest chunk first */
+    xg_arena_cleanup *cleanups; /* xg_arena_defer hooks, newest first */
+    size_t chunk_size;          /* default size of a new chunk */
+    size_t used;                /* bytes handed out, for stats */
 } xg_arena;
 
 /* chunk_size 0 means 4 KiB. No allocation until the first alloc. */
 void xg_arena_init(xg_arena *a, size_t chunk_size);
-/* Frees every chunk; the arena is empty and reusable afterwards. */
+/* Runs the deferred hooks (newest first), then frees every chunk; the arena
+ * is empty and reusable afterwards. */
 void xg_arena_dispose(xg_arena *a);
 /* n bytes aligned to 16, zeroed; NULL on allocation failure. Valid until dispose. */
 void *xg_arena_alloc(xg_arena *a, size_t n);
@@ -26,5 +29,10 @@ void *xg_arena_calloc(xg_arena *a, size_t n, size_t size);
 char *xg_arena_strdup(xg_arena *a, const char *s);
 char *xg_arena_strndup(xg_arena *a, const char *s, size_t n);
 void *xg_arena_memdup(xg_arena *a, const void *p, size_t n);
+
+/* Registers fn(arg) to run when the arena is disposed, before its memory is
+ * freed: for objects the arena's memory points to but does not own, such as
+ * compiled regexes or TLS contexts. 0 or XG_ENOMEM (then fn is not called). */
+int xg_arena_defer(xg_arena *a, void (*fn)(void *), void *arg);
 
 #endif
