@@ -259,13 +259,17 @@ static int listen_on(xg_stub_server *srv, const char *address, int port)
 
 int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, xg_jlog *log, const xg_stub_snapshot *snap)
 {
+    /* gRPC sets SO_REUSEPORT by default: a second stub on a taken port would
+     * silently share it (and half the streams) instead of failing. */
+    grpc_arg no_reuseport = {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0};
+    grpc_channel_args server_args = {.num_args = 1, .args = &no_reuseport};
     memset(srv, 0, sizeof(*srv));
     srv->log = log;
     srv->snap = snap;
     tag_init(&srv->t_shutdown, XG_TAG_SHUTDOWN, NULL);
     grpc_init();
     srv->cq = grpc_completion_queue_create_for_next(NULL);
-    srv->server = grpc_server_create(NULL, NULL);
+    srv->server = grpc_server_create(&server_args, NULL);
     for (int m = XG_STUB_SOTW; m <= XG_STUB_DELTA; m++)
         srv->methods[m] = grpc_server_register_method(srv->server, method_paths[m], NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);

@@ -32,8 +32,10 @@ QUIET = 1.0
 
 @pytest.fixture(scope="module")
 def node_env():
-    """Installs the pinned Node packages and fetches the official protos once."""
-    build = os.path.abspath(harness.BUILD)
+    """Installs the pinned Node packages and fetches the official protos once,
+    into the plain build/ tree whichever build is under test (they are test
+    tools, not sanitized code)."""
+    build = os.path.join(harness.ROOT, "build")
     subprocess.run(["bash", os.path.join(HERE, "node_deps.sh"), build], check=True)
     official = os.path.join(build, "compat", "official")
     subprocess.run(["bash", os.path.join(harness.ROOT, "tests", "compat", "fetch_official.sh"), official],
@@ -479,6 +481,19 @@ def test_check_rejects_a_bad_file_naming_the_path(tmp_path, kind):
     r = subprocess.run([harness.binary("control-plane-stub"), "--check", path], capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr.startswith(path + ": ") and BROKEN[kind][1] in r.stderr, r.stderr
+
+
+def test_startup_fails_on_a_bad_snapshot_or_a_taken_port(start_stub, tmp_path):
+    stub_bin = harness.binary("control-plane-stub")
+    bad = str(tmp_path / "bad.yaml")
+    write_snapshot(bad, broken_text("wrong_type"))
+    r = subprocess.run([stub_bin, "--port", "0", "--snapshot", bad], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "resources[1].virtual_hosts[0].domains" in r.stderr, r.stderr
+    assert read_events(r.stdout)[0]["event"] == "snapshot_error"
+    stub = start_stub(BASIC)
+    r = subprocess.run([stub_bin, "--port", str(stub.port), "--snapshot", BASIC], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 1 and "cannot listen" in r.stderr, r.stderr
 
 
 def test_sigterm_exits_cleanly_with_open_streams(procs, start_stub, node_env):
