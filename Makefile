@@ -131,6 +131,9 @@ $(B)/tests/unit/%: tests/unit/%.c $(XG_LIBS) tests/unit/xg_test.h
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(XG_LIBS) $(LDFLAGS_ALL) $(LIBS)
 
+# The ADS transport test runs the real stub from the same build tree ($(B)/control-plane-stub).
+$(B)/tests/unit/xds/test_ads: | $(B)/control-plane-stub
+
 BINS := $(B)/xdsgate $(B)/control-plane-stub $(B)/xg-pbjson
 
 .PHONY: all test unit integration compat asan demo clean bench fuzz

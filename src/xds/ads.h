@@ -18,7 +18,9 @@ typedef struct xg_ads xg_ads;
 
 /* One resource of a response: the Any (type_url + serialized message). In
  * delta mode name and version come from the Resource wrapper; in SotW they are
- * NULL and the handler reads the name from the decoded message. Borrowed for
+ * NULL (the handler reads the name from the decoded message) unless the
+ * resource came in a Resource wrapper, which the transport unwraps (name or
+ * version may still be NULL when the wrapper leaves them empty). Borrowed for
  * the duration of the on_response call. */
 typedef struct xg_xds_resource {
     const char *name;
