@@ -1,0 +1,33 @@
+/* Lookups on translated route configurations (config/route.h): virtual host
+ * selection by domain and per-filter config by filter name. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/route.h"
+
+const xg_vhost *xg_route_config_find_vhost(const xg_route_config *rc, const char *host, size_t len)
+{
+    const xg_domain_index *d = &rc->domains;
+    const xg_vhost *vh = xg_strmap_get(&d->exact, host, len);
+    if (vh != NULL)
+        return vh;
+    /* A wildcard stands for at least one character, as in Envoy. */
+    for (size_t i = 0; i < d->n_suffix; i++)
+        if (d->suffix[i].len < len &&
+            (vh = xg_strmap_get(&d->suffix[i].map, host + len - d->suffix[i].len, d->suffix[i].len)) != NULL)
+            return vh;
+    for (size_t i = 0; i < d->n_prefix; i++)
+        if (d->prefix[i].len < len && (vh = xg_strmap_get(&d->prefix[i].map, host, d->prefix[i].len)) != NULL)
+            return vh;
+    return d->any;
+}
+
+static int cmp_key(const void *key, const void *item)
+{
+    return strcmp(key, ((const xg_typed_config *)item)->key);
+}
+
+const xg_typed_config *xg_typed_config_find(const xg_typed_config_map *m, const char *key)
+{
+    return m->n ? bsearch(key, m->items, m->n, sizeof(*m->items), cmp_key) : NULL;
+}
