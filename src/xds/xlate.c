@@ -22,8 +22,10 @@ void xg_xlate_dispose(xg_xlate *x)
 {
     xg_buf_dispose(&x->path.path);
     free(x->deps);
+    free(x->dep_slots);
     x->deps = NULL;
-    x->n_deps = x->cap_deps = 0;
+    x->dep_slots = NULL;
+    x->n_deps = x->cap_deps = x->n_slots = 0;
 }
 
 int xg_xlate_finish(xg_xlate *x)
@@ -43,23 +45,58 @@ int xg_xlate_finish(xg_xlate *x)
     return rc;
 }
 
+static uint64_t dep_hash(xg_res_type type, const char *name)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)type; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot holding (type, name), or the empty slot where it would go. */
+static uint32_t *dep_slot(xg_xlate *x, xg_res_type type, const char *name)
+{
+    size_t mask = x->n_slots - 1;
+    for (size_t i = dep_hash(type, name) & mask;; i = (i + 1) & mask) {
+        uint32_t *slot = &x->dep_slots[i];
+        if (*slot == 0)
+            return slot;
+        const xg_res_dep *d = &x->deps[*slot - 1];
+        if (d->type == type && strcmp(d->name, name) == 0)
+            return slot;
+    }
+}
+
+static int grow_deps(xg_xlate *x)
+{
+    size_t cap = x->cap_deps ? x->cap_deps * 2 : 8;
+    xg_res_dep *d = realloc(x->deps, cap * sizeof(*d));
+    if (d == NULL)
+        return XG_ENOMEM;
+    x->deps = d;
+    x->cap_deps = cap;
+    uint32_t *slots = calloc(cap * 2, sizeof(*slots));
+    if (slots == NULL)
+        return XG_ENOMEM;
+    free(x->dep_slots);
+    x->dep_slots = slots;
+    x->n_slots = cap * 2;
+    for (size_t i = 0; i < x->n_deps; i++)
+        *dep_slot(x, x->deps[i].type, x->deps[i].name) = (uint32_t)(i + 1);
+    return 0;
+}
+
 int xg_xlate_dep(xg_xlate *x, xg_res_type type, const char *name)
 {
-    for (size_t i = 0; i < x->n_deps; i++)
-        if (x->deps[i].type == type && strcmp(x->deps[i].name, name) == 0)
-            return 0;
-    if (x->n_deps == x->cap_deps) {
-        size_t cap = x->cap_deps ? x->cap_deps * 2 : 8;
-        xg_res_dep *d = realloc(x->deps, cap * sizeof(*d));
-        if (d == NULL)
-            return XG_ENOMEM;
-        x->deps = d;
-        x->cap_deps = cap;
-    }
+    if (x->n_slots > 0 && *dep_slot(x, type, name) != 0)
+        return 0;
+    if (x->n_deps == x->cap_deps && grow_deps(x) != 0)
+        return XG_ENOMEM;
     char *copy = xg_xlate_strdup(x, name);
     if (copy == NULL)
         return XG_ENOMEM;
     x->deps[x->n_deps++] = (xg_res_dep){.type = type, .name = copy};
+    *dep_slot(x, type, copy) = (uint32_t)x->n_deps;
     return 0;
 }
 

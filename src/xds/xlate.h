@@ -36,6 +36,9 @@ typedef struct xg_xlate {
     xg_res_dep *deps;      /* collected by xg_xlate_dep (heap, moved into the arena at the end) */
     size_t n_deps;
     size_t cap_deps;
+    uint32_t *dep_slots;   /* open-addressing index into deps (1-based, 0 = empty): a route config
+                            * naming 1,000 clusters must not cost a million strcmp calls */
+    size_t n_slots;        /* power of two, at least twice cap_deps */
 } xg_xlate;
 
 /* Starts a translation of res with an error buffer; path starts empty. */
