@@ -134,6 +134,16 @@ $(B)/tests/unit/%: tests/unit/%.c $(XG_LIBS) tests/unit/xg_test.h
 # The ADS transport test runs the real stub from the same build tree ($(B)/control-plane-stub).
 $(B)/tests/unit/xds/test_ads: | $(B)/control-plane-stub
 
+# --- benchmarks (make bench; not tests): one binary per tests/bench/<name>.c, run in turn ---
+BENCH_SRC := $(shell find tests/bench -name '*.c' 2>/dev/null | sort)
+BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
+$(B)/tests/bench/%: tests/bench/%.c $(XG_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(XG_LIBS) $(LDFLAGS_ALL) $(LIBS)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
 BINS := $(B)/xdsgate $(B)/control-plane-stub $(B)/xg-pbjson
 
 .PHONY: all test unit integration compat asan demo clean bench fuzz

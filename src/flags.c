@@ -17,6 +17,10 @@ enum {
     OPT_LOG_LEVEL,
     OPT_IGNORE_UNKNOWN,
     OPT_XDS_MODE,
+    OPT_INITIAL_FETCH_TIMEOUT,
+    OPT_XDS_CA,
+    OPT_XDS_CERT,
+    OPT_XDS_KEY,
     OPT_VERSION,
 };
 
@@ -29,6 +33,10 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"ignore-unknown-fields", no_argument, NULL, OPT_IGNORE_UNKNOWN},
     {"xds-mode", required_argument, NULL, OPT_XDS_MODE},
+    {"initial-fetch-timeout", required_argument, NULL, OPT_INITIAL_FETCH_TIMEOUT},
+    {"xds-ca", required_argument, NULL, OPT_XDS_CA},
+    {"xds-cert", required_argument, NULL, OPT_XDS_CERT},
+    {"xds-key", required_argument, NULL, OPT_XDS_KEY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -59,6 +67,7 @@ void xg_flags_defaults(xg_flags *f)
     f->concurrency = usable_cpus();
     f->log_level = XG_LOG_INFO;
     f->xds_mode = XG_XDS_SOTW;
+    f->initial_fetch_timeout_ms = 15000;
 }
 
 const char *xg_xds_mode_name(xg_xds_mode m)
@@ -106,6 +115,57 @@ static int parse_xds_mode(xg_flags *f, const char *val, FILE *err)
     return 0;
 }
 
+/* Strict decimal: digits with at most one '.', nothing else. */
+static int parse_decimal(const char *s, size_t n, double *out)
+{
+    char buf[32];
+    size_t dots = 0;
+    if (n == 0 || n >= sizeof(buf))
+        return XG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.')
+            dots++;
+        else if (s[i] < '0' || s[i] > '9')
+            return XG_EINVAL;
+    }
+    if (dots > 1 || (n == 1 && dots == 1))
+        return XG_EINVAL;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *out = strtod(buf, NULL);
+    return 0;
+}
+
+int xg_flags_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *out)
+{
+    size_t n = strlen(s);
+    double scale = 1000;
+    if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+        scale = 1;
+        n -= 2;
+    } else if (n > 1 && (s[n - 1] == 's' || s[n - 1] == 'm')) {
+        scale = s[n - 1] == 'm' ? 60000 : 1000;
+        n -= 1;
+    }
+    double v;
+    if (parse_decimal(s, n, &v) != 0 || v * scale > max_ms)
+        return XG_EINVAL;
+    *out = (uint32_t)(v * scale + 0.5);
+    return 0;
+}
+
+/* TLS to the control plane needs gRPC's secure build, which links OpenSSL and
+ * so exists only in the TLS=openssl flavour. */
+static int set_tls_path(char *dst, const char *flag, const char *val, FILE *err)
+{
+#ifdef XG_TLS_OPENSSL
+    return set_str(dst, XG_FLAG_PATH_MAX, flag, val, err);
+#else
+    (void)dst;
+    return bad(err, flag, val, "TLS to the control plane needs the OpenSSL flavour: build with make TLS=openssl");
+#endif
+}
+
 static int parse_one(xg_flags *f, int opt, const char *val, FILE *err)
 {
     switch (opt) {
@@ -130,6 +190,16 @@ static int parse_one(xg_flags *f, int opt, const char *val, FILE *err)
         return 0;
     case OPT_XDS_MODE:
         return parse_xds_mode(f, val, err);
+    case OPT_INITIAL_FETCH_TIMEOUT:
+        if (xg_flags_parse_duration_ms(val, XG_FETCH_TIMEOUT_MAX_MS, &f->initial_fetch_timeout_ms) != 0)
+            return bad(err, "initial-fetch-timeout", val, "must be a duration such as 15s, 500ms or 0, at most 24h");
+        return 0;
+    case OPT_XDS_CA:
+        return set_tls_path(f->xds_ca, "xds-ca", val, err);
+    case OPT_XDS_CERT:
+        return set_tls_path(f->xds_cert, "xds-cert", val, err);
+    case OPT_XDS_KEY:
+        return set_tls_path(f->xds_key, "xds-key", val, err);
     case OPT_IGNORE_UNKNOWN:
         f->ignore_unknown_fields = true;
         return 0;
@@ -141,6 +211,20 @@ static int parse_one(xg_flags *f, int opt, const char *val, FILE *err)
         return 0;
     }
     return XG_EINVAL;
+}
+
+/* A client certificate needs its key and a CA to verify the server with. */
+static int check_tls(const xg_flags *f, FILE *err)
+{
+    if ((f->xds_cert[0] != '\0') != (f->xds_key[0] != '\0')) {
+        fprintf(err, "xdsgate: --xds-cert and --xds-key go together (see --help)\n");
+        return XG_EINVAL;
+    }
+    if (f->xds_cert[0] != '\0' && f->xds_ca[0] == '\0') {
+        fprintf(err, "xdsgate: --xds-cert needs --xds-ca (TLS to the control plane) (see --help)\n");
+        return XG_EINVAL;
+    }
+    return 0;
 }
 
 static int unknown(FILE *err, int opt, const char *arg)
@@ -168,7 +252,7 @@ int xg_flags_parse(xg_flags *f, int argc, char **argv, FILE *err)
         fprintf(err, "xdsgate: unexpected argument '%s' (flags only, see --help)\n", argv[optind]);
         return XG_EINVAL;
     }
-    return 0;
+    return check_tls(f, err);
 }
 
 void xg_flags_usage(const xg_flags *d, FILE *out)
@@ -188,9 +272,19 @@ void xg_flags_usage(const xg_flags *d, FILE *out)
             "  --xds-mode sotw|delta    ADS variant: state of the world or incremental (default: sotw)\n"
             "  --ignore-unknown-fields  accept xDS resources with fields xdsgate does not know, with a\n"
             "                           warning and a counter, instead of rejecting them (NACK)\n"
+            "  --initial-fetch-timeout DURATION\n"
+            "                           how long a listener or cluster waits for the route config,\n"
+            "                           endpoints or secret it needs before it goes active without\n"
+            "                           them, unless its config source sets initial_fetch_timeout;\n"
+            "                           e.g. 15s, 500ms; 0 waits forever (default: %.3gs)\n"
+            "  --xds-ca FILE            TLS to the control plane, verified with this CA bundle\n"
+            "                           (OpenSSL builds only: make TLS=openssl)\n"
+            "  --xds-cert FILE, --xds-key FILE\n"
+            "                           client certificate and key for mutual TLS (with --xds-ca)\n"
             "  --version                print the version and the TLS library, then exit\n"
             "  -h, --help               print this help, then exit\n"
             "\n"
             "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a bad flag.\n",
-            d->node_id, d->node_cluster, d->admin_host, (unsigned)d->admin_port, XG_CONCURRENCY_MAX, d->concurrency);
+            d->node_id, d->node_cluster, d->admin_host, (unsigned)d->admin_port, XG_CONCURRENCY_MAX, d->concurrency,
+            d->initial_fetch_timeout_ms / 1000.0);
 }

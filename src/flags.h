@@ -12,6 +12,8 @@
 
 #define XG_CONCURRENCY_MAX 256
 #define XG_NODE_STR_MAX 512
+#define XG_FLAG_PATH_MAX 4096
+#define XG_FETCH_TIMEOUT_MAX_MS (24u * 3600 * 1000)
 
 typedef enum xg_xds_mode {
     XG_XDS_SOTW,  /* state-of-the-world ADS */
@@ -30,19 +32,28 @@ typedef struct xg_flags {
     xg_log_level log_level;
     bool ignore_unknown_fields; /* unknown proto fields: warn and count instead of NACK */
     xg_xds_mode xds_mode;
+    uint32_t initial_fetch_timeout_ms; /* default initial_fetch_timeout; 0 waits forever */
+    char xds_ca[XG_FLAG_PATH_MAX];     /* TLS to the control plane (OpenSSL flavour); "" = plaintext */
+    char xds_cert[XG_FLAG_PATH_MAX];   /* client certificate and key for mTLS; "" = none */
+    char xds_key[XG_FLAG_PATH_MAX];
     bool help;    /* --help: print usage, exit 0 */
     bool version; /* --version: print version, exit 0 */
 } xg_flags;
 
 /* Fills every default: admin 127.0.0.1:9901, concurrency = usable CPUs
  * (capped at XG_CONCURRENCY_MAX), log level info, node cluster "xdsgate",
- * node id = hostname, xDS mode sotw. */
+ * node id = hostname, xDS mode sotw, initial fetch timeout 15 s. */
 void xg_flags_defaults(xg_flags *f);
-/* Parses argv over the defaults already in f. On a bad flag or value prints
- * one line naming the flag to err and returns XG_EINVAL (exit status 2). */
+/* Parses argv over the defaults already in f. On a bad flag or value (or a
+ * combination: --xds-cert without --xds-key, TLS flags in the BoringSSL
+ * flavour) prints one line naming the flag to err and returns XG_EINVAL
+ * (exit status 2). */
 int xg_flags_parse(xg_flags *f, int argc, char **argv, FILE *err);
 /* The --help text: every flag with its default. */
 void xg_flags_usage(const xg_flags *defaults, FILE *out);
 const char *xg_xds_mode_name(xg_xds_mode m);
+/* Parses a duration: "15s", "1.5s", "500ms", "2m", or a bare number of
+ * seconds; 0 to max_ms. 0 or XG_EINVAL. */
+int xg_flags_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *out);
 
 #endif

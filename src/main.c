@@ -1,9 +1,15 @@
 /* xdsgate's entry point: flags and wiring only. The main thread runs the
- * admin server and signal handling; workers run the data path. */
+ * admin server and signal handling; the xds thread the ADS client; workers
+ * the data path. */
+#include <grpc/grpc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "admin/admin.h"
+#include "admin/quit.h"
+#include "admin/xds_admin.h"
+#include "config/snapshot_publish.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "event/loop.h"
@@ -11,28 +17,52 @@
 #include "flags.h"
 #include "net/tls_lib.h"
 #include "version.h"
+#include "xds/ads.h"
+#include "xds/xds_state.h"
 
 typedef struct xg_app {
     const xg_flags *flags;
     xg_loop main;
     xg_admin *admin;
+    xg_admin_quit quit;
+    xg_xds_admin *xds_admin;
     xg_workers *workers;
+    xg_xds_state *xds;
+    xg_ads *ads;
     ev_signal sigterm, sigint;
+    bool stopping;
 } xg_app;
 
-/* SIGTERM/SIGINT: stop accepting admin requests, let every worker finish and
- * join it, then end the main loop; main() frees the rest. */
-static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
+/* Graceful exit (SIGTERM, SIGINT, POST /quitquitquit): the xds thread first,
+ * so that nothing publishes any more; then every worker drops its snapshot
+ * and finishes; then the admin; main() frees the rest once the loop ends. */
+static void shutdown_app(xg_app *app)
 {
-    xg_app *app = w->data;
-    xg_log_info("received %s, shutting down", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    ev_signal_stop(ev, &app->sigterm);
-    ev_signal_stop(ev, &app->sigint);
+    if (app->stopping)
+        return;
+    app->stopping = true;
+    ev_signal_stop(app->main.ev, &app->sigterm);
+    ev_signal_stop(app->main.ev, &app->sigint);
+    if (app->ads != NULL)
+        xg_ads_stop(app->ads);
+    if (app->workers != NULL) {
+        xg_snapshot_publish(app->workers, NULL);
+        xg_workers_stop(app->workers);
+    }
     if (app->admin != NULL)
         xg_admin_stop(app->admin);
-    if (app->workers != NULL)
-        xg_workers_stop(app->workers);
     xg_loop_stop(&app->main);
+}
+
+static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
+{
+    xg_log_info("received %s, shutting down", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    shutdown_app(w->data);
+}
+
+static void on_quit(void *arg)
+{
+    shutdown_app(arg);
 }
 
 static void watch_signals(xg_app *app)
@@ -44,15 +74,60 @@ static void watch_signals(xg_app *app)
     ev_signal_start(app->main.ev, &app->sigint);
 }
 
+/* xds thread: a new snapshot goes to every worker and, with the status, to the admin. */
+static void on_publish(void *ctx, xg_snapshot *s, xg_xds_status *st)
+{
+    xg_app *app = ctx;
+    if (s != NULL) {
+        int rc = xg_snapshot_publish(app->workers, s);
+        if (rc != 0)
+            xg_log_error("cannot publish snapshot %llu: %s", (unsigned long long)s->generation, xg_strerror(rc));
+    }
+    xg_xds_admin_post(app->xds_admin, s, st);
+}
+
 static void log_start(const xg_flags *f)
 {
     xg_log_info("xdsgate %s (%s) starting: %u workers", XG_VERSION, xg_tls_lib_version(), f->concurrency);
     xg_log_info("node id '%s', cluster '%s'", f->node_id, f->node_cluster);
     if (f->has_xds_server)
-        xg_log_info("xds: control plane %s:%u, %s mode%s", f->xds_host, (unsigned)f->xds_port,
-                    xg_xds_mode_name(f->xds_mode), f->ignore_unknown_fields ? ", ignoring unknown fields" : "");
+        xg_log_info("xds: control plane %s:%u, %s mode%s%s", f->xds_host, (unsigned)f->xds_port,
+                    xg_xds_mode_name(f->xds_mode), f->xds_ca[0] ? ", TLS" : "",
+                    f->ignore_unknown_fields ? ", ignoring unknown fields" : "");
     else
         xg_log_warn("xds: no --xds-server given: no config will arrive and /ready stays 503");
+}
+
+/* The xDS client: state (handler) first, then the transport that calls it. */
+static int start_xds(xg_app *app)
+{
+    const xg_flags *f = app->flags;
+    char server[XG_HOST_MAX + 16];
+    snprintf(server, sizeof(server), strchr(f->xds_host, ':') ? "[%s]:%u" : "%s:%u", f->xds_host,
+             (unsigned)f->xds_port);
+    xg_xds_state_options so = {.server = server,
+                               .delta = f->xds_mode == XG_XDS_DELTA,
+                               .ignore_unknown = f->ignore_unknown_fields,
+                               .initial_fetch_timeout_ms = f->initial_fetch_timeout_ms,
+                               .xlate = xg_xds_default_xlate()};
+    xg_xds_sink sink = {.publish = on_publish, .ctx = app};
+    int rc = xg_xds_state_new(&so, &sink, &app->xds);
+    if (rc != 0)
+        return rc;
+    xg_ads_options ao = {.server = server,
+                         .delta = so.delta,
+                         .node_id = f->node_id,
+                         .node_cluster = f->node_cluster,
+                         .ca_file = f->xds_ca[0] ? f->xds_ca : NULL,
+                         .cert_file = f->xds_cert[0] ? f->xds_cert : NULL,
+                         .key_file = f->xds_key[0] ? f->xds_key : NULL};
+    xg_ads_handler h = xg_xds_state_handler(app->xds);
+    rc = xg_ads_new(&ao, &h, &app->ads);
+    if (rc != 0)
+        return rc;
+    xg_xds_transport t = xg_xds_ads_transport(app->ads);
+    xg_xds_state_set_transport(app->xds, &t);
+    return xg_ads_start(app->ads);
 }
 
 static int start(xg_app *app)
@@ -62,12 +137,30 @@ static int start(xg_app *app)
     watch_signals(app);
     int rc = xg_admin_new(&app->main, &app->admin);
     if (rc == 0)
+        rc = xg_admin_quit_init(&app->quit, app->admin, &app->main, on_quit, app);
+    if (rc == 0)
+        rc = xg_xds_admin_new(app->admin, &app->main, &app->xds_admin);
+    if (rc == 0)
         rc = xg_admin_listen(app->admin, f->admin_host, f->admin_port);
     if (rc == 0)
         rc = xg_workers_new(f->concurrency, &app->workers);
     if (rc == 0)
         rc = xg_workers_start(app->workers);
+    /* Last: from here on the xds thread posts to the main loop and the workers. */
+    if (rc == 0 && f->has_xds_server)
+        rc = start_xds(app);
     return rc;
+}
+
+/* After the loop has ended (or start-up failed): everything in reverse. */
+static void cleanup(xg_app *app)
+{
+    shutdown_app(app);
+    xg_ads_free(app->ads);
+    xg_xds_state_free(app->xds);
+    xg_workers_free(app->workers);
+    xg_xds_admin_free(app->xds_admin);
+    xg_admin_free(app->admin);
 }
 
 static int run(const xg_flags *f)
@@ -86,10 +179,7 @@ static int run(const xg_flags *f)
     } else {
         xg_log_error("start-up failed: %s", xg_strerror(rc));
     }
-    ev_signal_stop(app.main.ev, &app.sigterm);
-    ev_signal_stop(app.main.ev, &app.sigint);
-    xg_workers_free(app.workers);
-    xg_admin_free(app.admin);
+    cleanup(&app);
     xg_loop_dispose(&app.main);
     if (rc == 0)
         xg_log_info("stopped");
@@ -114,5 +204,8 @@ int main(int argc, char **argv)
     xg_log_set_level(f.log_level);
     /* A peer that closes early must give EPIPE on that socket, not kill the process. */
     signal(SIGPIPE, SIG_IGN);
-    return run(&f) == 0 ? 0 : 1;
+    grpc_init();
+    int rc = run(&f);
+    grpc_shutdown();
+    return rc == 0 ? 0 : 1;
 }

@@ -38,6 +38,8 @@ XG_TEST(defaults)
     CHECK_EQ_INT(f.log_level, XG_LOG_INFO);
     CHECK_EQ_INT(f.xds_mode, XG_XDS_SOTW);
     CHECK(!f.has_xds_server && !f.ignore_unknown_fields && !f.help && !f.version);
+    CHECK_EQ_INT(f.initial_fetch_timeout_ms, 15000);
+    CHECK_STR(f.xds_ca, "");
     CHECK_STR(err, "");
     free(err);
 }
@@ -126,6 +128,60 @@ XG_TEST(unknown_flags_and_missing_values_name_the_flag)
     expect_rejected("--help=yes", NULL, "--help=yes");
     expect_rejected("stray", NULL, "stray");
 }
+
+XG_TEST(initial_fetch_timeout_durations)
+{
+    static const struct {
+        const char *in;
+        uint32_t ms;
+    } ok[] = {{"15s", 15000}, {"1s", 1000},   {"0", 0},    {"0s", 0},     {"500ms", 500},
+              {"1.5s", 1500}, {"2m", 120000}, {"3", 3000}, {"0.25", 250}, {"24h", 0}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]) - 1; i++) {
+        xg_flags f;
+        char *err = NULL;
+        const char *args[] = {"--initial-fetch-timeout", ok[i].in, NULL};
+        CHECK_EQ_INT(parse(&f, &err, args), 0);
+        CHECK_EQ_INT(f.initial_fetch_timeout_ms, ok[i].ms);
+        free(err);
+    }
+    expect_rejected("--initial-fetch-timeout", "24h", "--initial-fetch-timeout");
+    expect_rejected("--initial-fetch-timeout", "-1s", "--initial-fetch-timeout");
+    expect_rejected("--initial-fetch-timeout", "1.2.3s", "--initial-fetch-timeout");
+    expect_rejected("--initial-fetch-timeout", "s", "--initial-fetch-timeout");
+    expect_rejected("--initial-fetch-timeout", "10x", "--initial-fetch-timeout");
+    expect_rejected("--initial-fetch-timeout", "", "--initial-fetch-timeout");
+    expect_rejected("--initial-fetch-timeout", "90000s", "--initial-fetch-timeout");
+}
+
+#ifdef XG_TLS_OPENSSL
+XG_TEST(xds_tls_flags_go_together)
+{
+    xg_flags f;
+    char *err = NULL;
+    const char *ok[] = {"--xds-ca", "/ca.pem", "--xds-cert", "/c.pem", "--xds-key", "/k.pem", NULL};
+    CHECK_EQ_INT(parse(&f, &err, ok), 0);
+    CHECK_STR(f.xds_ca, "/ca.pem");
+    CHECK_STR(f.xds_key, "/k.pem");
+    free(err);
+    err = NULL;
+    const char *no_key[] = {"--xds-ca", "/ca.pem", "--xds-cert", "/c.pem", NULL};
+    CHECK_EQ_INT(parse(&f, &err, no_key), XG_EINVAL);
+    CHECK(err && strstr(err, "--xds-key") != NULL);
+    free(err);
+    err = NULL;
+    const char *no_ca[] = {"--xds-cert", "/c.pem", "--xds-key", "/k.pem", NULL};
+    CHECK_EQ_INT(parse(&f, &err, no_ca), XG_EINVAL);
+    CHECK(err && strstr(err, "--xds-ca") != NULL);
+    free(err);
+}
+#else
+XG_TEST(xds_tls_flags_need_the_openssl_flavour)
+{
+    expect_rejected("--xds-ca", "/ca.pem", "make TLS=openssl");
+    expect_rejected("--xds-cert", "/c.pem", "--xds-cert");
+    expect_rejected("--xds-key", "/k.pem", "--xds-key");
+}
+#endif
 
 XG_TEST(too_long_node_id_is_rejected)
 {

@@ -1,0 +1,274 @@
+/* One response's resources, each on its own (gRFC A46): type check, decode,
+ * name, duplicates within the response, identity with what is held (xxh64 +
+ * bytes), unknown fields, translation. A problem rejects that resource only. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "xds/pb_unknown.h"
+#include "xds/xds_state_int.h"
+
+static const ProtobufCMessageDescriptor *const descriptors[XG_XDS_NTYPES] = {
+    &envoy__config__listener__v3__listener__descriptor,
+    &envoy__config__route__v3__route_configuration__descriptor,
+    &envoy__config__cluster__v3__cluster__descriptor,
+    &envoy__config__endpoint__v3__cluster_load_assignment__descriptor,
+    &envoy__extensions__transport_sockets__tls__v3__secret__descriptor,
+};
+
+/* Listener/Cluster/Secret/RouteConfiguration are named by `name`, a
+ * ClusterLoadAssignment by `cluster_name`. */
+static const char *message_name(xg_xds_type t, const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, t == XG_XDS_EDS ? "cluster_name" : "name");
+    return f ? *(char *const *)((const char *)m + f->offset) : NULL;
+}
+
+void xg__xds_ver_dispose(xg__xds_ver *v)
+{
+    xg_res_unref(v->res);
+    for (size_t i = 0; i < v->n_addrs; i++)
+        free(v->addrs[i]);
+    free(v->addrs);
+    memset(v, 0, sizeof(*v));
+    v->fetch_timeout_ms = -1;
+}
+
+void xg__xds_reject(xg__xds_batch *b, xg__xds_item *it, const char *fmt, ...)
+{
+    char reason[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    xg__xds_ver_dispose(&it->ver);
+    if (it->state != XG_ITEM_REJECTED)
+        b->n_rejected++;
+    it->state = XG_ITEM_REJECTED;
+    free(it->error);
+    it->error = strdup(reason);
+}
+
+static bool same_bytes(const xg_res *held, const xg_xds_resource *res, uint64_t hash)
+{
+    return held != NULL && held->hash == hash && held->raw_len == res->len &&
+           (res->len == 0 || memcmp(held->raw, res->data, res->len) == 0);
+}
+
+/* A byte-identical re-send of something held is recognised from its hash
+ * alone, without decoding: SotW control planes re-send every resource of a
+ * type when one changes, so this is the common case. */
+static bool known_bytes(xg_xds_state *st, xg__xds_item *it, xg_xds_type t, const xg_xds_resource *res)
+{
+    const xg__xds_entry *e = xg__xds_map_get_hash(&st->types[t].by_hash, it->hash);
+    if (e == NULL || (it->name != NULL && strcmp(it->name, e->name) != 0))
+        return false;
+    bool warming = same_bytes(e->warming.res, res, it->hash);
+    if (!warming && !same_bytes(e->active.res, res, it->hash))
+        return false;
+    it->name = e->name;
+    it->state = XG_ITEM_SAME;
+    it->same_active = !warming && e->warming.res != NULL;
+    return true;
+}
+
+/* Type URL, identity, decode, name. The item keeps the decoded message for later stages. */
+static void decode_one(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, const xg_xds_resource *res)
+{
+    xg_xds_type t = b->r->type;
+    it->name = res->name; /* delta (or a SotW Resource wrapper): its name; else NULL until decoded */
+    if (res->type_url == NULL || strcmp(res->type_url, xg_xds_type_url(t)) != 0) {
+        xg__xds_reject(b, it, "type_url \"%s\" is not %s, the type of this response",
+                       res->type_url ? res->type_url : "", xg_xds_type_url(t));
+        return;
+    }
+    it->hash = XXH64(res->data, res->len, 0);
+    if (known_bytes(st, it, t, res))
+        return;
+    it->msg = protobuf_c_message_unpack(descriptors[t], NULL, res->len, res->data);
+    if (it->msg == NULL) {
+        xg__xds_reject(b, it, "does not decode as %s (malformed protobuf)", descriptors[t]->name);
+        return;
+    }
+    const char *name = message_name(t, it->msg);
+    if (it->name != NULL && (name == NULL || strcmp(it->name, name) != 0)) {
+        xg__xds_reject(b, it, "%s: \"%s\" differs from the Resource name", t == XG_XDS_EDS ? "cluster_name" : "name",
+                       name ? name : "");
+        return;
+    }
+    it->name = name;
+    if (name == NULL || name[0] == '\0') {
+        it->name = NULL;
+        xg__xds_reject(b, it, "%s: must not be empty", t == XG_XDS_EDS ? "cluster_name" : "name");
+    }
+}
+
+/* Two or more resources of one name in one response: all of them are rejected
+ * (which one the control plane meant is unknowable). */
+static int mark_duplicates(xg__xds_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        xg__xds_item *it = &b->items[i];
+        if (it->name == NULL) {
+            b->unnamed = true;
+            continue;
+        }
+        xg__xds_item *first = xg__xds_map_get(&b->names, it->name);
+        if (first == NULL) {
+            if (xg__xds_map_put(&b->names, it->name, it) != 0)
+                return XG_ENOMEM;
+            continue;
+        }
+        const char *type = xg_res_type_name(b->r->type);
+        xg__xds_reject(b, it, "duplicate: the response has more than one %s of this name", type);
+        xg__xds_reject(b, first, "duplicate: the response has more than one %s of this name", type);
+    }
+    return 0;
+}
+
+typedef struct unknown_first {
+    char text[512];
+    size_t count;
+} unknown_first;
+
+static void on_unknown(void *ctx, const char *path, const char *message_name, uint32_t field_number)
+{
+    unknown_first *u = ctx;
+    if (u->count++ == 0)
+        snprintf(u->text, sizeof(u->text), "%s%sunknown field number %u in %s", path, *path ? ": " : "", field_number,
+                 message_name);
+}
+
+/* Strict: the first unknown field rejects. --ignore-unknown-fields: a warning
+ * per new resource version (identical re-sends never get here) and a count. */
+static bool check_unknown(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it)
+{
+    unknown_first u = {.count = 0};
+    xg_pb_find_unknown(it->msg, on_unknown, &u);
+    if (u.count == 0)
+        return true;
+    if (!st->ignore_unknown) {
+        xg__xds_reject(b, it, "%s (xdsgate does not implement it; --ignore-unknown-fields accepts it with a warning)",
+                       u.text);
+        return false;
+    }
+    st->types[b->r->type].unknown_fields++;
+    xg_log_warn("xds: %s \"%s\": ignoring %s%s", xg_res_type_name(b->r->type), it->name, u.text,
+                u.count > 1 ? " and more unknown fields" : "");
+    return true;
+}
+
+static int64_t wall_now(const xg_xds_state *st)
+{
+    return st->wall_ms();
+}
+
+/* Fills the bookkeeping fields of a freshly translated resource. */
+static int finish_res(xg_xds_state *st, xg__xds_batch *b, xg_res *r, const xg_xds_resource *res, uint64_t hash)
+{
+    const char *version = res->version ? res->version : b->r->version_info;
+    r->version = xg_arena_strdup(&r->arena, version ? version : "");
+    r->raw = res->len ? xg_arena_memdup(&r->arena, res->data, res->len) : (const uint8_t *)"";
+    r->raw_len = res->len;
+    r->hash = hash;
+    r->last_updated_ms = wall_now(st);
+    return (r->version == NULL || r->raw == NULL) ? XG_ENOMEM : 0;
+}
+
+static void translate(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, const xg_xds_resource *res, uint64_t hash)
+{
+    xg_xds_type t = b->r->type;
+    char err[1024];
+    xg_xlate x;
+    if (st->xlate[t] == NULL) {
+        xg__xds_reject(b, it, "xdsgate has no translator for %s", xg_res_type_name(t));
+        return;
+    }
+    xg_res *r = xg_res_new(t, it->name);
+    if (r == NULL) {
+        xg__xds_reject(b, it, "out of memory");
+        return;
+    }
+    xg_xlate_init(&x, r, err, sizeof(err));
+    x.ignore_unknown = st->ignore_unknown;
+    int rc = st->xlate[t](&x, it->msg);
+    if (rc == 0)
+        rc = xg_xlate_finish(&x);
+    else
+        xg_xlate_dispose(&x);
+    if (rc == 0)
+        rc = finish_res(st, b, r, res, hash);
+    if (rc != 0) {
+        xg_res_unref(r);
+        xg__xds_reject(b, it, "%s", err[0] ? err : xg_strerror(rc));
+        return;
+    }
+    it->ver.res = r;
+    it->state = XG_ITEM_NEW;
+}
+
+/* Subscription filter, identity, unknown fields, translation. */
+static void prepare_one(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, const xg_xds_resource *res)
+{
+    xg_xds_type t = b->r->type;
+    if (!xg_xds_type_is_wildcard(t) && !xg__xds_is_subscribed(st, t, it->name)) {
+        xg_log_debug("xds: %s \"%s\" was not asked for; ignored", xg_res_type_name(t), it->name);
+        it->state = XG_ITEM_IGNORED;
+        return;
+    }
+    uint64_t hash = it->hash;
+    const xg__xds_entry *e = xg__xds_map_get(&st->types[t].map, it->name);
+    if (e != NULL && same_bytes(e->warming.res, res, hash)) {
+        it->state = XG_ITEM_SAME;
+        return;
+    }
+    if (e != NULL && same_bytes(e->active.res, res, hash)) {
+        it->state = XG_ITEM_SAME;
+        it->same_active = e->warming.res != NULL;
+        return;
+    }
+    if (!check_unknown(st, b, it))
+        return;
+    translate(st, b, it, res, hash);
+    if (it->state == XG_ITEM_NEW && xg__xds_ver_extract(st, t, it->msg, &it->ver) != 0)
+        xg__xds_reject(b, it, "out of memory");
+}
+
+int xg__xds_decode(xg_xds_state *st, xg__xds_batch *b)
+{
+    const xg_xds_response *r = b->r;
+    xg__xds_map_init(&b->names);
+    b->n = r->n_resources;
+    b->items = r->n_resources ? calloc(r->n_resources, sizeof(*b->items)) : NULL;
+    if (r->n_resources > 0 && b->items == NULL)
+        return XG_ENOMEM;
+    for (size_t i = 0; i < b->n; i++) {
+        b->items[i].index = i;
+        b->items[i].state = XG_ITEM_NEW; /* provisional until prepared */
+        b->items[i].ver.fetch_timeout_ms = -1;
+        decode_one(st, b, &b->items[i], &r->resources[i]);
+    }
+    int rc = mark_duplicates(b);
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        if (b->items[i].state == XG_ITEM_NEW && b->items[i].msg != NULL)
+            prepare_one(st, b, &b->items[i], &r->resources[i]);
+    return rc;
+}
+
+void xg__xds_batch_dispose(xg__xds_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        xg__xds_ver_dispose(&b->items[i].ver);
+        free(b->items[i].error);
+        if (b->items[i].msg != NULL)
+            protobuf_c_message_free_unpacked(b->items[i].msg, NULL);
+    }
+    free(b->items);
+    xg__xds_map_dispose(&b->names);
+    memset(b, 0, sizeof(*b));
+}
