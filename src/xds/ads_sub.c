@@ -359,7 +359,7 @@ void xg__ads_log_verdict(xg_xds_type t, const char *url, const char *version, co
 {
     const char *what = (unsigned)t < XG_XDS_NTYPES ? xg_xds_type_abbrev(t) : url;
     if (nack->len > 0)
-        xg_log_info("ads: NACK %s version \"%s\" nonce \"%s\": %s", what, version, nonce, nack->data);
+        xg_log_debug("ads: NACK %s version \"%s\" nonce \"%s\": %s", what, version, nonce, nack->data);
     else
         xg_log_debug("ads: ACK %s version \"%s\" nonce \"%s\"", what, version, nonce);
 }

@@ -184,7 +184,7 @@ static void on_conn(void *ctx, xg_ads_conn state, const char *detail)
     st->conn = state;
     set_str(&st->conn_detail, detail);
     bool say = detail && *detail && strcmp(detail, xg_ads_conn_name(state)) != 0;
-    xg_log_info("xds: connection %s%s%s", xg_ads_conn_name(state), say ? ": " : "", say ? detail : "");
+    xg_log_debug("xds: connection %s%s%s", xg_ads_conn_name(state), say ? ": " : "", say ? detail : "");
     xg__xds_publish(st);
 }
 
