@@ -61,7 +61,7 @@ const char *xg_validation_context_problem(const xg_validation_context *vc, const
     if (vc->trusted_ca.kind != XG_DS_NONE)
         return NULL;
     if (vc->n_san_matchers > 0) {
-        *field = "match_typed_subject_alt_names";
+        *field = vc->san_matchers_untyped ? "match_subject_alt_names" : "match_typed_subject_alt_names";
         return "SAN-based verification of peer certificates without trusted_ca is insecure and not allowed";
     }
     if (vc->crl.kind != XG_DS_NONE) {

@@ -79,7 +79,8 @@ typedef struct xg_validation_context {
     const char *watched_directory; /* or NULL */
     xg_san_matcher *san_matchers;  /* match_typed_subject_alt_names: any one must match */
     size_t n_san_matchers;
-    uint8_t (*spki_pins)[32]; /* verify_certificate_spki, decoded SHA-256 */
+    bool san_matchers_untyped; /* from the deprecated match_subject_alt_names (one matcher per SAN type) */
+    uint8_t (*spki_pins)[32];  /* verify_certificate_spki, decoded SHA-256 */
     size_t n_spki_pins;
     uint8_t (*hash_pins)[32]; /* verify_certificate_hash, decoded SHA-256 */
     size_t n_hash_pins;

@@ -137,6 +137,9 @@ static int connection_options(xg_xlate *x, const pb_cluster *pb, xg_cluster *c)
 
 static int transport_socket(xg_xlate *x, const pb_cluster *pb, xg_cluster *c)
 {
+    if (pb->n_transport_socket_matches > 0)
+        return xg__ces_fail_at(x, "transport_socket_matches",
+                               "not supported (xdsgate uses the cluster's one transport_socket for every endpoint)");
     xg_tls_context *tls = NULL;
     size_t mark = xg_xlate_push(x, "transport_socket");
     int rc = xg_xlate_transport_socket(x, pb->transport_socket, false, &tls);

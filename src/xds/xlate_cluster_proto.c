@@ -2,7 +2,10 @@
  * envoy.extensions.upstreams.http.v3.HttpProtocolOptions (which HTTP version
  * to speak upstream, connection limits and timeouts, auto SNI / SAN), with
  * Envoy's defaults. Any other key is a NACK, as are HTTP/1 and HTTP/2 knobs
- * that xdsgate's upstream codecs do not implement. */
+ * that xdsgate's upstream codecs do not implement. The deprecated Cluster
+ * fields (http_protocol_options, http2_protocol_options,
+ * common_http_protocol_options, upstream_http_protocol_options,
+ * protocol_selection) are translated into the same struct, as Envoy does. */
 #include <string.h>
 
 #include "core/error.h"
@@ -13,6 +16,7 @@ typedef Envoy__Extensions__Upstreams__Http__V3__HttpProtocolOptions pb_hpo;
 typedef Envoy__Config__Core__V3__Http1ProtocolOptions pb_h1;
 typedef Envoy__Config__Core__V3__Http2ProtocolOptions pb_h2;
 #define HPO(c) ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__##c
+#define USE_DOWNSTREAM ENVOY__CONFIG__CLUSTER__V3__CLUSTER__CLUSTER_PROTOCOL_SELECTION__USE_DOWNSTREAM_PROTOCOL
 
 #define HPO_KEY "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 #define H2_WINDOW_MAX 2147483647u
@@ -196,6 +200,45 @@ static int http_protocol_options(xg_xlate *x, const Google__Protobuf__Any *any, 
     return rc;
 }
 
+/* The first deprecated protocol field the cluster sets, or NULL. */
+static const char *legacy_field(const Envoy__Config__Cluster__V3__Cluster *pb)
+{
+    return pb->http_protocol_options            ? "http_protocol_options"
+           : pb->http2_protocol_options         ? "http2_protocol_options"
+           : pb->common_http_protocol_options   ? "common_http_protocol_options"
+           : pb->upstream_http_protocol_options ? "upstream_http_protocol_options"
+           : pb->protocol_selection != 0        ? "protocol_selection"
+                                                : NULL;
+}
+
+/* Envoy's reading of the deprecated fields: http2_protocol_options present
+ * means HTTP/2 (explicit_http_config.http2_protocol_options),
+ * USE_DOWNSTREAM_PROTOCOL means use_downstream_protocol_config, else
+ * HTTP/1.1; the options themselves have the same limits as in
+ * HttpProtocolOptions. */
+static int legacy_options(xg_xlate *x, const Envoy__Config__Cluster__V3__Cluster *pb, xg_cluster *c)
+{
+    if ((unsigned)pb->protocol_selection > USE_DOWNSTREAM)
+        return xg__ces_fail_at(x, "protocol_selection", "unknown value %d", (int)pb->protocol_selection);
+    bool downstream = pb->protocol_selection == USE_DOWNSTREAM;
+    if (!downstream && pb->http_protocol_options != NULL && pb->http2_protocol_options != NULL)
+        return xg__ces_fail_at(x, "http2_protocol_options",
+                               "both HTTP1 and HTTP2 options may only be configured with non-default "
+                               "'protocol_selection' values");
+    c->http.protocol = downstream                           ? XG_UPSTREAM_USE_DOWNSTREAM
+                       : pb->http2_protocol_options != NULL ? XG_UPSTREAM_HTTP2
+                                                            : XG_UPSTREAM_HTTP1;
+    int rc = h1_options(x, "http_protocol_options", pb->http_protocol_options);
+    if (rc == 0)
+        rc = h2_options(x, "http2_protocol_options", pb->http2_protocol_options, &c->http.h2);
+    if (rc == 0)
+        rc = common_options(x, pb->common_http_protocol_options, &c->http);
+    if (rc == 0)
+        rc = upstream_options(x, pb->upstream_http_protocol_options, &c->http);
+    c->has_http_protocol_options = rc == 0;
+    return rc;
+}
+
 int xg__xlate_protocol_options(xg_xlate *x, const Envoy__Config__Cluster__V3__Cluster *pb, xg_cluster *c)
 {
     c->http =
@@ -213,5 +256,16 @@ int xg__xlate_protocol_options(xg_xlate *x, const Envoy__Config__Cluster__V3__Cl
         xg_xlate_pop(x, m);
     }
     xg_xlate_pop(x, mark);
-    return rc;
+    const char *legacy = legacy_field(pb);
+    if (rc != 0 || legacy == NULL)
+        return rc;
+    /* Envoy silently ignores the deprecated fields next to an
+     * HttpProtocolOptions; xdsgate never drops configuration silently. */
+    if (c->has_http_protocol_options)
+        return xg__ces_fail_at(
+            x, legacy,
+            "cannot mix the deprecated cluster protocol options with typed_extension_protocol_options "
+            "\"%s\"; move them into the HttpProtocolOptions",
+            HPO_KEY);
+    return legacy_options(x, pb, c);
 }

@@ -309,6 +309,45 @@ static int h2_options(xg_xlate *x, const pb_h2 *pb, xg_h2_options *out)
     return rc;
 }
 
+/* --- observability --- */
+
+static int percent(xg_xlate *x, const char *field, const Envoy__Type__V3__Percent *p)
+{
+    /* The negated comparison also rejects NaN. */
+    if (p != NULL && !(p->value >= 0.0 && p->value <= 100.0))
+        return xg__fail_at(x, field, "must be a percentage between 0 and 100, got %g", p->value);
+    return 0;
+}
+
+/* xdsgate has no tracer yet: tracing is checked as Envoy checks it, then
+ * accepted with a warning (its provider is not in proto/, so naming a tracer
+ * is an unknown-field NACK). Access logs, request-id extensions and local
+ * reply mappers are rejected: each would change what xdsgate emits. */
+static int hcm_observability(xg_xlate *x, const pb_hcm *pb, xg__warnings *w)
+{
+    if (pb->n_access_log > 0)
+        return xg__fail_at(x, "access_log", XG__NO_ACCESS_LOG, "access_log");
+    if (pb->request_id_extension != NULL)
+        return xg__fail_at(x, "request_id_extension", "not supported yet");
+    if (pb->local_reply_config != NULL)
+        return xg__fail_at(x, "local_reply_config", "not supported yet");
+    const Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager__Tracing *t =
+        pb->tracing;
+    if (t == NULL)
+        return 0;
+    size_t mark = xg_xlate_push(x, "tracing");
+    int rc = percent(x, "client_sampling", t->client_sampling);
+    if (rc == 0)
+        rc = percent(x, "random_sampling", t->random_sampling);
+    if (rc == 0)
+        rc = percent(x, "overall_sampling", t->overall_sampling);
+    if (rc == 0)
+        rc = xg__warn(x, w, "accepted but has no effect: xdsgate has no tracing yet");
+    if (rc == 0)
+        xg_xlate_pop(x, mark);
+    return rc;
+}
+
 /* --- upgrades --- */
 
 static int hcm_upgrades(xg_xlate *x, const pb_hcm *pb, xg_hcm *out)
@@ -341,7 +380,8 @@ static int hcm_fields(xg_xlate *x, const pb_hcm *pb, xg__warnings *w, xg_hcm *ou
     if (rc < 0)
         return rc;
     hcm_flags(pb, out);
-    if ((rc = hcm_timeouts(x, pb, out)) == 0 && (rc = common_options(x, pb->common_http_protocol_options, out)) == 0 &&
+    if ((rc = hcm_observability(x, pb, w)) == 0 && (rc = hcm_timeouts(x, pb, out)) == 0 &&
+        (rc = common_options(x, pb->common_http_protocol_options, out)) == 0 &&
         (rc = internal_addresses(x, pb, out)) == 0 && (rc = h1_options(x, pb->http_protocol_options, &out->h1)) == 0 &&
         (rc = h2_options(x, pb->http2_protocol_options, &out->h2)) == 0 && (rc = hcm_upgrades(x, pb, out)) == 0 &&
         (rc = xg__xlate_http_filters(x, pb, w, out)) == 0)

@@ -126,7 +126,8 @@ static int router(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *
     r->respect_expected_rq_timeout = pb->respect_expected_rq_timeout;
     r->suppress_grpc_request_failure_code_stats = pb->suppress_grpc_request_failure_code_stats;
     size_t mark = xg_xlate_push(x, "typed_config");
-    rc = router_strict_headers(x, pb, r);
+    rc = pb->n_upstream_log > 0 ? xg__fail_at(x, "upstream_log", XG__NO_ACCESS_LOG, "upstream_log")
+                                : router_strict_headers(x, pb, r);
     if (rc == 0)
         xg_xlate_pop(x, mark);
     protobuf_c_message_free_unpacked(&pb->base, NULL);

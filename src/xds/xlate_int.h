@@ -119,6 +119,14 @@ typedef struct xg__nameset {
 int xg__nameset_add(xg__nameset *s, const char *name);
 void xg__nameset_dispose(xg__nameset *s);
 
+/* The NACK for a non-empty access_log / upstream_log list (printf format, the
+ * field name as argument). */
+#define XG__NO_ACCESS_LOG "access logging is not supported yet (field %s)"
+
+/* The NACK for the deprecated cors field of virtual hosts and routes. */
+#define XG__DEPRECATED_CORS                                                                                            \
+    "deprecated cors field; use typed_per_filter_config with envoy.filters.http.cors (not supported yet)"
+
 /* What a route needs from its surroundings while it is translated. */
 typedef struct xg__route_ctx {
     uint32_t max_body;               /* max_direct_response_body_size_bytes */

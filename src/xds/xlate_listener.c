@@ -293,6 +293,8 @@ static int listener_unsupported(xg_xlate *x, const pb_listener *pb)
         return xg__fail_at(x, "connection_balance_config", "not supported (the kernel balances SO_REUSEPORT sockets)");
     if (!xg__bool_or(pb->bind_to_port, true))
         return xg__fail_at(x, "bind_to_port", "false is not supported (no original-destination listeners)");
+    if (pb->n_access_log > 0)
+        return xg__fail_at(x, "access_log", XG__NO_ACCESS_LOG, "access_log");
     if ((unsigned)pb->drain_type > 1)
         return xg__fail_at(x, "drain_type", "unknown value %d", (int)pb->drain_type);
     if ((unsigned)pb->traffic_direction > 2)

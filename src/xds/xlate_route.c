@@ -99,6 +99,16 @@ static int route_action(xg_xlate *x, const pb_route *pb, const xg__route_ctx *ct
     return rc;
 }
 
+/* A decorator only names the route's tracing span: accepted, no effect until
+ * xdsgate traces; operation is still required, as in Envoy. */
+static int decorator(xg_xlate *x, const Envoy__Config__Route__V3__Decorator *pb)
+{
+    if (pb == NULL || pb->operation[0] != '\0')
+        return 0;
+    xg_xlate_push(x, "decorator");
+    return xg__fail_at(x, "operation", "must not be empty");
+}
+
 static int route(xg_xlate *x, const pb_route *pb, const xg__route_ctx *ctx, xg_route *out)
 {
     out->name = xg_xlate_strdup(x, pb->name);
@@ -110,7 +120,7 @@ static int route(xg_xlate *x, const pb_route *pb, const xg__route_ctx *ctx, xg_r
     if (rc < 0)
         return rc;
     xg_xlate_pop(x, mark);
-    if ((rc = route_action(x, pb, ctx, out)) < 0)
+    if ((rc = route_action(x, pb, ctx, out)) < 0 || (rc = decorator(x, pb->decorator)) < 0)
         return rc;
     out->per_request_buffer_limit_bytes = xg__u32_or(pb->per_request_buffer_limit_bytes, 0);
     rc = xg__xlate_header_mutations(x, "request_headers_to_add", pb->request_headers_to_add,
@@ -208,6 +218,8 @@ static int vhost_unsupported(xg_xlate *x, const pb_vhost *pb)
         return xg__fail_at(x, "hedge_policy", "not supported");
     if (pb->n_request_mirror_policies > 0)
         return xg__fail_at(x, "request_mirror_policies", "not supported yet");
+    if (pb->cors != NULL)
+        return xg__fail_at(x, "cors", "%s", XG__DEPRECATED_CORS);
     return 0;
 }
 

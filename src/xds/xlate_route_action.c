@@ -256,6 +256,8 @@ static int route_unsupported(xg_xlate *x, const pb_route_action *pb)
         return xg__fail_at(x, "internal_redirect_policy", "not supported");
     if (pb->hedge_policy != NULL)
         return xg__fail_at(x, "hedge_policy", "not supported");
+    if (pb->cors != NULL)
+        return xg__fail_at(x, "cors", "%s", XG__DEPRECATED_CORS);
     if ((unsigned)pb->cluster_not_found_response_code > 2)
         return xg__fail_at(x, "cluster_not_found_response_code", "unknown value %d",
                            (int)pb->cluster_not_found_response_code);

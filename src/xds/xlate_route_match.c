@@ -15,6 +15,21 @@ typedef Envoy__Config__Route__V3__QueryParameterMatcher pb_query_matcher;
 #define QM(x) ENVOY__CONFIG__ROUTE__V3__QUERY_PARAMETER_MATCHER__QUERY_PARAMETER_MATCH_SPECIFIER_##x
 #define PS(x) ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_##x
 
+/* The deprecated exact_match, prefix_match, suffix_match and contains_match:
+ * the equivalent case-sensitive string_match. As in Envoy, only exact_match
+ * may be empty. */
+static int deprecated_match(xg_xlate *x, const char *field, xg_string_match_kind kind, const char *s,
+                            xg_string_matcher *out)
+{
+    if (kind != XG_STRING_MATCH_EXACT && s[0] == '\0')
+        return xg__fail_at(x, field, "must not be empty");
+    out->kind = kind;
+    out->ignore_case = false;
+    out->len = strlen(s);
+    out->value = xg_xlate_strdup(x, s);
+    return out->value ? 0 : XG_ENOMEM;
+}
+
 static int header_matcher(xg_xlate *x, const pb_header_matcher *pb, xg_header_matcher *out)
 {
     size_t mark = xg_xlate_push(x, "name");
@@ -44,6 +59,22 @@ static int header_matcher(xg_xlate *x, const pb_header_matcher *pb, xg_header_ma
     case HM(PRESENT_MATCH):
         out->kind = XG_HEADER_MATCH_PRESENT;
         out->present = pb->present_match;
+        break;
+    case HM(EXACT_MATCH):
+        out->kind = XG_HEADER_MATCH_STRING;
+        rc = deprecated_match(x, "exact_match", XG_STRING_MATCH_EXACT, pb->exact_match, &out->string);
+        break;
+    case HM(PREFIX_MATCH):
+        out->kind = XG_HEADER_MATCH_STRING;
+        rc = deprecated_match(x, "prefix_match", XG_STRING_MATCH_PREFIX, pb->prefix_match, &out->string);
+        break;
+    case HM(SUFFIX_MATCH):
+        out->kind = XG_HEADER_MATCH_STRING;
+        rc = deprecated_match(x, "suffix_match", XG_STRING_MATCH_SUFFIX, pb->suffix_match, &out->string);
+        break;
+    case HM(CONTAINS_MATCH):
+        out->kind = XG_HEADER_MATCH_STRING;
+        rc = deprecated_match(x, "contains_match", XG_STRING_MATCH_CONTAINS, pb->contains_match, &out->string);
         break;
     default: /* Envoy: no specifier means "present" */
         out->kind = XG_HEADER_MATCH_PRESENT;

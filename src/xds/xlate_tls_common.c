@@ -323,9 +323,43 @@ static int san_matcher(xg_xlate *x, const pb_san *pb, xg_san_matcher *out)
     return rc;
 }
 
+/* The deprecated match_subject_alt_names: as in Envoy, each StringMatcher
+ * becomes one matcher per SAN type (DNS, URI, EMAIL, IP_ADDRESS), sharing the
+ * translated StringMatcher. */
+static int untyped_san_matchers(xg_xlate *x, const pb_validation *pb, xg_validation_context *out)
+{
+    static const xg_san_type types[] = {XG_SAN_DNS, XG_SAN_URI, XG_SAN_EMAIL, XG_SAN_IP_ADDRESS};
+    const size_t nt = sizeof(types) / sizeof(types[0]);
+    size_t n = pb->n_match_subject_alt_names;
+    if ((out->san_matchers = xg_arena_calloc(&x->res->arena, n * nt, sizeof(*out->san_matchers))) == NULL)
+        return XG_ENOMEM;
+    int rc = 0;
+    size_t mark = xg_xlate_push(x, "match_subject_alt_names");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        xg_string_matcher *m = xg_xlate_alloc(x, sizeof(*m));
+        if (m == NULL)
+            return XG_ENOMEM;
+        size_t mi = xg_xlate_push_index(x, i);
+        rc = xg_xlate_string_matcher(x, pb->match_subject_alt_names[i], m);
+        xg_xlate_pop(x, mi);
+        for (size_t t = 0; t < nt; t++)
+            out->san_matchers[i * nt + t] = (xg_san_matcher){.type = types[t], .matcher = m};
+    }
+    xg_xlate_pop(x, mark);
+    out->n_san_matchers = n * nt;
+    out->san_matchers_untyped = true;
+    return rc;
+}
+
 static int san_matchers(xg_xlate *x, const pb_validation *pb, xg_validation_context *out)
 {
     size_t n = pb->n_match_typed_subject_alt_names;
+    if (n > 0 && pb->n_match_subject_alt_names > 0)
+        return xg__ces_fail_at(x, "match_subject_alt_names",
+                               "SAN-based verification using both match_typed_subject_alt_names and the deprecated "
+                               "match_subject_alt_names is not allowed");
+    if (pb->n_match_subject_alt_names > 0)
+        return untyped_san_matchers(x, pb, out);
     if (n == 0)
         return 0;
     if ((out->san_matchers = xg_arena_calloc(&x->res->arena, n, sizeof(*out->san_matchers))) == NULL)

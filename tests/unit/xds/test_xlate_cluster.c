@@ -607,3 +607,67 @@ XG_TEST(transport_socket)
     free(cert);
     free(key);
 }
+
+/* The deprecated Cluster protocol fields, as go-control-plane users still
+ * send them: read as Envoy reads them when HttpProtocolOptions is absent. */
+XG_TEST(deprecated_protocol_options)
+{
+    xg_res *r = cluster(EDS "http2_protocol_options: {max_concurrent_streams: 64, initial_connection_window_size: "
+                            "1048576}\ncommon_http_protocol_options: {idle_timeout: 10s, max_headers_count: 80}\n"
+                            "upstream_http_protocol_options: {auto_sni: true}\n");
+    if (CHECK(r != NULL)) {
+        const xg_cluster *c = r->body;
+        CHECK(c->has_http_protocol_options);
+        CHECK_EQ_INT(c->http.protocol, XG_UPSTREAM_HTTP2);
+        CHECK_EQ_INT(c->http.h2.max_concurrent_streams, 64);
+        CHECK_EQ_INT(c->http.h2.initial_connection_window_size, 1048576);
+        CHECK_EQ_INT(c->http.idle_timeout_ms, 10000);
+        CHECK_EQ_INT(c->http.max_headers_count, 80);
+        CHECK(c->http.auto_sni && !c->http.auto_san_validation);
+    }
+    xg_res_unref(r);
+    r = cluster(EDS "http2_protocol_options: {}\n");
+    CHECK(r != NULL && ((const xg_cluster *)r->body)->http.protocol == XG_UPSTREAM_HTTP2);
+    xg_res_unref(r);
+    r = cluster(EDS "http_protocol_options: {}\ncommon_http_protocol_options: {max_requests_per_connection: 5}\n");
+    if (CHECK(r != NULL)) {
+        const xg_cluster *c = r->body;
+        CHECK(c->has_http_protocol_options && c->http.protocol == XG_UPSTREAM_HTTP1);
+        CHECK_EQ_INT(c->http.max_requests_per_connection, 5);
+        CHECK_EQ_INT(c->http.idle_timeout_ms, 3600000);
+    }
+    xg_res_unref(r);
+    r = cluster(EDS "protocol_selection: USE_DOWNSTREAM_PROTOCOL\nhttp_protocol_options: {}\n"
+                    "http2_protocol_options: {hpack_table_size: 0}\n");
+    if (CHECK(r != NULL)) {
+        const xg_cluster *c = r->body;
+        CHECK_EQ_INT(c->http.protocol, XG_UPSTREAM_USE_DOWNSTREAM);
+        CHECK(c->http.h2.has_hpack_table_size);
+    }
+    xg_res_unref(r);
+
+    nack(EDS "http_protocol_options: {}\nhttp2_protocol_options: {}\n",
+         "http2_protocol_options: both HTTP1 and HTTP2 options may only be configured with non-default "
+         "'protocol_selection' values");
+    nack(EDS "http2_protocol_options: {}\n" HPO("explicit_http_config: {http2_protocol_options: {}}"),
+         "http2_protocol_options: cannot mix the deprecated cluster protocol options with "
+         "typed_extension_protocol_options \"" HPO_KEY "\"; move them into the HttpProtocolOptions");
+    nack(EDS "protocol_selection: USE_DOWNSTREAM_PROTOCOL\n" HPO("explicit_http_config: {http_protocol_options: {}}"),
+         "protocol_selection: cannot mix the deprecated cluster protocol options with "
+         "typed_extension_protocol_options \"" HPO_KEY "\"; move them into the HttpProtocolOptions");
+    nack(EDS "http2_protocol_options: {allow_connect: true}\n",
+         "http2_protocol_options.allow_connect: not supported upstream");
+    nack(EDS "http_protocol_options: {accept_http_10: true}\n",
+         "http_protocol_options.accept_http_10: not supported for upstream HTTP/1.1");
+    nack(EDS "common_http_protocol_options: {headers_with_underscores_action: DROP_HEADER}\n",
+         "common_http_protocol_options.headers_with_underscores_action: not supported on clusters (set it in the "
+         "HttpConnectionManager)");
+}
+
+XG_TEST(transport_socket_matches_nack)
+{
+    nack(EDS "transport_socket_matches: [{name: m, match: {acceptMTLS: true}, transport_socket: {name: "
+             "envoy.transport_sockets.raw_buffer}}]\n",
+         "transport_socket_matches: not supported (xdsgate uses the cluster's one transport_socket for every "
+         "endpoint)");
+}

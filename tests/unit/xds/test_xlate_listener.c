@@ -482,3 +482,32 @@ XG_TEST(nack_overlapping_chains)
     xg_res_unref(r);
 #undef CHAIN
 }
+
+/* xdsgate has no tracer and no access logs yet: tracing is accepted with a
+ * warning; access logs, request-id extensions and local reply mappers are
+ * NACKed. */
+XG_TEST(observability_fields)
+{
+    xg_res *r = xlate(L_HCM(RDS ", tracing: {random_sampling: {value: 10}, client_sampling: {value: 100}, "
+                                "overall_sampling: {value: 0.5}, verbose: true, max_path_tag_length: 128, "
+                                "spawn_upstream_span: true},",
+                            ROUTER));
+    const xg_listener *l = r ? r->body : NULL;
+    if (CHECK(l != NULL) && CHECK_EQ_INT(l->n_warnings, 1))
+        CHECK_STR(l->warnings[0], HPATH ".tracing: accepted but has no effect: xdsgate has no tracing yet");
+    xg_res_unref(r);
+    fails(L_HCM(RDS ", tracing: {overall_sampling: {value: 101}},", ROUTER),
+          HPATH ".tracing.overall_sampling: must be a percentage between 0 and 100, got 101");
+    fails(L_HCM(RDS ", access_log: [{name: envoy.access_loggers.stdout}],", ROUTER),
+          HPATH ".access_log: access logging is not supported yet (field access_log)");
+    fails(L_HCM(RDS ", request_id_extension: {typed_config: {'@type': type.googleapis.com/google.protobuf.Empty}},",
+                ROUTER),
+          HPATH ".request_id_extension: not supported yet");
+    fails(L_HCM(RDS ", local_reply_config: {},", ROUTER), HPATH ".local_reply_config: not supported yet");
+    fails(L_HCM(RDS ",", "{name: r, typed_config: {'@type': "
+                         "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router, upstream_log: "
+                         "[{name: envoy.access_loggers.file}]}}"),
+          HPATH ".http_filters[0].typed_config.upstream_log: access logging is not supported yet (field upstream_log)");
+    fails("name: l1\n" ADDR "access_log: [{name: envoy.access_loggers.stdout}]\n",
+          "access_log: access logging is not supported yet (field access_log)");
+}

@@ -684,3 +684,73 @@ XG_TEST(string_matcher_kinds)
     CHECK(!xg_string_matcher_match(&h[3].string, "x", 1));
     xg_res_unref(r);
 }
+
+/* go-control-plane users still send the deprecated header matchers: each is
+ * the case-sensitive string_match of its kind. */
+XG_TEST(deprecated_header_matchers)
+{
+    xg_res *r = xlate(VH(ROUTE("{prefix: /, headers: ["
+                               "{name: a, exact_match: V},"
+                               "{name: b, prefix_match: Ab},"
+                               "{name: c, suffix_match: .Com},"
+                               "{name: d, contains_match: Mid},"
+                               "{name: e, exact_match: ''},"
+                               "{name: f, exact_match: x, invert_match: true, treat_missing_header_as_empty: true}]}",
+                               FWD)));
+    const xg_route_config *rc = r ? r->body : NULL;
+    if (!CHECK(rc != NULL))
+        return;
+    const xg_route_match *m = &rc->vhosts[0].routes[0].match;
+    if (!CHECK_EQ_INT(m->n_headers, 6))
+        return;
+    const xg_header_matcher *h = m->headers;
+    static const xg_string_match_kind kinds[] = {XG_STRING_MATCH_EXACT,  XG_STRING_MATCH_PREFIX,
+                                                 XG_STRING_MATCH_SUFFIX, XG_STRING_MATCH_CONTAINS,
+                                                 XG_STRING_MATCH_EXACT,  XG_STRING_MATCH_EXACT};
+    for (size_t i = 0; i < 6; i++) {
+        CHECK_EQ_INT(h[i].kind, XG_HEADER_MATCH_STRING);
+        CHECK_EQ_INT(h[i].string.kind, kinds[i]);
+        CHECK(!h[i].string.ignore_case);
+    }
+    CHECK(xg_string_matcher_match(&h[0].string, "V", 1));
+    CHECK(!xg_string_matcher_match(&h[0].string, "v", 1));
+    CHECK(xg_string_matcher_match(&h[1].string, "Abc", 3));
+    CHECK(!xg_string_matcher_match(&h[1].string, "abc", 3));
+    CHECK(xg_string_matcher_match(&h[2].string, "x.Com", 5));
+    CHECK(!xg_string_matcher_match(&h[2].string, "x.com", 5));
+    CHECK(xg_string_matcher_match(&h[3].string, "aMidz", 5));
+    CHECK(!xg_string_matcher_match(&h[3].string, "aMIDz", 5));
+    CHECK(xg_string_matcher_match(&h[4].string, "", 0));
+    CHECK(!xg_string_matcher_match(&h[4].string, "x", 1));
+    CHECK(h[5].invert && h[5].treat_missing_as_empty);
+    xg_res_unref(r);
+
+    fails(VH(ROUTE("{prefix: /, headers: [{name: x, prefix_match: ''}]}", FWD)),
+          "virtual_hosts[0].routes[0].match.headers[0].prefix_match: must not be empty");
+    fails(VH(ROUTE("{prefix: /, headers: [{name: x, suffix_match: ''}]}", FWD)),
+          "virtual_hosts[0].routes[0].match.headers[0].suffix_match: must not be empty");
+    fails(VH(ROUTE("{prefix: /, headers: [{name: x, contains_match: ''}]}", FWD)),
+          "virtual_hosts[0].routes[0].match.headers[0].contains_match: must not be empty");
+}
+
+/* A decorator names a tracing span: accepted, no effect (no tracer yet). */
+XG_TEST(decorator_accepted)
+{
+    xg_res *r = xlate(VH("  - match: {prefix: /}\n    route: {cluster: c1}\n"
+                         "    decorator: {operation: checkout, propagate: false}\n"));
+    CHECK(r != NULL);
+    xg_res_unref(r);
+    fails(VH("  - match: {prefix: /}\n    route: {cluster: c1}\n    decorator: {propagate: true}\n"),
+          "virtual_hosts[0].routes[0].decorator.operation: must not be empty");
+}
+
+XG_TEST(nack_deprecated_cors)
+{
+    fails("virtual_hosts:\n- name: vh\n  domains: ['*']\n  cors: {allow_methods: GET}\n  routes:\n" ROUTE("{prefix: /}",
+                                                                                                          FWD),
+          "virtual_hosts[0].cors: deprecated cors field; use typed_per_filter_config with envoy.filters.http.cors "
+          "(not supported yet)");
+    fails(VH(ROUTE("{prefix: /}", "route: {cluster: c1, cors: {allow_origin_string_match: [{exact: a.com}]}}")),
+          "virtual_hosts[0].routes[0].route.cors: deprecated cors field; use typed_per_filter_config with "
+          "envoy.filters.http.cors (not supported yet)");
+}

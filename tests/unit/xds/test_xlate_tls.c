@@ -409,6 +409,43 @@ XG_TEST(upstream_contexts)
          "transport_socket.typed_config: UpstreamTlsContext is not valid here: a listener needs DownstreamTlsContext");
 }
 
+/* The deprecated match_subject_alt_names: each matcher applies to every SAN
+ * type, as in Envoy (DNS, URI, email, IP address). */
+XG_TEST(untyped_san_matchers)
+{
+    setup();
+    snprintf(yaml, sizeof(yaml),
+             UTC "  common_tls_context:\n    validation_context:\n      trusted_ca: {inline_string: %s}\n"
+                 "      match_subject_alt_names: [{exact: api.example}, {prefix: 'spiffe://prod/'}]\n",
+             yq(ca_pem));
+    xg_res *r = ts(false, yaml);
+    const xg_tls_context *t = r ? r->body : NULL;
+    if (CHECK(t != NULL) && CHECK(t->vc != NULL) && CHECK_EQ_INT(t->vc->n_san_matchers, 8)) {
+        static const xg_san_type types[] = {XG_SAN_DNS, XG_SAN_URI, XG_SAN_EMAIL, XG_SAN_IP_ADDRESS};
+        for (size_t i = 0; i < 8; i++)
+            CHECK_EQ_INT(t->vc->san_matchers[i].type, types[i % 4]);
+        CHECK(t->vc->san_matchers_untyped);
+        CHECK(t->vc->san_matchers[0].matcher == t->vc->san_matchers[3].matcher);
+        CHECK(xg_string_matcher_match(t->vc->san_matchers[2].matcher, "api.example", 11));
+        CHECK(!xg_string_matcher_match(t->vc->san_matchers[2].matcher, "API.example", 11));
+        CHECK(xg_string_matcher_match(t->vc->san_matchers[5].matcher, "spiffe://prod/ns/a", 18));
+    }
+    xg_res_unref(r);
+
+    nack(false, UTC "  common_tls_context: {validation_context: {match_subject_alt_names: [{exact: a.example}]}}\n",
+         "transport_socket.typed_config.common_tls_context.validation_context.match_subject_alt_names: SAN-based "
+         "verification of peer certificates without trusted_ca is insecure and not allowed");
+    nack(false, UTC "  common_tls_context: {validation_context: {match_subject_alt_names: [{ignore_case: true}]}}\n",
+         "transport_socket.typed_config.common_tls_context.validation_context.match_subject_alt_names[0]: one of "
+         "exact, prefix, suffix, contains or safe_regex is required");
+    nack(false,
+         UTC "  common_tls_context: {validation_context: {match_subject_alt_names: [{exact: a.example}], "
+             "match_typed_subject_alt_names: [{san_type: DNS, matcher: {exact: a.example}}]}}\n",
+         "transport_socket.typed_config.common_tls_context.validation_context.match_subject_alt_names: SAN-based "
+         "verification using both match_typed_subject_alt_names and the deprecated match_subject_alt_names is not "
+         "allowed");
+}
+
 /* RawBuffer is not in xdsgate's protos: a control plane sends it as an Any with an empty value. */
 XG_TEST(raw_buffer_by_type)
 {
