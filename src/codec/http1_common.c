@@ -1,0 +1,406 @@
+/* HTTP/1.1 pieces both roles share: the output buffer, strict header-field
+ * parsing on top of llhttp (which, in 8.1, still accepts "Bad Name: v",
+ * "Name : v" and obs-fold lines without any lenient flag), body framing on
+ * output and the window accounting behind back-pressure. */
+#include <stdio.h>
+#include <string.h>
+
+#include "codec/http1_int.h"
+#include "core/assert.h"
+#include "core/error.h"
+
+void xg__h1_init(xg__h1 *h, llhttp_type_t t, const xg_codec_opts *o, const xg_codec_cbs *cb, void *owner)
+{
+    memset(h, 0, sizeof *h);
+    h->base.cb = cb;
+    h->base.owner = owner;
+    h->base.proto = XG_PROTO_HTTP1;
+    h->opts = *o;
+    xg_buf_init(&h->out);
+    xg_buf_init(&h->name);
+    xg_buf_init(&h->value);
+    xg_buf_init(&h->url);
+    h->next_id = 1;
+    llhttp_init(&h->parser, t, &h->settings);
+    h->parser.data = h;
+}
+
+void xg__h1_dispose(xg__h1 *h)
+{
+    xg_buf_dispose(&h->out);
+    xg_buf_dispose(&h->name);
+    xg_buf_dispose(&h->value);
+    xg_buf_dispose(&h->url);
+}
+
+int xg__h1_fail(xg__h1 *h, xg_codec_err kind, const char *detail)
+{
+    if (h->err == XG_CERR_NONE) {
+        h->err = kind;
+        h->err_detail = detail;
+    }
+    llhttp_set_error_reason(&h->parser, detail);
+    return HPE_USER;
+}
+
+/* Whether the bytes before end (down to start, then the previous slices'
+ * tail state) are a line feed followed only by SP/HT. */
+static bool lf_ws_before(const char *end, const char *start, bool tail)
+{
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return end > start ? end[-1] == '\n' : tail;
+}
+
+llhttp_errno_t xg__h1_execute(xg__h1 *h, const char *p, size_t n, size_t *used)
+{
+    h->feed_at = p;
+    llhttp_errno_t e = llhttp_execute(&h->parser, p, n);
+    const char *pos = llhttp_get_error_pos(&h->parser);
+    *used = n;
+    if ((e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) && pos != NULL)
+        *used = (size_t)(pos - p);
+    h->tail_lf_ws = lf_ws_before(p + *used, p, h->tail_lf_ws);
+    h->feed_at = NULL;
+    return e;
+}
+
+xg_codec_err xg__h1_error_kind(xg__h1 *h, llhttp_errno_t e, const char **detail)
+{
+    if (h->err != XG_CERR_NONE) { /* ours, whatever llhttp made of the callback's answer */
+        *detail = h->err_detail;
+        return h->err;
+    }
+    *detail = llhttp_get_error_reason(&h->parser);
+    if (*detail == NULL)
+        *detail = llhttp_errno_name(e);
+    /* Envoy answers a transfer-coding it does not implement with 501. */
+    return e == HPE_INVALID_TRANSFER_ENCODING ? XG_CERR_NOT_IMPLEMENTED : XG_CERR_BAD_REQUEST;
+}
+
+/* --- output --- */
+
+int xg__h1_out(xg__h1 *h, const void *p, size_t n)
+{
+    /* Reclaim the written prefix before growing. */
+    if (h->out_off > 0 && h->out_off == h->out.len) {
+        xg_buf_reset(&h->out);
+        h->out_off = 0;
+    }
+    return xg_buf_append(&h->out, p, n);
+}
+
+int xg__h1_outs(xg__h1 *h, const char *s)
+{
+    return xg__h1_out(h, s, strlen(s));
+}
+
+size_t xg__h1_output(xg_codec *c, struct iovec *iov, size_t max)
+{
+    xg__h1 *h = (xg__h1 *)c;
+    xg__h1_flush_events(h);
+    if (max == 0 || h->out_off >= h->out.len)
+        return 0;
+    iov[0].iov_base = h->out.data + h->out_off;
+    iov[0].iov_len = h->out.len - h->out_off;
+    return 1;
+}
+
+void xg__h1_output_done(xg_codec *c, size_t n)
+{
+    xg__h1 *h = (xg__h1 *)c;
+    XG_ASSERT(n <= h->out.len - h->out_off);
+    h->out_off += n;
+    if (h->out_off == h->out.len) {
+        xg_buf_reset(&h->out);
+        h->out_off = 0;
+    }
+    if (h->has_stream && h->st.send_blocked && h->out.len - h->out_off < h->opts.send_buffer_limit / 2) {
+        h->st.send_blocked = false;
+        if (h->base.cb->on_send_ready != NULL && h->st.known)
+            h->base.cb->on_send_ready(h->base.owner, h->st.user, h->st.id);
+    }
+    xg__h1_flush_events(h);
+}
+
+size_t xg__h1_pending(xg_codec *c, uint32_t sid)
+{
+    xg__h1 *h = (xg__h1 *)c;
+    return h->out.len - h->out_off;
+}
+
+bool xg__h1_want_write(const xg_codec *c)
+{
+    const xg__h1 *h = (const xg__h1 *)c;
+    return h->out_off < h->out.len;
+}
+
+bool xg__h1_should_close(const xg_codec *c)
+{
+    return ((const xg__h1 *)c)->dead;
+}
+
+void xg__h1_pause(xg_codec *c, bool paused)
+{
+    ((xg__h1 *)c)->paused = paused;
+}
+
+void xg__h1_consumed(xg_codec *c, uint32_t sid, size_t n)
+{
+    xg__h1 *h = (xg__h1 *)c;
+    if (!h->has_stream || h->st.id != sid)
+        return;
+    h->st.unconsumed -= n < h->st.unconsumed ? n : h->st.unconsumed;
+}
+
+uint32_t xg__h1_active_streams(const xg_codec *c)
+{
+    const xg__h1 *h = (const xg__h1 *)c;
+    return h->has_stream && h->st.known && !h->close_owed ? 1 : 0;
+}
+
+void xg__h1_note_sent(xg__h1 *h)
+{
+    if (h->out.len - h->out_off >= h->opts.send_buffer_limit)
+        h->st.send_blocked = true;
+}
+
+void xg__h1_deliver(xg__h1 *h, const char *p, size_t n, bool end_stream)
+{
+    h->st.unconsumed += n;
+    h->base.cb->on_data(h->base.owner, h->st.user, h->st.id, p, n, end_stream);
+}
+
+void xg__h1_flush_events(xg__h1 *h)
+{
+    if (!h->close_owed)
+        return;
+    void *user = h->st.user;
+    uint32_t id = h->st.id;
+    bool known = h->st.known;
+    h->close_owed = false;
+    h->has_stream = false;
+    memset(&h->st, 0, sizeof h->st);
+    if (known && h->base.cb->on_stream_close != NULL)
+        h->base.cb->on_stream_close(h->base.owner, user, id);
+}
+
+/* --- header fields in --- */
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Header bytes count against max_headers_kb; +2 per span pair stands for the
+ * separators llhttp does not hand over, so many tiny fields still add up. */
+static int count_bytes(xg__h1 *h, size_t n)
+{
+    h->hdr_bytes += n;
+    if (h->hdr_bytes > (size_t)h->opts.max_headers_kb * 1024)
+        return xg__h1_fail(h, XG_CERR_HEADERS_TOO_LARGE, "headers too large");
+    return 0;
+}
+
+int xg__h1_on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    xg__h1 *h = p->data;
+    if (h->in_value) {
+        h->in_value = false;
+        xg_buf_reset(&h->name);
+    }
+    if (xg_buf_append(&h->name, at, n) != 0)
+        return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
+    return count_bytes(h, n + 2);
+}
+
+int xg__h1_on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    xg__h1 *h = p->data;
+    if (!h->in_value) {
+        h->in_value = true;
+        xg_buf_reset(&h->value);
+    }
+    /* A value span on a line that starts with whitespace is an obs-fold
+     * continuation (RFC 9112 §5.2: a proxy must reject or replace it). */
+    if (n > 0 && lf_ws_before(at, h->feed_at, h->tail_lf_ws))
+        return xg__h1_fail(h, XG_CERR_BAD_REQUEST, "obs-fold header line");
+    if (xg_buf_append(&h->value, at, n) != 0)
+        return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
+    return count_bytes(h, n + 2);
+}
+
+int xg__h1_on_header_value_complete(llhttp_t *p)
+{
+    xg__h1 *h = p->data;
+    if (!h->in_value) { /* "Name:" with an empty value produces no value span */
+        h->in_value = true;
+        xg_buf_reset(&h->value);
+    }
+    const char *name = h->name.data ? h->name.data : "";
+    const char *v = h->value.data ? h->value.data : "";
+    size_t vlen = h->value.len;
+    while (vlen > 0 && is_ows(v[vlen - 1]))
+        vlen--;
+    if (!xg_hdr_is_token(name, h->name.len))
+        return xg__h1_fail(h, XG_CERR_BAD_REQUEST, "invalid header name");
+    if (!xg_hdr_value_ok(v, vlen))
+        return xg__h1_fail(h, XG_CERR_BAD_REQUEST, "invalid header value");
+    if (++h->hdr_count > h->opts.max_headers_count)
+        return xg__h1_fail(h, XG_CERR_HEADERS_TOO_LARGE, "too many headers");
+    xg__h1_stream *s = &h->st;
+    xg_headers **dst = s->in_body ? &s->trailers : &s->in;
+    if (*dst == NULL && (*dst = xg_headers_new(s->arena)) == NULL)
+        return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
+    if (xg_headers_add_copy(*dst, name, h->name.len, v, vlen) != 0)
+        return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
+    return 0;
+}
+
+/* Drops the hop-by-hop fields the codec consumed, and those Connection
+ * names; te survives only as "trailers" (RFC 9110 §7.6.1). */
+int xg__h1_strip_hop_by_hop(xg_headers *in, bool upgrade)
+{
+    for (int c = xg_headers_find_id(in, XG_HDR_CONNECTION, 0); c >= 0;
+         c = xg_headers_find_id(in, XG_HDR_CONNECTION, c + 1)) {
+        const char *v = in->v[c].value;
+        for (uint32_t j = 0; j < in->n; j++) {
+            const xg_header *e = &in->v[j];
+            if (e->id == XG_HDR_UPGRADE || e->id == XG_HDR_CONNECTION || e->id == XG_HDR_TE)
+                continue;
+            if (xg_hdr_list_has(v, in->v[c].value_len, e->name, e->name_len))
+                xg_headers_remove_at(in, j--);
+        }
+    }
+    xg_headers_remove_id(in, XG_HDR_CONNECTION);
+    xg_headers_remove_id(in, XG_HDR_KEEP_ALIVE);
+    xg_headers_remove_id(in, XG_HDR_PROXY_CONNECTION);
+    xg_headers_remove_id(in, XG_HDR_TRANSFER_ENCODING);
+    xg_headers_remove_id(in, XG_HDR_HTTP2_SETTINGS);
+    if (!upgrade)
+        xg_headers_remove_id(in, XG_HDR_UPGRADE);
+    int t = xg_headers_find_id(in, XG_HDR_TE, 0);
+    bool trailers = t >= 0 && xg_hdr_list_has(in->v[t].value, in->v[t].value_len, "trailers", 8);
+    xg_headers_remove_id(in, XG_HDR_TE);
+    return trailers ? xg_headers_add_ref(in, "te", 2, "trailers", 8) : 0;
+}
+
+/* --- content-length --- */
+
+bool xg__h1_parse_length(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 19)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int xg__h1_find_length(const xg_headers *hd, uint64_t *out)
+{
+    int i = xg_headers_find_id(hd, XG_HDR_CONTENT_LENGTH, 0);
+    if (i < 0)
+        return 0;
+    if (xg_headers_find_id(hd, XG_HDR_CONTENT_LENGTH, i + 1) >= 0)
+        return XG_EINVAL;
+    return xg__h1_parse_length(hd->v[i].value, hd->v[i].value_len, out) ? 1 : XG_EINVAL;
+}
+
+/* --- header fields and bodies out --- */
+
+static bool codec_owned(const xg_header *e, bool keep_upgrade, bool skip_len)
+{
+    switch (e->id) {
+    case XG_HDR_CONNECTION:
+    case XG_HDR_KEEP_ALIVE:
+    case XG_HDR_PROXY_CONNECTION:
+    case XG_HDR_TRANSFER_ENCODING:
+    case XG_HDR_TE:
+    case XG_HDR_HOST:
+    case XG_HDR_HTTP2_SETTINGS:
+        return true;
+    case XG_HDR_UPGRADE:
+        return !keep_upgrade;
+    case XG_HDR_CONTENT_LENGTH:
+        return skip_len;
+    default:
+        return false;
+    }
+}
+
+int xg__h1_write_fields(xg__h1 *h, const xg_headers *hd, bool keep_upgrade, bool skip_len)
+{
+    for (uint32_t i = 0; i < hd->n; i++) {
+        const xg_header *e = &hd->v[i];
+        if (codec_owned(e, keep_upgrade, skip_len))
+            continue;
+        if (!xg_hdr_is_token(e->name, e->name_len) || !xg_hdr_value_ok(e->value, e->value_len))
+            return XG_EINVAL;
+        if (xg__h1_out(h, e->name, e->name_len) != 0 || xg__h1_out(h, ": ", 2) != 0 ||
+            xg__h1_out(h, e->value, e->value_len) != 0 || xg__h1_out(h, "\r\n", 2) != 0)
+            return XG_ENOMEM;
+    }
+    return 0;
+}
+
+static int write_chunk(xg__h1 *h, const void *p, size_t n)
+{
+    char line[24];
+    int k = snprintf(line, sizeof line, "%zx\r\n", n);
+    if (xg__h1_out(h, line, (size_t)k) != 0 || xg__h1_out(h, p, n) != 0 || xg__h1_out(h, "\r\n", 2) != 0)
+        return XG_ENOMEM;
+    return 0;
+}
+
+int xg__h1_write_body(xg__h1 *h, const void *p, size_t n, bool end_stream)
+{
+    xg__h1_stream *s = &h->st;
+    int rc = 0;
+    if (s->out_no_body) {
+        n = 0;
+    } else if (s->out_has_len && n > s->out_remaining) {
+        /* More than content-length promised: send what fits, then the
+         * connection must close (the peer would misframe the rest). */
+        n = (size_t)s->out_remaining;
+        s->out_close = true;
+        rc = XG_EINVAL;
+    }
+    if (n > 0) {
+        int wr = s->out_chunked ? write_chunk(h, p, n) : xg__h1_out(h, p, n);
+        if (wr != 0)
+            return wr;
+        if (s->out_has_len)
+            s->out_remaining -= n;
+    }
+    if (end_stream) {
+        if (s->out_chunked && xg__h1_outs(h, "0\r\n\r\n") != 0)
+            return XG_ENOMEM;
+        if (s->out_has_len && s->out_remaining > 0)
+            s->out_close = true; /* short body: only a close tells the peer */
+        s->out_done = true;
+    }
+    xg__h1_note_sent(h);
+    return rc;
+}
+
+int xg__h1_write_trailers(xg__h1 *h, const xg_headers *t)
+{
+    xg__h1_stream *s = &h->st;
+    if (!s->out_chunked || t == NULL)
+        return xg__h1_write_body(h, NULL, 0, true);
+    if (xg__h1_outs(h, "0\r\n") != 0)
+        return XG_ENOMEM;
+    int rc = xg__h1_write_fields(h, t, false, true);
+    if (rc != 0)
+        return rc;
+    if (xg__h1_outs(h, "\r\n") != 0)
+        return XG_ENOMEM;
+    s->out_done = true;
+    xg__h1_note_sent(h);
+    return 0;
+}

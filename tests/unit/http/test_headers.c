@@ -1,0 +1,146 @@
+/* Header blocks: add/lookup/remove, append_action semantics, pseudo-headers,
+ * byte accounting, list tokens and token/value validation. */
+#include "core/error.h"
+#include "http/headers.h"
+#include "xg_test.h"
+
+static xg_arena arena;
+
+static xg_headers *fresh(void)
+{
+    xg_arena_dispose(&arena);
+    xg_arena_init(&arena, 0);
+    return xg_headers_new(&arena);
+}
+
+XG_TEST(add_find_case_insensitive)
+{
+    xg_headers *h = fresh();
+    CHECK_EQ_INT(xg_headers_add_copy(h, "Content-Type", 12, "text/plain", 10), 0);
+    CHECK_EQ_INT(xg_headers_add_ref(h, "x-a", 3, "1", 1), 0);
+    CHECK_EQ_INT(xg_headers_add_copy(h, "X-A", 3, "2", 1), 0);
+    CHECK_STR(h->v[0].name, "content-type");
+    CHECK_EQ_INT(h->v[0].id, XG_HDR_CONTENT_TYPE);
+    CHECK(xg_headers_get(h, "CONTENT-TYPE", 12) == &h->v[0]);
+    CHECK(xg_headers_get_id(h, XG_HDR_CONTENT_TYPE) == &h->v[0]);
+    CHECK_EQ_INT(xg_headers_count(h, "x-a", 3), 2);
+    CHECK_EQ_INT(xg_headers_find(h, "x-a", 3, 2), 2);
+    CHECK(xg_headers_get(h, "x-b", 3) == NULL);
+    CHECK_EQ_INT(h->bytes, 12 + 10 + 4 + 4);
+    xg_arena_dispose(&arena);
+}
+
+XG_TEST(grow_past_inline_capacity)
+{
+    xg_headers *h = fresh();
+    char name[16];
+    for (int i = 0; i < 100; i++) {
+        int n = snprintf(name, sizeof name, "h%d", i);
+        CHECK_EQ_INT(xg_headers_add_copy(h, name, (size_t)n, "v", 1), 0);
+    }
+    CHECK_EQ_INT(h->n, 100);
+    CHECK_EQ_INT(xg_headers_find(h, "h99", 3, 0), 99);
+    CHECK_STR(h->v[50].name, "h50");
+    xg_arena_dispose(&arena);
+}
+
+XG_TEST(remove_keeps_order)
+{
+    xg_headers *h = fresh();
+    xg_headers_add_ref(h, "a", 1, "1", 1);
+    xg_headers_add_ref(h, "b", 1, "2", 1);
+    xg_headers_add_ref(h, "a", 1, "3", 1);
+    xg_headers_add_ref(h, "c", 1, "4", 1);
+    CHECK_EQ_INT(xg_headers_remove(h, "A", 1), 2);
+    CHECK_EQ_INT(h->n, 2);
+    CHECK_STR(h->v[0].name, "b");
+    CHECK_STR(h->v[1].name, "c");
+    CHECK_EQ_INT(h->bytes, 4);
+    CHECK_EQ_INT(xg_headers_remove(h, "zz", 2), 0);
+    xg_headers_add_ref(h, "te", 2, "trailers", 8);
+    CHECK_EQ_INT(xg_headers_remove_id(h, XG_HDR_TE), 1);
+    xg_arena_dispose(&arena);
+}
+
+XG_TEST(append_actions)
+{
+    xg_headers *h = fresh();
+    xg_headers_add_ref(h, "x", 1, "old1", 4);
+    xg_headers_add_ref(h, "x", 1, "old2", 4);
+    xg_headers_add_ref(h, "y", 1, "keep", 4);
+
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_APPEND_IF_EXISTS_OR_ADD, "x", 1, "new", 3, true), 0);
+    CHECK_EQ_INT(xg_headers_count(h, "x", 1), 3);
+    CHECK_STR(h->v[3].value, "new");
+
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_ADD_IF_ABSENT, "x", 1, "no", 2, true), 0);
+    CHECK_EQ_INT(xg_headers_count(h, "x", 1), 3);
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_ADD_IF_ABSENT, "z", 1, "yes", 3, true), 0);
+    CHECK_STR(xg_headers_get(h, "z", 1)->value, "yes");
+
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_OVERWRITE_IF_EXISTS_OR_ADD, "x", 1, "one", 3, true), 0);
+    CHECK_EQ_INT(xg_headers_count(h, "x", 1), 1);
+    CHECK_EQ_INT(xg_headers_find(h, "x", 1, 0), 0); /* stays in the first one's place */
+    CHECK_STR(h->v[0].value, "one");
+
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_OVERWRITE_IF_EXISTS, "w", 1, "no", 2, true), 0);
+    CHECK(xg_headers_get(h, "w", 1) == NULL);
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_OVERWRITE_IF_EXISTS, "y", 1, "changed", 7, false), 0);
+    CHECK_STR(xg_headers_get(h, "y", 1)->value, "changed");
+    CHECK_EQ_INT(h->bytes, 1 + 3 + 1 + 7 + 1 + 3);
+    xg_arena_dispose(&arena);
+}
+
+XG_TEST(pseudo_headers)
+{
+    xg_headers *h = fresh();
+    CHECK_EQ_INT(xg_headers_set_pseudo(h, ":method", 7, "GET", 3), 0);
+    CHECK_EQ_INT(h->method_id, XG_METHOD_GET);
+    CHECK_EQ_INT(xg_headers_set_pseudo(h, ":path", 5, "/a?b", 4), 0);
+    CHECK_EQ_INT(xg_headers_set_pseudo(h, ":authority", 10, "example.com", 11), 0);
+    CHECK_EQ_INT(xg_headers_set_pseudo(h, ":bogus", 6, "x", 1), XG_EINVAL);
+    CHECK_EQ_INT(h->bytes, 7 + 3 + 5 + 4 + 10 + 11);
+    CHECK_EQ_INT(xg_headers_set_field(h, &h->path, "/c", 2), 0);
+    CHECK_EQ_INT(h->bytes, 7 + 3 + 5 + 2 + 10 + 11);
+    CHECK_EQ_INT(xg_headers_set_pseudo(h, ":method", 7, "PURGE", 5), 0);
+    CHECK_EQ_INT(h->method_id, XG_METHOD_OTHER);
+
+    xg_headers *r = xg_headers_new(&arena);
+    CHECK_EQ_INT(xg_headers_set_pseudo(r, ":status", 7, "204", 3), 0);
+    CHECK_EQ_INT(r->status, 204);
+    CHECK_EQ_INT(xg_headers_set_pseudo(r, ":status", 7, "20x", 3), XG_EINVAL);
+    CHECK_EQ_INT(xg_headers_set_pseudo(r, ":status", 7, "099", 3), XG_EINVAL);
+
+    xg_headers_add_copy(h, "Cookie", 6, "a=b", 3);
+    xg_headers *c = xg_headers_clone(&arena, h);
+    CHECK(c != NULL && c->n == 1 && c->bytes == h->bytes && c->method_id == XG_METHOD_OTHER);
+    CHECK_STR(c->path.s, "/c");
+    CHECK(c->v[0].value != h->v[0].value);
+    xg_arena_dispose(&arena);
+}
+
+XG_TEST(methods_and_ids)
+{
+    CHECK_EQ_INT(xg_method_parse("CONNECT", 7), XG_METHOD_CONNECT);
+    CHECK_EQ_INT(xg_method_parse("get", 3), XG_METHOD_OTHER); /* methods are case-sensitive */
+    CHECK_STR(xg_method_name(XG_METHOD_PATCH), "PATCH");
+    CHECK(xg_method_name(XG_METHOD_OTHER) == NULL);
+    CHECK_EQ_INT(xg_hdr_id_of("transfer-encoding", 17), XG_HDR_TRANSFER_ENCODING);
+    CHECK_EQ_INT(xg_hdr_id_of("x-custom", 8), XG_HDR_OTHER);
+    CHECK_STR(xg_hdr_name(XG_HDR_X_REQUEST_ID), "x-request-id");
+}
+
+XG_TEST(tokens_values_lists)
+{
+    CHECK(xg_hdr_is_token("X-Foo_bar", 9));
+    CHECK(!xg_hdr_is_token("Bad Header", 10));
+    CHECK(!xg_hdr_is_token("a:b", 3));
+    CHECK(!xg_hdr_is_token("", 0));
+    CHECK(xg_hdr_value_ok("a\tb c", 5));
+    CHECK(!xg_hdr_value_ok("a\0b", 3));
+    CHECK(!xg_hdr_value_ok("a\rb", 3));
+    CHECK(xg_hdr_list_has("keep-alive, Upgrade", 19, "upgrade", 7));
+    CHECK(xg_hdr_list_has(" close ", 7, "close", 5));
+    CHECK(!xg_hdr_list_has("closed", 6, "close", 5));
+    CHECK(!xg_hdr_list_has("", 0, "close", 5));
+}
