@@ -3,6 +3,7 @@
 #   make TLS=openssl  the OpenSSL flavour (also enables TLS to the control plane)
 #   make test         unit, integration and compat tests
 #   make asan         ASan+UBSan build (build-asan/) and the same test run on it
+#   make test-openssl the OpenSSL flavour (build-openssl/): unit tests, TLS to the control plane
 #   make demo         stub + demo upstreams + xdsgate, and traffic through them
 #   make clean
 
@@ -146,7 +147,7 @@ bench: $(BENCH_BIN)
 
 BINS := $(B)/xdsgate $(B)/control-plane-stub $(B)/xg-pbjson
 
-.PHONY: all test unit integration compat asan demo clean bench fuzz
+.PHONY: all test unit integration compat asan test-openssl demo clean bench fuzz
 all: $(BINS)
 
 unit: $(UNIT_BIN)
@@ -173,10 +174,35 @@ asan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(MAKE) --no-print-directory B=build-asan SAN=address,undefined OPT="-O1 -g" unit integration compat
 
+# The OpenSSL flavour: a separate build tree; every unit test (the TLS code
+# differs between the flavours) and the integration tests that depend on the
+# flavour: TLS and mTLS to the control plane, and the one TLS library linked.
+test-openssl:
+	$(MAKE) --no-print-directory B=build-openssl TLS=openssl all
+	$(MAKE) --no-print-directory B=build-openssl TLS=openssl unit
+	XG_BUILD=$(abspath build-openssl) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  tests/integration/test_xds_tls.py tests/integration/test_skeleton.py
+
 demo: all
 	bash deploy/demo.sh $(B)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-openssl
 
 -include $(OBJ:.o=.d) $(STUB_OBJ:.o=.d) $(B)/obj/src/main.d
+
+# --- fuzzing (make fuzz [FUZZ_TIME=60]): the libFuzzer targets in tests/fuzz, built with
+# clang straight from the sources each needs; new inputs go to $(B)/fuzz/corpus-*, the
+# seeds in tests/fuzz/corpus/* are only read ---
+FUZZ_TIME  ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -I/usr/share/include/llhttp
+FUZZ_BASE  := src/codec/codec.c src/http/headers.c src/core/arena.c src/core/buf.c src/core/error.c
+$(B)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_BASE) $(wildcard src/codec/http1_*.c src/codec/http1_*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) /usr/share/llhttp/llhttp.c /usr/share/llhttp/api.c /usr/share/llhttp/http.c
+$(B)/fuzz/fuzz_http2: tests/fuzz/fuzz_http2.c $(FUZZ_BASE) $(wildcard src/codec/http2_*.c src/codec/http2_*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) -lnghttp2
+fuzz: $(B)/fuzz/fuzz_http1 $(B)/fuzz/fuzz_http2
+	@for t in http1 http2; do mkdir -p $(B)/fuzz/corpus-$$t; \
+	  $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; done

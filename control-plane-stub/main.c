@@ -17,6 +17,7 @@
 #include "jlog.h"
 #include "server.h"
 #include "snapshot.h"
+#include "tls.h"
 
 /* How often the snapshot file is stat()ed, and the longest a cq wait lasts
  * (bounds how late a signal or a file change is noticed). */
@@ -29,6 +30,9 @@ typedef struct stub_opts {
     const char *snapshot;
     const char *log;
     const char *check;
+    const char *tls_cert; /* --tls-cert/--tls-key: serve TLS (OpenSSL flavour) */
+    const char *tls_key;
+    const char *tls_client_ca; /* --tls-client-ca: require client certificates (mTLS) */
 } stub_opts;
 
 /* Identity of the file last loaded (or tried): a change in any field reloads. */
@@ -45,6 +49,7 @@ typedef struct stub_app {
     xg_jlog log;
     xg_stub_server srv;
     xg_stub_snapshot *snap; /* owned; the server borrows it */
+    xg_stub_tls tls;
     file_id seen;
     int sigfd;
     struct timespec next_poll;
@@ -52,10 +57,13 @@ typedef struct stub_app {
 
 static const char usage[] =
     "usage: control-plane-stub --port PORT --snapshot FILE [--address 127.0.0.1] [--log FILE]\n"
+    "                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
     "       control-plane-stub --check FILE\n"
     "Serves envoy.service.discovery.v3.AggregatedDiscoveryService (state of the world and delta)\n"
     "from an Envoy-format YAML/JSON snapshot; reloads it when it changes or on SIGHUP.\n"
-    "Events go to stdout (or --log FILE) as one JSON object per line.\n";
+    "Events go to stdout (or --log FILE) as one JSON object per line.\n"
+    "--tls-cert/--tls-key serve TLS; --tls-client-ca also requires client certificates\n"
+    "signed by that CA (mutual TLS). TLS needs the OpenSSL flavour (make TLS=openssl).\n";
 
 static int parse_port(const char *s, int *out)
 {
@@ -68,17 +76,46 @@ static int parse_port(const char *s, int *out)
     return 0;
 }
 
-/* 0 to run, 1 to exit 0 (help), XG_EINVAL for a usage error. */
+static const char *first_tls_flag(const stub_opts *o)
+{
+    if (o->tls_cert != NULL)
+        return "--tls-cert";
+    if (o->tls_key != NULL)
+        return "--tls-key";
+    return o->tls_client_ca != NULL ? "--tls-client-ca" : NULL;
+}
+
+/* The --tls-* flags go together as documented, and only in a build whose
+ * gRPC library has TLS. XG_ENOTSUP (message printed) in the BoringSSL flavour. */
+static int check_tls(const stub_opts *o)
+{
+    const char *given = first_tls_flag(o);
+    if (given == NULL)
+        return 0;
+    if (!xg_stub_tls_supported()) {
+        fprintf(stderr,
+                "control-plane-stub: %s: this build has no TLS (gRPC without TLS, BoringSSL flavour); "
+                "build with make TLS=openssl\n",
+                given);
+        return XG_ENOTSUP;
+    }
+    if (o->tls_cert == NULL || o->tls_key == NULL) {
+        fprintf(stderr, "control-plane-stub: %s needs both --tls-cert and --tls-key\n", given);
+        return XG_EINVAL;
+    }
+    return 0;
+}
+
+/* 0 to run, 1 to exit 0 (help), XG_EINVAL for a usage error, XG_ENOTSUP for
+ * TLS flags in a build without TLS. */
 static int parse_opts(int argc, char **argv, stub_opts *o)
 {
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"address", required_argument, NULL, 'a'},
-        {"snapshot", required_argument, NULL, 's'},
-        {"log", required_argument, NULL, 'l'},
-        {"check", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"port", required_argument, NULL, 'p'},     {"address", required_argument, NULL, 'a'},
+        {"snapshot", required_argument, NULL, 's'}, {"log", required_argument, NULL, 'l'},
+        {"check", required_argument, NULL, 'c'},    {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},  {"tls-client-ca", required_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     *o = (stub_opts){.address = "127.0.0.1", .port = -1};
     int c;
@@ -89,6 +126,9 @@ static int parse_opts(int argc, char **argv, stub_opts *o)
         o->snapshot = c == 's' ? optarg : o->snapshot;
         o->log = c == 'l' ? optarg : o->log;
         o->check = c == 'c' ? optarg : o->check;
+        o->tls_cert = c == 'C' ? optarg : o->tls_cert;
+        o->tls_key = c == 'K' ? optarg : o->tls_key;
+        o->tls_client_ca = c == 'A' ? optarg : o->tls_client_ca;
         if (c == 'h')
             return 1;
         if (c == '?')
@@ -96,7 +136,7 @@ static int parse_opts(int argc, char **argv, stub_opts *o)
     }
     if (optind != argc || (o->check == NULL && (o->snapshot == NULL || o->port < 0)))
         return XG_EINVAL;
-    return 0;
+    return check_tls(o);
 }
 
 static int run_check(const char *path)
@@ -260,18 +300,34 @@ static void serve(stub_app *app)
     }
 }
 
+/* The TLS files are read once: a file that cannot be read is fatal. */
+static int load_tls(stub_app *app)
+{
+    char err[1024];
+    const stub_opts *o = &app->opts;
+    if (xg_stub_tls_load(&app->tls, o->tls_cert, o->tls_key, o->tls_client_ca, err, sizeof(err)) != 0) {
+        fprintf(stderr, "control-plane-stub: cannot read a TLS file: %s\n", err);
+        return XG_EIO;
+    }
+    return 0;
+}
+
 static int run(stub_app *app)
 {
-    if (load(app, "start") != 0)
+    if (load(app, "start") != 0 || load_tls(app) != 0)
         return 1;
-    if (xg_stub_server_start(&app->srv, app->opts.address, app->opts.port, &app->log, app->snap) != 0) {
-        fprintf(stderr, "control-plane-stub: cannot listen on %s:%d\n", app->opts.address, app->opts.port);
+    if (xg_stub_server_start(&app->srv, app->opts.address, app->opts.port, &app->tls, &app->log, app->snap) != 0) {
+        fprintf(stderr, "control-plane-stub: cannot listen on %s:%d%s\n", app->opts.address, app->opts.port,
+                app->tls.cert ? " with TLS (is the port free? do --tls-cert and --tls-key hold a matching PEM "
+                                "certificate and key? gRPC's log above says more)"
+                              : "");
         return 1;
     }
     xg_jev e;
     xg_jev_begin(&e, "listening");
     xg_jev_str(&e, "address", app->opts.address);
     xg_jev_u64(&e, "port", (uint64_t)app->srv.port);
+    xg_jev_str(&e, "tls", xg_stub_tls_mode(&app->tls));
     (void)xg_jlog_emit(&app->log, &e);
     clock_gettime(CLOCK_MONOTONIC, &app->next_poll);
     serve(app);
@@ -285,7 +341,8 @@ int main(int argc, char **argv)
     stub_app app = {.sigfd = -1};
     int rc = parse_opts(argc, argv, &app.opts);
     if (rc != 0) {
-        fputs(usage, rc > 0 ? stdout : stderr);
+        if (rc != XG_ENOTSUP)
+            fputs(usage, rc > 0 ? stdout : stderr);
         return rc > 0 ? 0 : 2;
     }
     if (app.opts.check != NULL)
@@ -296,6 +353,7 @@ int main(int argc, char **argv)
     }
     rc = run(&app);
     xg_stub_snapshot_free(app.snap);
+    xg_stub_tls_dispose(&app.tls);
     xg_jlog_close(&app.log);
     close(app.sigfd);
     return rc;

@@ -13,6 +13,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "server.h"
+#include "tls.h"
 
 #define ADS_SERVICE "/envoy.service.discovery.v3.AggregatedDiscoveryService/"
 
@@ -117,10 +118,14 @@ static void unlink_stream(xg_stub_server *srv, xg_stub_stream *s)
 static void log_open(xg_stub_stream *s)
 {
     char *peer = grpc_call_get_peer(s->call);
+    char *identity = xg_stub_tls_peer_identity(s->call);
     xg_jev e;
     xg_stub_stream_event(s, &e, "stream_open", NULL);
     xg_jev_str(&e, "peer", peer);
+    if (identity != NULL) /* mTLS: whom the verified client certificate names */
+        xg_jev_str(&e, "client_identity", identity);
     (void)xg_jlog_emit(s->srv->log, &e); /* a lost log line must not end the stream */
+    gpr_free(identity);
     gpr_free(peer);
 }
 
@@ -245,19 +250,20 @@ void xg_stub_server_poll(xg_stub_server *srv, int timeout_ms)
         dispatch(srv, ev.tag, ev.success != 0);
 }
 
-static int listen_on(xg_stub_server *srv, const char *address, int port)
+static int listen_on(xg_stub_server *srv, const char *address, int port, const xg_stub_tls *tls)
 {
     char addr[300];
     /* A bare IPv6 address needs brackets before the port. */
     const char *fmt = strchr(address, ':') && address[0] != '[' ? "[%s]:%d" : "%s:%d";
     snprintf(addr, sizeof(addr), fmt, address, port);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = xg_stub_tls_server_creds(tls);
     srv->port = grpc_server_add_http2_port(srv->server, addr, creds);
     grpc_server_credentials_release(creds);
     return srv->port > 0 ? 0 : XG_EIO;
 }
 
-int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, xg_jlog *log, const xg_stub_snapshot *snap)
+int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, const xg_stub_tls *tls, xg_jlog *log,
+                         const xg_stub_snapshot *snap)
 {
     /* gRPC sets SO_REUSEPORT by default: a second stub on a taken port would
      * silently share it (and half the streams) instead of failing. */
@@ -273,7 +279,7 @@ int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, xg_
     for (int m = XG_STUB_SOTW; m <= XG_STUB_DELTA; m++)
         srv->methods[m] = grpc_server_register_method(srv->server, method_paths[m], NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
-    if (listen_on(srv, address, port) != 0) {
+    if (listen_on(srv, address, port, tls) != 0) {
         xg_stub_server_destroy(srv);
         return XG_EIO;
     }

@@ -1,6 +1,7 @@
-/* The stub's gRPC side: an insecure HTTP/2 server for the Aggregated
- * Discovery Service on one completion queue, driven by the caller's thread
- * (xg_stub_server_poll), with any number of concurrent streams. */
+/* The stub's gRPC side: an HTTP/2 server (plaintext, or TLS in the OpenSSL
+ * flavour) for the Aggregated Discovery Service on one completion queue,
+ * driven by the caller's thread (xg_stub_server_poll), with any number of
+ * concurrent streams. */
 #ifndef XG_STUB_SERVER_H
 #define XG_STUB_SERVER_H
 
@@ -13,6 +14,7 @@
 #include "jlog.h"
 #include "snapshot.h"
 #include "stream.h"
+#include "tls.h"
 
 struct xg_stub_server {
     grpc_server *server;
@@ -30,9 +32,10 @@ struct xg_stub_server {
 };
 
 /* Initialises gRPC and starts serving on address:port (port 0 picks one;
- * srv->port holds the bound port). log and snap are borrowed. 0 or XG_EIO
- * (nothing left running). */
-int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, xg_jlog *log,
+ * srv->port holds the bound port), with TLS when tls->cert is set. tls, log
+ * and snap are borrowed (tls only during the call). 0 or XG_EIO (nothing
+ * left running): the port is taken, or gRPC rejected the certificate/key. */
+int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, const xg_stub_tls *tls, xg_jlog *log,
                          const xg_stub_snapshot *snap);
 /* Waits up to timeout_ms for one completion and handles it. */
 void xg_stub_server_poll(xg_stub_server *srv, int timeout_ms);

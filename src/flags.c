@@ -21,6 +21,7 @@ enum {
     OPT_XDS_CA,
     OPT_XDS_CERT,
     OPT_XDS_KEY,
+    OPT_XDS_SERVER_NAME,
     OPT_VERSION,
 };
 
@@ -37,6 +38,7 @@ static const struct option long_opts[] = {
     {"xds-ca", required_argument, NULL, OPT_XDS_CA},
     {"xds-cert", required_argument, NULL, OPT_XDS_CERT},
     {"xds-key", required_argument, NULL, OPT_XDS_KEY},
+    {"xds-server-name", required_argument, NULL, OPT_XDS_SERVER_NAME},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -156,12 +158,13 @@ int xg_flags_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *out)
 
 /* TLS to the control plane needs gRPC's secure build, which links OpenSSL and
  * so exists only in the TLS=openssl flavour. */
-static int set_tls_path(char *dst, const char *flag, const char *val, FILE *err)
+static int set_tls_str(char *dst, size_t n, const char *flag, const char *val, FILE *err)
 {
 #ifdef XG_TLS_OPENSSL
-    return set_str(dst, XG_FLAG_PATH_MAX, flag, val, err);
+    return set_str(dst, n, flag, val, err);
 #else
     (void)dst;
+    (void)n;
     return bad(err, flag, val, "TLS to the control plane needs the OpenSSL flavour: build with make TLS=openssl");
 #endif
 }
@@ -195,11 +198,13 @@ static int parse_one(xg_flags *f, int opt, const char *val, FILE *err)
             return bad(err, "initial-fetch-timeout", val, "must be a duration such as 15s, 500ms or 0, at most 24h");
         return 0;
     case OPT_XDS_CA:
-        return set_tls_path(f->xds_ca, "xds-ca", val, err);
+        return set_tls_str(f->xds_ca, sizeof(f->xds_ca), "xds-ca", val, err);
     case OPT_XDS_CERT:
-        return set_tls_path(f->xds_cert, "xds-cert", val, err);
+        return set_tls_str(f->xds_cert, sizeof(f->xds_cert), "xds-cert", val, err);
     case OPT_XDS_KEY:
-        return set_tls_path(f->xds_key, "xds-key", val, err);
+        return set_tls_str(f->xds_key, sizeof(f->xds_key), "xds-key", val, err);
+    case OPT_XDS_SERVER_NAME:
+        return set_tls_str(f->xds_server_name, sizeof(f->xds_server_name), "xds-server-name", val, err);
     case OPT_IGNORE_UNKNOWN:
         f->ignore_unknown_fields = true;
         return 0;
@@ -213,7 +218,8 @@ static int parse_one(xg_flags *f, int opt, const char *val, FILE *err)
     return XG_EINVAL;
 }
 
-/* A client certificate needs its key and a CA to verify the server with. */
+/* A client certificate needs its key and a CA to verify the server with; a
+ * server name to verify needs TLS. */
 static int check_tls(const xg_flags *f, FILE *err)
 {
     if ((f->xds_cert[0] != '\0') != (f->xds_key[0] != '\0')) {
@@ -222,6 +228,10 @@ static int check_tls(const xg_flags *f, FILE *err)
     }
     if (f->xds_cert[0] != '\0' && f->xds_ca[0] == '\0') {
         fprintf(err, "xdsgate: --xds-cert needs --xds-ca (TLS to the control plane) (see --help)\n");
+        return XG_EINVAL;
+    }
+    if (f->xds_server_name[0] != '\0' && f->xds_ca[0] == '\0') {
+        fprintf(err, "xdsgate: --xds-server-name needs --xds-ca (TLS to the control plane) (see --help)\n");
         return XG_EINVAL;
     }
     return 0;
@@ -281,6 +291,8 @@ void xg_flags_usage(const xg_flags *d, FILE *out)
             "                           (OpenSSL builds only: make TLS=openssl)\n"
             "  --xds-cert FILE, --xds-key FILE\n"
             "                           client certificate and key for mutual TLS (with --xds-ca)\n"
+            "  --xds-server-name NAME   name the control plane's certificate must carry (SNI too),\n"
+            "                           when it is not the host of --xds-server (with --xds-ca)\n"
             "  --version                print the version and the TLS library, then exit\n"
             "  -h, --help               print this help, then exit\n"
             "\n"

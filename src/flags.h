@@ -36,6 +36,8 @@ typedef struct xg_flags {
     char xds_ca[XG_FLAG_PATH_MAX];     /* TLS to the control plane (OpenSSL flavour); "" = plaintext */
     char xds_cert[XG_FLAG_PATH_MAX];   /* client certificate and key for mTLS; "" = none */
     char xds_key[XG_FLAG_PATH_MAX];
+    /* the name the control plane's certificate must carry; "" = the host of --xds-server */
+    char xds_server_name[XG_HOST_MAX];
     bool help;    /* --help: print usage, exit 0 */
     bool version; /* --version: print version, exit 0 */
 } xg_flags;
@@ -45,9 +47,9 @@ typedef struct xg_flags {
  * node id = hostname, xDS mode sotw, initial fetch timeout 15 s. */
 void xg_flags_defaults(xg_flags *f);
 /* Parses argv over the defaults already in f. On a bad flag or value (or a
- * combination: --xds-cert without --xds-key, TLS flags in the BoringSSL
- * flavour) prints one line naming the flag to err and returns XG_EINVAL
- * (exit status 2). */
+ * combination: --xds-cert without --xds-key or --xds-ca, --xds-server-name
+ * without --xds-ca, TLS flags in the BoringSSL flavour) prints one line
+ * naming the flag to err and returns XG_EINVAL (exit status 2). */
 int xg_flags_parse(xg_flags *f, int argc, char **argv, FILE *err);
 /* The --help text: every flag with its default. */
 void xg_flags_usage(const xg_flags *defaults, FILE *out);

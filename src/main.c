@@ -9,13 +9,14 @@
 #include "admin/admin.h"
 #include "admin/quit.h"
 #include "admin/xds_admin.h"
-#include "config/snapshot_publish.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "event/workers.h"
 #include "flags.h"
+#include "http/hcm.h"
 #include "net/tls_lib.h"
+#include "net/worker_listeners.h"
 #include "version.h"
 #include "xds/ads.h"
 #include "xds/xds_state.h"
@@ -27,6 +28,7 @@ typedef struct xg_app {
     xg_admin_quit quit;
     xg_xds_admin *xds_admin;
     xg_workers *workers;
+    xg_dataplane *dp; /* listeners and clusters on the workers, fed by every publish */
     xg_xds_state *xds;
     xg_ads *ads;
     ev_signal sigterm, sigint;
@@ -45,10 +47,10 @@ static void shutdown_app(xg_app *app)
     ev_signal_stop(app->main.ev, &app->sigint);
     if (app->ads != NULL)
         xg_ads_stop(app->ads);
-    if (app->workers != NULL) {
-        xg_snapshot_publish(app->workers, NULL);
+    if (app->dp != NULL)
+        xg_dataplane_publish(app->dp, NULL);
+    if (app->workers != NULL)
         xg_workers_stop(app->workers);
-    }
     if (app->admin != NULL)
         xg_admin_stop(app->admin);
     xg_loop_stop(&app->main);
@@ -74,16 +76,24 @@ static void watch_signals(xg_app *app)
     ev_signal_start(app->main.ev, &app->sigint);
 }
 
-/* xds thread: a new snapshot goes to every worker and, with the status, to the admin. */
+/* xds thread: a new snapshot goes to every worker (with its listeners) and,
+ * with the status, to the admin. */
 static void on_publish(void *ctx, xg_snapshot *s, xg_xds_status *st)
 {
     xg_app *app = ctx;
     if (s != NULL) {
-        int rc = xg_snapshot_publish(app->workers, s);
+        int rc = xg_dataplane_publish(app->dp, s);
         if (rc != 0)
             xg_log_error("cannot publish snapshot %llu: %s", (unsigned long long)s->generation, xg_strerror(rc));
     }
     xg_xds_admin_post(app->xds_admin, s, st);
+}
+
+static const char *xds_tls_name(const xg_flags *f)
+{
+    if (f->xds_cert[0] != '\0')
+        return ", mutual TLS";
+    return f->xds_ca[0] != '\0' ? ", TLS" : "";
 }
 
 static void log_start(const xg_flags *f)
@@ -92,7 +102,7 @@ static void log_start(const xg_flags *f)
     xg_log_info("node id '%s', cluster '%s'", f->node_id, f->node_cluster);
     if (f->has_xds_server)
         xg_log_info("xds: control plane %s:%u, %s mode%s%s", f->xds_host, (unsigned)f->xds_port,
-                    xg_xds_mode_name(f->xds_mode), f->xds_ca[0] ? ", TLS" : "",
+                    xg_xds_mode_name(f->xds_mode), xds_tls_name(f),
                     f->ignore_unknown_fields ? ", ignoring unknown fields" : "");
     else
         xg_log_warn("xds: no --xds-server given: no config will arrive and /ready stays 503");
@@ -120,7 +130,8 @@ static int start_xds(xg_app *app)
                          .node_cluster = f->node_cluster,
                          .ca_file = f->xds_ca[0] ? f->xds_ca : NULL,
                          .cert_file = f->xds_cert[0] ? f->xds_cert : NULL,
-                         .key_file = f->xds_key[0] ? f->xds_key : NULL};
+                         .key_file = f->xds_key[0] ? f->xds_key : NULL,
+                         .server_name = f->xds_server_name[0] ? f->xds_server_name : NULL};
     xg_ads_handler h = xg_xds_state_handler(app->xds);
     rc = xg_ads_new(&ao, &h, &app->ads);
     if (rc != 0)
@@ -146,6 +157,8 @@ static int start(xg_app *app)
         rc = xg_workers_new(f->concurrency, &app->workers);
     if (rc == 0)
         rc = xg_workers_start(app->workers);
+    if (rc == 0)
+        rc = xg_dataplane_new(app->workers, NULL, xg_hcm_on_conn, NULL, &app->dp);
     /* Last: from here on the xds thread posts to the main loop and the workers. */
     if (rc == 0 && f->has_xds_server)
         rc = start_xds(app);
@@ -159,6 +172,7 @@ static void cleanup(xg_app *app)
     xg_ads_free(app->ads);
     xg_xds_state_free(app->xds);
     xg_workers_free(app->workers);
+    xg_dataplane_free(app->dp);
     xg_xds_admin_free(app->xds_admin);
     xg_admin_free(app->admin);
 }

@@ -231,6 +231,7 @@ static void free_options(xg_ads_options *o)
     free((char *)o->ca_file);
     free((char *)o->cert_file);
     free((char *)o->key_file);
+    free((char *)o->server_name);
 }
 
 static bool dup_opt(const char **dst, const char *src, const char *dflt)
@@ -243,10 +244,11 @@ static bool dup_opt(const char **dst, const char *src, const char *dflt)
 static int copy_options(xg_ads_options *o, const xg_ads_options *in)
 {
     *o = *in;
-    o->server = o->node_id = o->node_cluster = o->ca_file = o->cert_file = o->key_file = NULL;
+    o->server = o->node_id = o->node_cluster = o->ca_file = o->cert_file = o->key_file = o->server_name = NULL;
     bool ok = dup_opt(&o->server, in->server, NULL) & dup_opt(&o->node_id, in->node_id, "") &
               dup_opt(&o->node_cluster, in->node_cluster, "") & dup_opt(&o->ca_file, in->ca_file, NULL) &
-              dup_opt(&o->cert_file, in->cert_file, NULL) & dup_opt(&o->key_file, in->key_file, NULL);
+              dup_opt(&o->cert_file, in->cert_file, NULL) & dup_opt(&o->key_file, in->key_file, NULL) &
+              dup_opt(&o->server_name, in->server_name, NULL);
     o->backoff_initial_s = in->backoff_initial_s > 0 ? in->backoff_initial_s : 0.5;
     o->backoff_max_s = in->backoff_max_s > 0 ? in->backoff_max_s : 30;
     if (o->backoff_max_s < o->backoff_initial_s)
@@ -256,7 +258,7 @@ static int copy_options(xg_ads_options *o, const xg_ads_options *in)
 
 /* TLS needs the OpenSSL flavour (gRPC's secure library links OpenSSL, which
  * must not share a process with BoringSSL); a key and a certificate go
- * together and only with a CA. */
+ * together and only with a CA, and so does a server name override. */
 static int check_options(const xg_ads_options *o, const xg_ads_handler *h)
 {
     if (o == NULL || h == NULL || h->on_response == NULL || o->server == NULL || o->server[0] == '\0')
@@ -264,6 +266,8 @@ static int check_options(const xg_ads_options *o, const xg_ads_handler *h)
     if (o->backoff_initial_s < 0 || o->backoff_max_s < 0)
         return XG_EINVAL;
     if ((o->cert_file == NULL) != (o->key_file == NULL) || (o->cert_file != NULL && o->ca_file == NULL))
+        return XG_EINVAL;
+    if (o->server_name != NULL && (o->ca_file == NULL || o->server_name[0] == '\0'))
         return XG_EINVAL;
 #ifndef XG_TLS_OPENSSL
     if (o->ca_file != NULL) {

@@ -67,6 +67,8 @@ typedef struct xg_ads_options {
     const char *ca_file;   /* TLS to the control plane (TLS=openssl flavour only); NULL = plaintext */
     const char *cert_file; /* client certificate for mTLS, optional */
     const char *key_file;
+    /* With ca_file: the name the server certificate must carry (also the SNI); NULL = the host of server. */
+    const char *server_name;
     double backoff_initial_s; /* 0 means 0.5 */
     double backoff_max_s;     /* 0 means 30 */
 } xg_ads_options;

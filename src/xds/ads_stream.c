@@ -3,6 +3,7 @@
  * queue of requests with at most one SEND_MESSAGE in flight, and on the end
  * of the call a reconnect after an exponential backoff with full jitter.
  * xds thread only. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,11 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#ifdef XG_TLS_OPENSSL
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#endif
 
 #include "core/error.h"
 #include "core/log.h"
@@ -34,37 +40,72 @@ static const char *status_name(grpc_status_code c)
 }
 
 #ifdef XG_TLS_OPENSSL
-/* Reads a whole (small) file as a NUL-terminated string; NULL on failure. */
-static char *read_file(const char *path)
+/* Reads a whole (small) file as a NUL-terminated string; NULL with the reason
+ * in err on failure. */
+static char *read_file(const char *path, xg_buf *err)
 {
     FILE *f = fopen(path, "rb");
     char *buf = f ? malloc(MAX_FILE_BYTES + 1) : NULL;
     size_t n = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, f) : 0;
-    if (buf != NULL && (n > MAX_FILE_BYTES || ferror(f))) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf != NULL)
-        buf[n] = '\0';
+    const char *why = f == NULL ? strerror(errno) : buf == NULL ? "out of memory" : NULL;
+    if (why == NULL && (ferror(f) || n > MAX_FILE_BYTES))
+        why = ferror(f) ? "read error" : "larger than 1 MiB";
     if (f != NULL)
         fclose(f);
+    if (why != NULL) {
+        (void)xg_buf_printf(err, "cannot read the TLS file %s: %s", path, why);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
     return buf;
+}
+
+/* The first certificate in pem, or NULL. */
+static X509 *first_cert(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return x;
+}
+
+/* gRPC answers an unusable PEM only with "empty address list" (its reason
+ * goes to stderr); checking here puts the reason into /xds instead. */
+static bool pem_usable(const xg_ads *a, const char *ca, const char *cert, const char *key, xg_buf *err)
+{
+    X509 *x = first_cert(ca);
+    bool ok = x != NULL;
+    X509_free(x);
+    if (!ok)
+        (void)xg_buf_printf(err, "the TLS file %s holds no PEM certificate", a->o.ca_file);
+    if (ok && cert != NULL) {
+        BIO *b = BIO_new_mem_buf(key, -1);
+        EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+        x = first_cert(cert);
+        ok = x != NULL && k != NULL && X509_check_private_key(x, k) == 1;
+        if (!ok)
+            (void)xg_buf_printf(err, "%s and %s are not a PEM certificate and its private key", a->o.cert_file,
+                                a->o.key_file);
+        X509_free(x);
+        EVP_PKEY_free(k);
+        BIO_free(b);
+    }
+    ERR_clear_error(); /* leave no stale errors on the xds thread for gRPC's own OpenSSL calls */
+    return ok;
 }
 
 /* TLS (and mTLS with cert_file/key_file) to the control plane; the files are
  * read on every attempt so that rotated certificates are picked up. */
 static grpc_channel_credentials *tls_creds(const xg_ads *a, xg_buf *err)
 {
-    char *ca = read_file(a->o.ca_file);
-    char *cert = a->o.cert_file ? read_file(a->o.cert_file) : NULL;
-    char *key = a->o.key_file ? read_file(a->o.key_file) : NULL;
+    char *ca = read_file(a->o.ca_file, err);
+    char *cert = ca && a->o.cert_file ? read_file(a->o.cert_file, err) : NULL;
+    char *key = cert ? read_file(a->o.key_file, err) : NULL;
     grpc_channel_credentials *c = NULL;
     grpc_ssl_pem_key_cert_pair pair = {key, cert};
-    if (ca == NULL || (a->o.cert_file && cert == NULL) || (a->o.key_file && key == NULL))
-        (void)xg_buf_printf(err, "cannot read the TLS files (%s%s%s)", a->o.ca_file, a->o.cert_file ? ", " : "",
-                            a->o.cert_file ? a->o.cert_file : "");
-    else
-        c = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+    if (ca != NULL && (a->o.cert_file == NULL || key != NULL) && pem_usable(a, ca, cert, key, err))
+        c = grpc_ssl_credentials_create(ca, key ? &pair : NULL, NULL, NULL);
     free(ca);
     free(cert);
     free(key);
@@ -82,7 +123,10 @@ static grpc_channel_credentials *make_creds(const xg_ads *a, xg_buf *err)
 }
 
 /* Every attempt gets its own channel with a local subchannel pool: gRPC's own
- * reconnect backoff never delays ours. Retries are off (ADS is one stream). */
+ * reconnect backoff never delays ours. Retries are off (ADS is one stream).
+ * With TLS, gRPC checks the server certificate against the host of the
+ * target (an IP SAN for an address) unless server_name overrides it; the
+ * override is also the SNI. */
 static grpc_channel *make_channel(const xg_ads *a, grpc_channel_credentials *creds)
 {
     grpc_arg args[] = {
@@ -92,8 +136,12 @@ static grpc_channel *make_channel(const xg_ads *a, grpc_channel_credentials *cre
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
         {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
         {GRPC_ARG_STRING, GRPC_ARG_PRIMARY_USER_AGENT_STRING, {.string = "xdsgate/" XG_VERSION}},
+        {GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = (char *)a->o.server_name}},
     };
-    grpc_channel_args ca = {sizeof(args) / sizeof(args[0]), args};
+    size_t n = sizeof(args) / sizeof(args[0]);
+    if (a->o.ca_file == NULL || a->o.server_name == NULL)
+        n--; /* the override is last: left out */
+    grpc_channel_args ca = {n, args};
     return grpc_channel_create(a->o.server, creds, &ca);
 }
 

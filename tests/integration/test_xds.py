@@ -300,7 +300,7 @@ def test_xds_flags_in_help_and_their_errors(procs):
         return p.wait(timeout=10), p.stdout(), p.stderr()
     rc, out, _ = run("--help")
     assert rc == 0
-    for flag in ("--initial-fetch-timeout", "--xds-ca", "--xds-cert", "--xds-key"):
+    for flag in ("--initial-fetch-timeout", "--xds-ca", "--xds-cert", "--xds-key", "--xds-server-name"):
         assert flag in out, flag
     rc, _, err = run("--initial-fetch-timeout", "soon")
     assert rc == 2 and "--initial-fetch-timeout 'soon'" in err, err

@@ -70,16 +70,17 @@ def read_events(text):
 class Stub:
     """control-plane-stub on a fixed port, restartable; events from its JSON-lines stdout."""
 
-    def __init__(self, procs, snapshot, port=None):
+    def __init__(self, procs, snapshot, port=None, extra=()):
         self.procs = procs
         self.snapshot = snapshot
         self.port = port or harness.free_port()
+        self.extra = list(extra)
         self.proc = None
         self.start()
 
     def start(self):
         self.proc = self.procs.start([harness.binary("control-plane-stub"), "--port", str(self.port),
-                                      "--snapshot", self.snapshot], name="stub")
+                                      "--snapshot", self.snapshot] + self.extra, name="stub")
         self.proc.wait_output(r'"event":"listening"', stream="stdout")
 
     def kill(self):
@@ -110,9 +111,9 @@ def http(port, path, method="GET"):
 class Gate:
     """xdsgate pointed at a control plane, with helpers for its admin API."""
 
-    def __init__(self, procs, server_port, mode="sotw", extra=()):
+    def __init__(self, procs, server_port, mode="sotw", extra=(), server_host="127.0.0.1"):
         self.admin = harness.free_port()
-        self.proc = procs.start([harness.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % server_port,
+        self.proc = procs.start([harness.binary("xdsgate"), "--xds-server", "%s:%d" % (server_host, server_port),
                                  "--xds-mode", mode, "--admin", "127.0.0.1:%d" % self.admin, "--concurrency", "2",
                                  "--node-id", "xds-test"] + list(extra), name="xdsgate")
         self.proc.wait_output(r"admin: listening on", timeout=10)

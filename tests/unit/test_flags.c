@@ -162,6 +162,17 @@ XG_TEST(xds_tls_flags_go_together)
     CHECK_EQ_INT(parse(&f, &err, ok), 0);
     CHECK_STR(f.xds_ca, "/ca.pem");
     CHECK_STR(f.xds_key, "/k.pem");
+    CHECK_STR(f.xds_server_name, "");
+    free(err);
+    err = NULL;
+    const char *named[] = {"--xds-ca", "/ca.pem", "--xds-server-name", "cp.internal", NULL};
+    CHECK_EQ_INT(parse(&f, &err, named), 0);
+    CHECK_STR(f.xds_server_name, "cp.internal");
+    free(err);
+    err = NULL;
+    const char *name_no_ca[] = {"--xds-server-name", "cp.internal", NULL};
+    CHECK_EQ_INT(parse(&f, &err, name_no_ca), XG_EINVAL);
+    CHECK(err && strstr(err, "--xds-server-name needs --xds-ca") != NULL);
     free(err);
     err = NULL;
     const char *no_key[] = {"--xds-ca", "/ca.pem", "--xds-cert", "/c.pem", NULL};
@@ -180,6 +191,7 @@ XG_TEST(xds_tls_flags_need_the_openssl_flavour)
     expect_rejected("--xds-ca", "/ca.pem", "make TLS=openssl");
     expect_rejected("--xds-cert", "/c.pem", "--xds-cert");
     expect_rejected("--xds-key", "/k.pem", "--xds-key");
+    expect_rejected("--xds-server-name", "cp.internal", "make TLS=openssl");
 }
 #endif
 

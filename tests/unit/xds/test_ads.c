@@ -550,6 +550,12 @@ XG_TEST(options_are_checked)
 #ifdef XG_TLS_OPENSSL
     CHECK_EQ_INT(xg_ads_new(&o, &h, &a), 0);
     xg_ads_free(a);
+    o.server_name = "cp.internal";
+    CHECK_EQ_INT(xg_ads_new(&o, &h, &a), 0);
+    xg_ads_free(a);
+    o.ca_file = NULL;
+    CHECK_EQ_INT(xg_ads_new(&o, &h, &a), XG_EINVAL); /* a server name to verify needs TLS */
+    o.server_name = NULL;
 #else
     CHECK_EQ_INT(xg_ads_new(&o, &h, &a), XG_ENOTSUP);
 #endif
