@@ -7,11 +7,25 @@
 
 enum {
     XG_LISTEN_REUSEPORT = 1 << 0, /* one socket per worker on the same address */
+    XG_LISTEN_V6ONLY = 1 << 1,    /* IPv6: IPV6_V6ONLY on (else a "::" socket is dual-stack) */
+    XG_LISTEN_FREEBIND = 1 << 2,  /* IP_FREEBIND: bind an address not (yet) configured */
 };
 
 /* Opens, binds and listens; *fd is non-blocking and close-on-exec, owned by
  * the caller. 0 or a negative errno (e.g. -EADDRINUSE) naming the failure. */
 int xg_listen_tcp(const struct sockaddr *sa, socklen_t len, int backlog, unsigned flags, int *fd);
+
+/* Stages at which xg_listen_tcp_hook calls back (socket options by state). */
+enum {
+    XG_LISTEN_AT_PREBIND,
+    XG_LISTEN_AT_BOUND,
+    XG_LISTEN_AT_LISTENING,
+};
+/* Returns 0 or a negative errno (which fails the listen). */
+typedef int (*xg_listen_hook)(int fd, int stage, void *arg);
+/* xg_listen_tcp with hook(fd, stage, arg) run at each stage (hook may be NULL). */
+int xg_listen_tcp_hook(const struct sockaddr *sa, socklen_t len, int backlog, unsigned flags, xg_listen_hook hook,
+                       void *arg, int *fd);
 /* "ip:port" or "[ip]:port" of sa into out (for log lines); never fails. */
 void xg_sockaddr_str(const struct sockaddr *sa, char *out, size_t n);
 

@@ -1,0 +1,33 @@
+/* Fixed-size I/O blocks from a per-thread free list: connection read buffers,
+ * write queues and TLS staging. No locks: each thread keeps its own list of
+ * spare blocks (bounded; the surplus goes back to malloc). A block may be put
+ * back on any thread (it joins that thread's list), but the data path gets
+ * and puts on the worker that owns the connection. */
+#ifndef XG_CORE_BUFPOOL_H
+#define XG_CORE_BUFPOOL_H
+
+#include <stddef.h>
+
+/* Every block is this many bytes: one TLS record of plaintext, and a read
+ * size that keeps syscalls few without holding much memory per connection. */
+#define XG_BUFPOOL_BLOCK 16384
+/* Spare blocks a thread keeps (4 MiB); more are freed. */
+#define XG_BUFPOOL_MAX_SPARE 256
+
+typedef struct xg_bufpool_stats {
+    size_t in_use; /* blocks this thread handed out and not yet got back */
+    size_t spare;  /* blocks on this thread's free list */
+    size_t allocs; /* blocks this thread had to malloc */
+} xg_bufpool_stats;
+
+/* An XG_BUFPOOL_BLOCK-byte block (not zeroed), 16-byte aligned; NULL on
+ * allocation failure. Owned by the caller until xg_bufpool_put. */
+void *xg_bufpool_get(void);
+/* Returns a block from xg_bufpool_get; NULL is a no-op. */
+void xg_bufpool_put(void *block);
+/* The calling thread's counters. */
+xg_bufpool_stats xg_bufpool_thread_stats(void);
+/* Frees the calling thread's spare blocks (also done at thread exit). */
+void xg_bufpool_trim(void);
+
+#endif

@@ -1,0 +1,868 @@
+/* Connection core (net/conn.h): watchers, the input block, the output queue,
+ * back-pressure, half-close, closing with flush and linger, the one timer,
+ * and the plain transport. TLS lives in conn_tls.c behind the same vtable. */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/assert.h"
+#include "core/bufpool.h"
+#include "core/error.h"
+#include "net/conn_int.h"
+
+struct xg__oblk {
+    xg__oblk *next;
+    uint32_t off, len; /* unwritten bytes are data[off, len) */
+    char data[];
+};
+
+#define OBLK_CAP ((uint32_t)(XG_BUFPOOL_BLOCK - offsetof(xg__oblk, data)))
+#define READ_BUDGET 16 /* reads per event before other connections get a turn */
+#define MAX_IOV 64
+#define LINGER_BUF 4096
+
+static void on_rio(struct ev_loop *ev, ev_io *w, int revents);
+static void on_wio(struct ev_loop *ev, ev_io *w, int revents);
+static void on_timer(struct ev_loop *ev, ev_timer *w, int revents);
+static void proceed_close(xg_conn *c);
+
+const char *xg_conn_reason_name(xg_conn_reason r)
+{
+    static const char *const names[] = {
+        "local", "reset", "io_error", "tls_error", "idle_timeout", "handshake_timeout", "drained", "nomem", "timeout"};
+    return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
+}
+
+/* --- the plain transport --- */
+
+static ssize_t plain_read(xg_conn *c, char *p, size_t n)
+{
+    ssize_t r;
+    do
+        r = recv(c->fd, p, n, 0);
+    while (r < 0 && errno == EINTR);
+    c->tp_want_write = false;
+    if (r >= 0)
+        return r;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? XG_EAGAIN : -errno;
+}
+
+ssize_t xg__conn_sys_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t r;
+    do /* MSG_NOSIGNAL: a peer that went away is an EPIPE here, never a SIGPIPE */
+        r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    if (r >= 0)
+        return r;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? XG_EAGAIN : -errno;
+}
+
+static ssize_t plain_writev(xg_conn *c, const struct iovec *iov, int iovcnt)
+{
+    c->tp_want_write = true;
+    return xg__conn_sys_writev(c->fd, iov, iovcnt);
+}
+
+static int plain_nothing(xg_conn *c)
+{
+    return 0;
+}
+
+static size_t plain_held(const xg_conn *c)
+{
+    return 0;
+}
+
+static int plain_shutdown(xg_conn *c)
+{
+    return shutdown(c->fd, SHUT_WR) == 0 || errno == ENOTCONN ? 0 : -errno;
+}
+
+static bool plain_buffered(const xg_conn *c)
+{
+    return false;
+}
+
+static void plain_dispose(xg_conn *c)
+{
+}
+
+static const xg_transport_vt plain_vt = {
+    .name = "raw_buffer",
+    .read = plain_read,
+    .writev = plain_writev,
+    .flush = plain_nothing,
+    .held = plain_held,
+    .handshake = plain_nothing,
+    .shutdown = plain_shutdown,
+    .has_buffered = plain_buffered,
+    .dispose = plain_dispose,
+};
+
+/* --- life cycle --- */
+
+int xg_conn_new(xg_loop *loop, int fd, xg_conn **out)
+{
+    xg_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return XG_ENOMEM;
+    c->tp = &plain_vt;
+    c->loop = loop;
+    c->fd = fd;
+    c->wm_low = 16384;
+    c->wm_high = 32768;
+    c->close_timeout = 5.0;
+    ev_io_init(&c->rio, on_rio, fd, EV_READ);
+    ev_io_init(&c->wio, on_wio, fd, EV_WRITE);
+    ev_init(&c->timer, on_timer);
+    c->rio.data = c->wio.data = c->timer.data = c;
+    c->stats.t_start = ev_now(loop->ev);
+    c->stats.t_last = c->stats.t_start;
+    *out = c;
+    return 0;
+}
+
+void xg_conn_prefill(xg_conn *c, char *block, size_t len)
+{
+    XG_ASSERT(!c->started && len <= XG_BUFPOOL_BLOCK);
+    if (c->ssl != NULL) {
+        XG_ASSERT(c->pre == NULL);
+        c->pre = block;
+        c->pre_off = 0;
+        c->pre_len = (uint32_t)len;
+        return;
+    }
+    XG_ASSERT(c->in == NULL);
+    c->in = block;
+    c->in_off = 0;
+    c->in_len = (uint32_t)len;
+    c->prefill_pending = len > 0;
+}
+
+void xg_conn_set_owner(xg_conn *c, const xg_conn_cbs *cb, void *owner)
+{
+    c->cb = cb;
+    c->owner = owner;
+    if (c->started && !c->dead && c->in_len > 0 && !c->prefill_pending) {
+        c->prefill_pending = true;
+        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+    }
+}
+
+bool xg_conn_ready(const xg_conn *c)
+{
+    return c->started && !c->handshaking && !c->dead;
+}
+
+static double now(const xg_conn *c)
+{
+    return ev_now(c->loop->ev);
+}
+
+static double earlier(double a, double b)
+{
+    return (a == 0 || (b != 0 && b < a)) ? b : a;
+}
+
+/* The earliest deadline that applies now; 0 when none. */
+static double next_deadline(const xg_conn *c)
+{
+    if (c->owner_closed)
+        return c->close_deadline;
+    double d = c->handshaking ? c->hs_deadline : 0;
+    d = earlier(d, c->deadline);
+    if (c->idle_timeout > 0)
+        d = earlier(d, c->stats.t_last + c->idle_timeout);
+    return d;
+}
+
+static void arm_timer(xg_conn *c)
+{
+    double d = next_deadline(c);
+    ev_timer_stop(c->loop->ev, &c->timer);
+    if (d == 0 || c->dead)
+        return;
+    double in = d - now(c);
+    ev_timer_set(&c->timer, in > 0 ? in : 0, 0);
+    ev_timer_start(c->loop->ev, &c->timer);
+}
+
+/* Both watchers follow from the state; called after anything changes it. */
+static void update_watchers(xg_conn *c)
+{
+    struct ev_loop *ev = c->loop->ev;
+    bool r = false, w = false;
+    if (!c->dead && c->started) {
+        if (c->handshaking) {
+            r = !c->tp_want_write;
+            w = c->tp_want_write;
+        } else {
+            r = !c->rd_want_write && (c->lingering || (c->rd_pause == 0 && !c->eof && !c->owner_closed));
+            w = c->wr_blocked || c->rd_want_write;
+        }
+    }
+    if (r != ev_is_active(&c->rio))
+        r ? ev_io_start(ev, &c->rio) : ev_io_stop(ev, &c->rio);
+    if (w != ev_is_active(&c->wio))
+        w ? ev_io_start(ev, &c->wio) : ev_io_stop(ev, &c->wio);
+}
+
+static void release_blocks(xg_conn *c)
+{
+    xg_bufpool_put(c->in);
+    c->in = NULL;
+    c->in_off = c->in_len = 0;
+    xg_bufpool_put(c->pre);
+    c->pre = NULL;
+    c->pre_off = c->pre_len = 0;
+    xg_bufpool_put(c->stage);
+    c->stage = NULL;
+    c->stage_len = 0;
+    while (c->out_head != NULL) {
+        xg__oblk *b = c->out_head;
+        c->out_head = b->next;
+        xg_bufpool_put(b);
+    }
+    c->out_tail = NULL;
+    c->out_bytes = 0;
+}
+
+void xg_conn_list_remove(xg_conn *c)
+{
+    if (c->list == NULL)
+        return;
+    if (c->lprev != NULL)
+        c->lprev->lnext = c->lnext;
+    else
+        c->list->head = c->lnext;
+    if (c->lnext != NULL)
+        c->lnext->lprev = c->lprev;
+    c->list->n--;
+    c->list = NULL;
+    c->lprev = c->lnext = NULL;
+}
+
+static void unlink_list(xg_conn *c)
+{
+    xg_conn_list *l = c->list;
+    xg_conn_list_remove(c);
+    if (l != NULL && l->on_remove != NULL)
+        l->on_remove(l, c);
+}
+
+/* End of the loop pass: the owner hears why (unless it closed the conn
+ * itself), then everything goes. */
+static void on_free(xg_deferred *d)
+{
+    xg_conn *c = (xg_conn *)((char *)d - offsetof(xg_conn, deferred));
+    if (!c->owner_closed && c->cb != NULL && c->cb->on_close != NULL) {
+        c->owner_closed = true;
+        c->cb->on_close(c, c->owner, c->reason == XG_CONN_LOCAL ? XG_CONN_IO_ERROR : c->reason);
+    }
+    struct ev_loop *ev = c->loop->ev;
+    ev_io_stop(ev, &c->rio);
+    ev_io_stop(ev, &c->wio);
+    ev_timer_stop(ev, &c->timer);
+    c->tp->dispose(c);
+    if (c->fd >= 0)
+        close(c->fd);
+    release_blocks(c);
+    unlink_list(c);
+    free(c);
+}
+
+/* The conn stops here: watchers off, socket closed, free at the end of the
+ * pass. The first reason wins. */
+void xg__conn_die(xg_conn *c, xg_conn_reason r)
+{
+    if (c->dead)
+        return;
+    c->dead = true;
+    c->reason = r;
+    c->lingering = false;
+    struct ev_loop *ev = c->loop->ev;
+    ev_io_stop(ev, &c->rio);
+    ev_io_stop(ev, &c->wio);
+    ev_timer_stop(ev, &c->timer);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (!c->free_scheduled) {
+        c->free_scheduled = true;
+        xg_loop_defer(c->loop, &c->deferred, on_free);
+    }
+}
+
+static xg_conn_reason reason_of(int err)
+{
+    switch (err) {
+    case -ECONNRESET:
+    case -EPIPE:
+        return XG_CONN_RESET;
+    case XG_ENOMEM:
+        return XG_CONN_NOMEM;
+    case -EPROTO:
+        return XG_CONN_TLS_ERROR;
+    default:
+        return XG_CONN_IO_ERROR;
+    }
+}
+
+void xg_conn_kill(xg_conn *c, xg_conn_reason r)
+{
+    xg__conn_die(c, r);
+}
+
+void xg_conn_start(xg_conn *c, double handshake_timeout)
+{
+    XG_ASSERT(!c->started);
+    c->started = true;
+    c->hs_timeout = handshake_timeout;
+    c->handshaking = c->ssl != NULL;
+    if (c->handshaking && handshake_timeout > 0)
+        c->hs_deadline = now(c) + handshake_timeout;
+    if (!c->handshaking)
+        c->stats.t_ready = now(c);
+    /* Prefilled bytes (plain), a replayed ClientHello, or a client's first
+     * flight need no readiness from the socket: run the read side now. */
+    if (c->prefill_pending || c->pre_len > 0 || c->handshaking)
+        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+    update_watchers(c);
+    arm_timer(c);
+}
+
+/* --- input --- */
+
+static bool ensure_in(xg_conn *c)
+{
+    if (c->in == NULL) {
+        c->in = xg_bufpool_get();
+        c->in_off = c->in_len = 0;
+    } else if (c->in_len == 0) {
+        c->in_off = 0;
+    }
+    return c->in != NULL;
+}
+
+/* Room at the end of the input block, compacting when that helps. */
+static size_t in_space(xg_conn *c)
+{
+    size_t space = XG_BUFPOOL_BLOCK - c->in_off - c->in_len;
+    if (space == 0 && c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len);
+        c->in_off = 0;
+        space = XG_BUFPOOL_BLOCK - c->in_len;
+    }
+    return space;
+}
+
+static void release_in_if_empty(xg_conn *c)
+{
+    if (c->in != NULL && c->in_len == 0) {
+        xg_bufpool_put(c->in);
+        c->in = NULL;
+        c->in_off = 0;
+    }
+}
+
+static bool can_read(const xg_conn *c)
+{
+    return !c->dead && !c->owner_closed && !c->eof && c->rd_pause == 0 && !c->handshaking;
+}
+
+/* One read into the input block, announced to the owner. 1: read more now;
+ * 0: stop for this event. */
+static int read_once(xg_conn *c)
+{
+    if (!ensure_in(c)) {
+        xg__conn_die(c, XG_CONN_NOMEM);
+        return 0;
+    }
+    size_t space = in_space(c);
+    if (space == 0) {
+        c->rd_pause |= XG__RD_FULL;
+        return 0;
+    }
+    ssize_t n = c->tp->read(c, c->in + c->in_off + c->in_len, space);
+    if (n == XG_EAGAIN) {
+        c->rd_want_write = c->tp_want_write;
+        return 0;
+    }
+    if (n < 0) {
+        xg__conn_die(c, reason_of((int)n));
+        return 0;
+    }
+    c->stats.t_last = now(c);
+    if (n == 0) {
+        c->eof = true;
+    } else {
+        c->in_len += (uint32_t)n;
+        c->stats.bytes_in += (uint64_t)n;
+        c->stats.reads++;
+    }
+    if (c->cb != NULL && c->cb->on_read != NULL)
+        c->cb->on_read(c, c->owner, (size_t)n);
+    /* A short plain read drained the socket: skip the EAGAIN round trip. */
+    return n > 0 && ((size_t)n == space || c->tp->has_buffered(c));
+}
+
+static void do_read(xg_conn *c)
+{
+    if (c->prefill_pending) {
+        c->prefill_pending = false;
+        if (c->in_len > 0 && !c->eof && c->cb != NULL && c->cb->on_read != NULL)
+            c->cb->on_read(c, c->owner, c->in_len);
+    }
+    int i = 0;
+    while (can_read(c) && read_once(c))
+        if (++i == READ_BUDGET) {
+            if (c->tp->has_buffered(c))
+                ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+            break;
+        }
+    release_in_if_empty(c);
+}
+
+void xg_conn_consume(xg_conn *c, size_t n)
+{
+    XG_ASSERT(n <= c->in_len);
+    c->in_off += (uint32_t)n;
+    c->in_len -= (uint32_t)n;
+    if (c->in_len == 0)
+        c->in_off = 0;
+    if ((c->rd_pause & XG__RD_FULL) && n > 0) {
+        c->rd_pause &= ~XG__RD_FULL;
+        xg__conn_resume(c);
+    }
+}
+
+/* Reading may go on again: bytes the transport holds get an event of their
+ * own, the socket signals the rest. */
+void xg__conn_resume(xg_conn *c)
+{
+    if (c->dead || !c->started)
+        return;
+    if (can_read(c) && c->tp->has_buffered(c))
+        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+    update_watchers(c);
+}
+
+void xg_conn_pause_read(xg_conn *c, bool paused)
+{
+    if (paused) {
+        c->rd_pause |= XG__RD_OWNER;
+        update_watchers(c);
+        return;
+    }
+    c->rd_pause &= ~XG__RD_OWNER;
+    xg__conn_resume(c);
+}
+
+/* Drains a closing conn's input: bytes after our final response are
+ * discarded until the peer's FIN. */
+static void linger_read(xg_conn *c)
+{
+    char buf[LINGER_BUF];
+    for (int i = 0; i < READ_BUDGET; i++) {
+        ssize_t n = c->tp->read(c, buf, sizeof(buf));
+        if (n == XG_EAGAIN)
+            return;
+        if (n <= 0) {
+            xg__conn_die(c, XG_CONN_LOCAL);
+            return;
+        }
+    }
+}
+
+static void on_rio(struct ev_loop *ev, ev_io *w, int revents)
+{
+    xg_conn *c = w->data;
+    if (c->dead)
+        return;
+    if (c->handshaking)
+        xg__conn_handshake(c);
+    else if (c->lingering)
+        linger_read(c);
+    else
+        do_read(c);
+    if (!c->dead)
+        update_watchers(c);
+}
+
+/* --- output --- */
+
+size_t xg_conn_out_pending(const xg_conn *c)
+{
+    return c->out_bytes + c->tp->held(c);
+}
+
+void xg_conn_set_watermarks(xg_conn *c, size_t low, size_t high)
+{
+    c->wm_low = low;
+    c->wm_high = high;
+    xg__conn_watermarks(c);
+}
+
+/* Reading pauses above the high watermark and resumes at the low one, with
+ * on_writable owed to the owner. */
+void xg__conn_watermarks(xg_conn *c)
+{
+    size_t p = xg_conn_out_pending(c);
+    if (c->wm_high > 0 && p > c->wm_high && !(c->rd_pause & XG__RD_OUTPUT)) {
+        c->rd_pause |= XG__RD_OUTPUT;
+        c->want_writable = true;
+        update_watchers(c);
+    } else if ((c->rd_pause & XG__RD_OUTPUT) && (p <= c->wm_low || c->wm_high == 0)) {
+        c->rd_pause &= ~XG__RD_OUTPUT;
+        xg__conn_resume(c);
+    }
+}
+
+static void consume_out(xg_conn *c, size_t n)
+{
+    while (n > 0) {
+        xg__oblk *b = c->out_head;
+        size_t k = b->len - b->off < n ? b->len - b->off : n;
+        b->off += (uint32_t)k;
+        c->out_bytes -= k;
+        n -= k;
+        if (b->off == b->len) {
+            c->out_head = b->next;
+            if (c->out_head == NULL)
+                c->out_tail = NULL;
+            xg_bufpool_put(b);
+        }
+    }
+}
+
+/* Writes the TLS record held and the queue. 0: all written; XG_EAGAIN:
+ * the socket is full; another negative code: the conn is broken. */
+static int flush_queue(xg_conn *c)
+{
+    int rc = c->tp->flush(c);
+    while (rc == 0 && c->out_head != NULL) {
+        struct iovec iov[MAX_IOV];
+        int n = 0;
+        for (xg__oblk *b = c->out_head; b != NULL && n < MAX_IOV; b = b->next, n++)
+            iov[n] = (struct iovec){.iov_base = b->data + b->off, .iov_len = b->len - b->off};
+        ssize_t w = c->tp->writev(c, iov, n);
+        if (w < 0)
+            return (int)w;
+        consume_out(c, (size_t)w);
+        c->stats.bytes_out += (uint64_t)w;
+        c->stats.writes++;
+        c->stats.t_last = now(c);
+    }
+    return rc;
+}
+
+/* Handles a write result: blocked waits for writability, an error kills. */
+static int after_write(xg_conn *c, int rc)
+{
+    if (rc == XG_EAGAIN) {
+        c->wr_blocked = true;
+        rc = 0;
+    } else if (rc < 0) {
+        xg__conn_die(c, reason_of(rc));
+    }
+    if (!c->dead) {
+        xg__conn_watermarks(c);
+        update_watchers(c);
+    }
+    return rc;
+}
+
+int xg_conn_send(xg_conn *c, const void *p, size_t n)
+{
+    if (c->dead || c->owner_closed || c->shut_wr_pending)
+        return c->dead ? -EPIPE : XG_EINVAL;
+    const char *s = p;
+    while (n > 0) {
+        xg__oblk *t = c->out_tail;
+        if (t == NULL || t->len == OBLK_CAP) {
+            if ((t = xg_bufpool_get()) == NULL)
+                return XG_ENOMEM;
+            t->next = NULL;
+            t->off = t->len = 0;
+            if (c->out_tail != NULL)
+                c->out_tail->next = t;
+            else
+                c->out_head = t;
+            c->out_tail = t;
+        }
+        size_t k = OBLK_CAP - t->len < n ? OBLK_CAP - t->len : n;
+        memcpy(t->data + t->len, s, k);
+        t->len += (uint32_t)k;
+        c->out_bytes += k;
+        s += k;
+        n -= k;
+    }
+    xg__conn_watermarks(c);
+    return 0;
+}
+
+int xg_conn_flush(xg_conn *c)
+{
+    if (c->dead)
+        return -EPIPE;
+    if (c->handshaking || !c->started || c->wr_blocked)
+        return 0;
+    return after_write(c, flush_queue(c));
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+int xg_conn_writev(xg_conn *c, const struct iovec *iov, int iovcnt, size_t *taken)
+{
+    *taken = 0;
+    if (c->dead || c->owner_closed || c->shut_wr_pending)
+        return c->dead ? -EPIPE : XG_EINVAL;
+    size_t total = iov_total(iov, iovcnt);
+    int rc = (c->handshaking || !c->started || c->wr_blocked) ? XG_EAGAIN : flush_queue(c);
+    if (rc == 0 && total > 0) {
+        ssize_t w = c->tp->writev(c, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt);
+        rc = w < 0 ? (int)w : 0;
+        if (w > 0) {
+            *taken = (size_t)w;
+            c->stats.bytes_out += (uint64_t)w;
+            c->stats.writes++;
+            c->stats.t_last = now(c);
+            /* Short: the socket is full (plain), a TLS record waits in the
+             * stage, or an error will show on the next call; either way the
+             * owner hears on_writable once the socket takes more. */
+            if ((size_t)w < total)
+                rc = XG_EAGAIN;
+        }
+    }
+    if (*taken < total && (rc == 0 || rc == XG_EAGAIN))
+        c->want_writable = true;
+    if (!c->handshaking && c->started)
+        return after_write(c, rc);
+    return 0;
+}
+
+/* The socket is writable again: retry what is queued, then tell the owner. */
+static void write_ready(xg_conn *c)
+{
+    c->wr_blocked = false;
+    if (after_write(c, flush_queue(c)) != 0 || c->wr_blocked)
+        return;
+    if (c->shut_wr_pending && !c->shut_wr_done && c->out_bytes == 0) {
+        int rc = c->tp->shutdown(c);
+        if (rc == 0)
+            c->shut_wr_done = true;
+        else if (after_write(c, rc) != 0 || c->wr_blocked)
+            return;
+    }
+    if (c->want_writable && !(c->rd_pause & XG__RD_OUTPUT) && !c->owner_closed) {
+        c->want_writable = false;
+        if (c->cb != NULL && c->cb->on_writable != NULL)
+            c->cb->on_writable(c, c->owner);
+    }
+}
+
+static void on_wio(struct ev_loop *ev, ev_io *w, int revents)
+{
+    xg_conn *c = w->data;
+    if (c->dead)
+        return;
+    if (c->handshaking) {
+        xg__conn_handshake(c);
+    } else if (c->owner_closed) {
+        c->wr_blocked = false;
+        proceed_close(c);
+    } else {
+        if (c->rd_want_write) {
+            c->rd_want_write = false;
+            do_read(c);
+        }
+        if (!c->dead)
+            write_ready(c);
+    }
+    if (!c->dead)
+        update_watchers(c);
+}
+
+void xg_conn_shutdown_write(xg_conn *c)
+{
+    if (c->dead || c->owner_closed || c->shut_wr_pending)
+        return;
+    c->shut_wr_pending = true;
+    if (c->started && !c->handshaking && !c->wr_blocked)
+        write_ready(c);
+}
+
+/* --- closing, timers, drain --- */
+
+/* A closing conn: write the rest, shut our side, then linger until the
+ * peer's FIN (or the close deadline, see on_timer). */
+static void proceed_close(xg_conn *c)
+{
+    int rc = flush_queue(c);
+    if (rc == 0 && !c->shut_wr_done) {
+        rc = c->tp->shutdown(c);
+        c->shut_wr_done = rc == 0;
+    }
+    if (rc == XG_EAGAIN) {
+        c->wr_blocked = true;
+        update_watchers(c);
+        return;
+    }
+    if (rc < 0 || c->eof) {
+        xg__conn_die(c, XG_CONN_LOCAL);
+        return;
+    }
+    c->lingering = true;
+    update_watchers(c);
+}
+
+void xg_conn_close(xg_conn *c, xg_close_mode mode)
+{
+    if (c->owner_closed)
+        return;
+    c->owner_closed = true;
+    c->cb = NULL;
+    if (c->dead)
+        return;
+    if (mode == XG_CLOSE_ABORT || !c->started || c->handshaking) {
+        xg__conn_die(c, XG_CONN_LOCAL);
+        return;
+    }
+    release_in_if_empty(c);
+    c->close_deadline = now(c) + c->close_timeout;
+    arm_timer(c);
+    if (c->wr_blocked)
+        update_watchers(c);
+    else
+        proceed_close(c);
+}
+
+void xg_conn_set_idle_timeout(xg_conn *c, double seconds)
+{
+    c->idle_timeout = seconds;
+    if (c->started && !c->dead)
+        arm_timer(c);
+}
+
+void xg_conn_set_close_timeout(xg_conn *c, double seconds)
+{
+    c->close_timeout = seconds;
+}
+
+void xg_conn_set_deadline(xg_conn *c, double seconds)
+{
+    c->deadline = seconds > 0 ? now(c) + seconds : 0;
+    if (c->started && !c->dead)
+        arm_timer(c);
+}
+
+/* The owner's deadline: its callback decides, or the conn dies. false when
+ * the conn is gone or closed. */
+static bool owner_deadline(xg_conn *c)
+{
+    c->deadline = 0;
+    if (c->cb == NULL || c->cb->on_deadline == NULL) {
+        xg__conn_die(c, XG_CONN_TIMEOUT);
+        return false;
+    }
+    c->cb->on_deadline(c, c->owner);
+    return !c->dead && !c->owner_closed;
+}
+
+/* Whichever deadline passed acts; activity that moved the idle deadline
+ * just sends the timer back to sleep (libev's lazy timeout pattern). */
+static void on_timer(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    xg_conn *c = w->data;
+    double t = now(c) + 1e-3;
+    if (c->dead)
+        return;
+    if (c->owner_closed) {
+        if (c->close_deadline <= t)
+            xg__conn_die(c, XG_CONN_LOCAL);
+    } else if (c->handshaking && c->hs_deadline > 0 && c->hs_deadline <= t) {
+        xg__conn_die(c, XG_CONN_HANDSHAKE_TIMEOUT);
+    } else if (c->deadline > 0 && c->deadline <= t && !owner_deadline(c)) {
+        ; /* dead, or closed by the owner (its close deadline is armed below) */
+    } else if (c->idle_timeout > 0 && c->stats.t_last + c->idle_timeout <= t) {
+        xg__conn_die(c, XG_CONN_IDLE_TIMEOUT);
+    }
+    if (!c->dead)
+        arm_timer(c);
+}
+
+void xg_conn_drain(xg_conn *c)
+{
+    if (c->dead || c->owner_closed || c->draining)
+        return;
+    c->draining = true;
+    if (c->cb != NULL && c->cb->on_drain != NULL)
+        c->cb->on_drain(c, c->owner);
+}
+
+void xg_conn_list_add(xg_conn_list *l, xg_conn *c)
+{
+    XG_ASSERT(c->list == NULL);
+    c->list = l;
+    c->lprev = NULL;
+    c->lnext = l->head;
+    if (l->head != NULL)
+        l->head->lprev = c;
+    l->head = c;
+    l->n++;
+}
+
+/* --- handshake plumbing shared with conn_tls.c --- */
+
+void xg__conn_begin_tls(xg_conn *c)
+{
+    if (!c->started || c->dead)
+        return;
+    c->handshaking = true;
+    c->stats.t_ready = 0;
+    c->hs_deadline = c->hs_timeout > 0 ? now(c) + c->hs_timeout : 0;
+    c->rd_pause &= ~XG__RD_FULL;
+    if (c->pre_len > 0)
+        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+    update_watchers(c);
+    arm_timer(c);
+}
+
+void xg__conn_handshake(xg_conn *c)
+{
+    int rc = c->tp->handshake(c);
+    if (rc == XG_EAGAIN) {
+        update_watchers(c);
+        return;
+    }
+    if (rc < 0) {
+        xg__conn_die(c, XG_CONN_TLS_ERROR);
+        return;
+    }
+    c->handshaking = false;
+    c->stats.t_ready = now(c);
+    arm_timer(c);
+    if (c->cb != NULL && c->cb->on_handshake != NULL)
+        c->cb->on_handshake(c, c->owner);
+    if (c->dead)
+        return;
+    /* Application data may have arrived with the last flight. */
+    if (can_read(c) && c->tp->has_buffered(c))
+        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+    if (c->out_head != NULL || c->want_writable)
+        c->wr_blocked = true; /* let on_wio write what waited for the handshake */
+    update_watchers(c);
+}

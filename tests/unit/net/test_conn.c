@@ -1,0 +1,337 @@
+/* xg_conn over loopback TCP: reads, copying and zero-copy writes, output
+ * watermarks and read back-pressure, half-close, deferred close with flush,
+ * resets, idle timeout, owner deadlines, and that pool blocks come back. */
+#include <stdlib.h>
+
+#include "core/bufpool.h"
+#include "net/conn.h"
+#include "net/net_test.h"
+#include "xg_test.h"
+
+typedef struct owner {
+    xg_conn *c;
+    size_t reads, bytes, writable, deadlines;
+    bool got, wrote, eof, closed, consume, close_in_read;
+    xg_conn_reason why;
+    char data[1 << 16];
+    size_t len;
+} owner;
+
+static void on_read(xg_conn *c, void *arg, size_t n)
+{
+    owner *o = arg;
+    o->reads++;
+    o->got = true;
+    o->bytes += n;
+    if (n == 0 && xg_conn_eof(c))
+        o->eof = true;
+    size_t len;
+    const char *p = xg_conn_input(c, &len);
+    if (o->consume && len > 0) {
+        size_t k = len < sizeof(o->data) - o->len ? len : sizeof(o->data) - o->len;
+        memcpy(o->data + o->len, p, k);
+        o->len += k;
+        xg_conn_consume(c, len);
+    }
+    if (o->close_in_read) {
+        xg_conn_send(c, "bye", 3);
+        xg_conn_close(c, XG_CLOSE_FLUSH);
+        /* Still valid until the end of the pass: the conn is freed later. */
+        o->closed = c->owner_closed;
+    }
+}
+
+static void on_writable(xg_conn *c, void *arg)
+{
+    ((owner *)arg)->writable++;
+    ((owner *)arg)->wrote = true;
+}
+
+static void on_close(xg_conn *c, void *arg, xg_conn_reason r)
+{
+    owner *o = arg;
+    o->closed = true;
+    o->why = r;
+}
+
+static void on_deadline(xg_conn *c, void *arg)
+{
+    ((owner *)arg)->deadlines++;
+}
+
+static const xg_conn_cbs cbs = {
+    .on_read = on_read, .on_writable = on_writable, .on_close = on_close, .on_deadline = on_deadline};
+
+typedef struct fixture {
+    xg_loop loop;
+    int peer;
+    owner *o;
+} fixture;
+
+static bool setup(fixture *f)
+{
+    int a;
+    if (xg_loop_init(&f->loop, 0) != 0 || !nt_tcp_pair(&a, &f->peer))
+        return false;
+    f->o = calloc(1, sizeof(*f->o));
+    f->o->consume = true;
+    if (xg_conn_new(&f->loop, a, &f->o->c) != 0)
+        return false;
+    xg_conn_set_owner(f->o->c, &cbs, f->o);
+    xg_conn_start(f->o->c, 0);
+    return true;
+}
+
+static void teardown(fixture *f)
+{
+    if (!f->o->closed)
+        xg_conn_close(f->o->c, XG_CLOSE_ABORT);
+    close(f->peer);
+    xg_loop_dispose(&f->loop);
+    free(f->o);
+}
+
+XG_TEST(read_and_write)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    CHECK(xg_conn_ready(f.o->c));
+    CHECK(write(f.peer, "hello", 5) == 5);
+    CHECK(nt_run_until(&f.loop, &f.o->got, 2));
+    nt_run_for(&f.loop, 0.02);
+    CHECK_EQ_INT(f.o->len, 5);
+    CHECK(memcmp(f.o->data, "hello", 5) == 0);
+    CHECK_EQ_INT(xg_conn_send(f.o->c, "wor", 3), 0);
+    CHECK_EQ_INT(xg_conn_send(f.o->c, "ld", 2), 0);
+    CHECK_EQ_INT(xg_conn_out_pending(f.o->c), 5);
+    CHECK_EQ_INT(xg_conn_flush(f.o->c), 0);
+    CHECK_EQ_INT(xg_conn_out_pending(f.o->c), 0);
+    char buf[16];
+    CHECK_EQ_INT(nt_read_some(f.peer, buf, 5, 2, NULL), 5);
+    CHECK(memcmp(buf, "world", 5) == 0);
+    CHECK_EQ_INT(f.o->c->stats.bytes_in, 5);
+    CHECK_EQ_INT(f.o->c->stats.bytes_out, 5);
+    teardown(&f);
+}
+
+XG_TEST(writev_short_then_writable)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    int small = 4096;
+    setsockopt(f.o->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(f.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    static char big[4 << 20];
+    memset(big, 'x', sizeof(big));
+    struct iovec iov[2] = {{big, sizeof(big) / 2}, {big + sizeof(big) / 2, sizeof(big) / 2}};
+    size_t taken = 0;
+    CHECK_EQ_INT(xg_conn_writev(f.o->c, iov, 2, &taken), 0);
+    CHECK(taken > 0 && taken < sizeof(big));
+    CHECK_EQ_INT(f.o->writable, 0);
+    /* The peer drains; the conn owes on_writable. */
+    static char sink[4 << 20];
+    nt_read_some(f.peer, sink, taken, 5, NULL);
+    CHECK(nt_run_until(&f.loop, &f.o->wrote, 2));
+    CHECK_EQ_INT(f.o->writable, 1);
+    teardown(&f);
+}
+
+XG_TEST(watermarks_pause_reading)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    int small = 4096;
+    setsockopt(f.o->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(f.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    xg_conn_set_watermarks(f.o->c, 16384, 65536);
+    static char chunk[200000];
+    memset(chunk, 'y', sizeof(chunk));
+    CHECK_EQ_INT(xg_conn_send(f.o->c, chunk, sizeof(chunk)), 0);
+    CHECK_EQ_INT(xg_conn_flush(f.o->c), 0);
+    CHECK(xg_conn_out_pending(f.o->c) > 65536);
+    /* Above the high watermark: input is not read. */
+    CHECK(write(f.peer, "ping", 4) == 4);
+    nt_run_for(&f.loop, 0.1);
+    CHECK_EQ_INT(f.o->reads, 0);
+    /* The peer drains everything: below low, on_writable, reading resumes. */
+    static char sink[200000];
+    size_t got = 0;
+    for (int i = 0; i < 200 && got < sizeof(chunk); i++) {
+        got += nt_read_some(f.peer, sink + got, sizeof(chunk) - got, 0.01, NULL);
+        nt_run_for(&f.loop, 0.005);
+    }
+    CHECK_EQ_INT(got, sizeof(chunk));
+    nt_run_until(&f.loop, &f.o->got, 2);
+    CHECK(f.o->writable >= 1);
+    CHECK_EQ_INT(f.o->len, 4);
+    teardown(&f);
+}
+
+XG_TEST(full_input_block_stops_reading)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    f.o->consume = false;
+    static char chunk[3 * XG_BUFPOOL_BLOCK];
+    memset(chunk, 'z', sizeof(chunk));
+    CHECK(write(f.peer, chunk, sizeof(chunk)) == (ssize_t)sizeof(chunk));
+    nt_run_for(&f.loop, 0.1);
+    size_t len;
+    xg_conn_input(f.o->c, &len);
+    CHECK_EQ_INT(len, XG_BUFPOOL_BLOCK);
+    CHECK_EQ_INT(f.o->bytes, XG_BUFPOOL_BLOCK);
+    /* Consuming makes room and reading goes on. */
+    f.o->consume = true;
+    xg_conn_consume(f.o->c, len);
+    nt_run_for(&f.loop, 0.1);
+    CHECK_EQ_INT(f.o->bytes, sizeof(chunk));
+    teardown(&f);
+}
+
+XG_TEST(owner_pause_read)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    xg_conn_pause_read(f.o->c, true);
+    CHECK(write(f.peer, "abc", 3) == 3);
+    nt_run_for(&f.loop, 0.05);
+    CHECK_EQ_INT(f.o->reads, 0);
+    xg_conn_pause_read(f.o->c, false);
+    nt_run_for(&f.loop, 0.05);
+    CHECK_EQ_INT(f.o->len, 3);
+    teardown(&f);
+}
+
+XG_TEST(half_close_both_ways)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    CHECK(write(f.peer, "req", 3) == 3);
+    shutdown(f.peer, SHUT_WR);
+    CHECK(nt_run_until(&f.loop, &f.o->eof, 2));
+    CHECK_EQ_INT(f.o->len, 3);
+    /* The peer finished; we may still answer, then end our side. */
+    CHECK_EQ_INT(xg_conn_send(f.o->c, "resp", 4), 0);
+    CHECK_EQ_INT(xg_conn_flush(f.o->c), 0);
+    xg_conn_shutdown_write(f.o->c);
+    nt_run_for(&f.loop, 0.02);
+    char buf[8];
+    bool eof = false;
+    CHECK_EQ_INT(nt_read_some(f.peer, buf, sizeof(buf), 1, &eof), 4);
+    CHECK(eof);
+    CHECK(!f.o->closed);
+    teardown(&f);
+}
+
+XG_TEST(close_in_callback_flushes_and_defers_free)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    f.o->close_in_read = true;
+    CHECK(write(f.peer, "x", 1) == 1);
+    CHECK(nt_run_until(&f.loop, &f.o->closed, 2));
+    shutdown(f.peer, SHUT_WR); /* lets the lingering close finish early */
+    nt_run_for(&f.loop, 0.05);
+    char buf[8];
+    bool eof = false;
+    CHECK_EQ_INT(nt_read_some(f.peer, buf, sizeof(buf), 1, &eof), 3);
+    CHECK(memcmp(buf, "bye", 3) == 0);
+    CHECK(eof);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, 0);
+    close(f.peer);
+    xg_loop_dispose(&f.loop);
+    free(f.o);
+}
+
+XG_TEST(peer_reset_reports_on_close)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    struct linger lg = {1, 0};
+    setsockopt(f.peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(f.peer);
+    f.peer = -1;
+    CHECK(nt_run_until(&f.loop, &f.o->closed, 2));
+    CHECK_EQ_INT(f.o->why, XG_CONN_RESET);
+    CHECK_STR(xg_conn_reason_name(f.o->why), "reset");
+    xg_loop_dispose(&f.loop);
+    free(f.o);
+}
+
+XG_TEST(idle_timeout_and_activity)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    xg_conn_set_idle_timeout(f.o->c, 0.15);
+    nt_run_for(&f.loop, 0.1);
+    CHECK(write(f.peer, "a", 1) == 1); /* activity pushes the deadline */
+    nt_run_for(&f.loop, 0.1);
+    CHECK(!f.o->closed);
+    CHECK(nt_run_until(&f.loop, &f.o->closed, 2));
+    CHECK_EQ_INT(f.o->why, XG_CONN_IDLE_TIMEOUT);
+    close(f.peer);
+    xg_loop_dispose(&f.loop);
+    free(f.o);
+}
+
+XG_TEST(owner_deadline)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    xg_conn_set_deadline(f.o->c, 0.05);
+    nt_run_for(&f.loop, 0.15);
+    CHECK_EQ_INT(f.o->deadlines, 1);
+    CHECK(!f.o->closed);
+    teardown(&f);
+}
+
+XG_TEST(abort_discards_output)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    xg_conn_send(f.o->c, "never", 5);
+    xg_conn_close(f.o->c, XG_CLOSE_ABORT);
+    f.o->closed = true;
+    nt_run_for(&f.loop, 0.02);
+    char buf[8];
+    bool eof = false;
+    CHECK_EQ_INT(nt_read_some(f.peer, buf, sizeof(buf), 1, &eof), 0);
+    CHECK(eof);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, 0);
+    teardown(&f);
+}
+
+XG_TEST(prefill_is_announced)
+{
+    xg_loop loop;
+    int a, b;
+    if (!CHECK(xg_loop_init(&loop, 0) == 0 && nt_tcp_pair(&a, &b)))
+        return;
+    owner *o = calloc(1, sizeof(*o));
+    o->consume = true;
+    CHECK_EQ_INT(xg_conn_new(&loop, a, &o->c), 0);
+    char *blk = xg_bufpool_get();
+    memcpy(blk, "GET /", 5);
+    xg_conn_prefill(o->c, blk, 5);
+    xg_conn_set_owner(o->c, &cbs, o);
+    xg_conn_start(o->c, 0);
+    CHECK_EQ_INT(o->reads, 0); /* never from inside start */
+    nt_run_for(&loop, 0.02);
+    CHECK_EQ_INT(o->len, 5);
+    CHECK(memcmp(o->data, "GET /", 5) == 0);
+    xg_conn_close(o->c, XG_CLOSE_ABORT);
+    close(b);
+    xg_loop_dispose(&loop);
+    free(o);
+}
