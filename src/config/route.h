@@ -434,6 +434,10 @@ typedef struct xg_route_config {
     bool ignore_port_in_host_matching;
     bool ignore_path_parameters_in_path_matching;
     xg_typed_config_map per_filter;
+    /* The router's compiled path index (router/route_index.h), set by
+     * xg_route_index_build right after translation; NULL: routes are scanned
+     * in order. */
+    const struct xg_route_index *index;
 } xg_route_config;
 
 /* The virtual host for a Host/:authority value host[0..len) (case-insensitive;

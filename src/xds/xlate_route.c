@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "envoy/config/route/v3/route.pb-c.h"
+#include "router/route_index.h"
 #include "xds/pb_registry.h"
 #include "xds/xlate_int.h"
 
@@ -351,6 +352,8 @@ int xg__xlate_route_config_into(xg_xlate *x, const Envoy__Config__Route__V3__Rou
     xg__nameset_dispose(&clusters);
     if (rc == 0)
         rc = xg__build_domain_index(x, pb, rc_out);
+    if (rc == 0) /* the path index, built once here so workers never compile anything */
+        rc = xg_route_index_build(rc_out, &x->res->arena);
     *out = rc_out;
     return rc;
 }
