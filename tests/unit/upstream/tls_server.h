@@ -1,0 +1,106 @@
+/* Server-side TLS for the upstream tests' blocking servers, written directly
+ * against the TLS library (the API BoringSSL and OpenSSL share), so xdsgate's
+ * client side meets an independent peer: a server context from a PEM chain
+ * and key, ALPN chosen from a preference list (the client's offer is kept
+ * for the test to inspect), the SNI the client sent, and blocking I/O
+ * helpers over either a plain socket or an SSL. Test code only. */
+#ifndef XG_TEST_TLS_SERVER_H
+#define XG_TEST_TLS_SERVER_H
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct ts_info {
+    pthread_mutex_t mu;
+    const char *prefer; /* wire-format ALPN preference, e.g. "\x02h2\x08http/1.1" */
+    char offered[128];  /* the client's ALPN list, as "h2,http/1.1" */
+    char sni[128];
+    int handshakes;
+} ts_info;
+
+static ts_info ts_last = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int ts_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                      unsigned int inlen, void *arg)
+{
+    ts_info *ti = arg;
+    pthread_mutex_lock(&ti->mu);
+    size_t o = 0;
+    for (unsigned i = 0; i < inlen && o + in[i] + 2 < sizeof ti->offered; i += 1 + in[i]) {
+        if (o > 0)
+            ti->offered[o++] = ',';
+        memcpy(ti->offered + o, in + i + 1, in[i]);
+        o += in[i];
+    }
+    ti->offered[o] = '\0';
+    pthread_mutex_unlock(&ti->mu);
+    const unsigned char *pref = (const unsigned char *)ti->prefer;
+    for (size_t p = 0; pref != NULL && pref[p] != 0; p += 1 + pref[p])
+        for (unsigned i = 0; i < inlen; i += 1 + in[i])
+            if (in[i] == pref[p] && memcmp(in + i + 1, pref + p + 1, in[i]) == 0) {
+                *out = in + i + 1;
+                *outlen = in[i];
+                return SSL_TLSEXT_ERR_OK;
+            }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* A server context for cert/key files; prefer: the ALPN protocols it accepts. */
+__attribute__((unused)) static SSL_CTX *ts_ctx(const char *chain, const char *key, const char *prefer)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL || SSL_CTX_use_certificate_chain_file(ctx, chain) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    ts_last.prefer = prefer;
+    SSL_CTX_set_alpn_select_cb(ctx, ts_alpn_cb, &ts_last);
+    return ctx;
+}
+
+/* The blocking handshake on an accepted fd; NULL when it failed. */
+static SSL *ts_accept(SSL_CTX *ctx, int fd)
+{
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    pthread_mutex_lock(&ts_last.mu);
+    snprintf(ts_last.sni, sizeof ts_last.sni, "%s", sni != NULL ? sni : "");
+    ts_last.handshakes++;
+    pthread_mutex_unlock(&ts_last.mu);
+    return ssl;
+}
+
+static ssize_t ts_read(int fd, SSL *ssl, void *p, size_t n)
+{
+    if (ssl == NULL)
+        return read(fd, p, n);
+    int r = SSL_read(ssl, p, (int)n);
+    return r > 0 ? r : (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
+}
+
+static ssize_t ts_write(int fd, SSL *ssl, const void *p, size_t n)
+{
+    if (ssl == NULL)
+        return send(fd, p, n, MSG_NOSIGNAL);
+    int r = SSL_write(ssl, p, (int)n);
+    return r > 0 ? r : -1;
+}
+
+__attribute__((unused)) static void ts_copy(char *out, size_t n, const char *what)
+{
+    pthread_mutex_lock(&ts_last.mu);
+    snprintf(out, n, "%s", strcmp(what, "sni") == 0 ? ts_last.sni : ts_last.offered);
+    pthread_mutex_unlock(&ts_last.mu);
+}
+
+#endif
