@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# `make demo`: starts the control-plane stub with deploy/snapshots/demo.yaml,
-# two demo upstreams and xdsgate, then shows what flows between them. Runs
-# until Ctrl-C on a terminal, or DEMO_SECONDS (default 15) otherwise; every
-# process it started is stopped by pid on the way out.
+# `make demo`: starts the control-plane stub serving a copy of
+# deploy/examples/demo.yaml, two demo upstreams and xdsgate, sends real
+# traffic through xdsgate (round robin over the two upstreams), then applies
+# a config change live (deploy/examples/demo-v2.yaml written over the served
+# copy: a new route, a response header, endpoint weights 3:1) and shows the
+# new behaviour. Keeps running until Ctrl-C on a terminal, or for
+# DEMO_SECONDS (default 15) otherwise; every process it started is stopped
+# by pid on the way out.
 set -euo pipefail
 B=${1:-build}
 XDS_PORT=${XDS_PORT:-18000}
 ADMIN_PORT=${ADMIN_PORT:-9901}
 LISTEN_PORT=10000
 RUN=$(mktemp -d /tmp/xdsgate-demo.XXXXXX)
+SNAP="$RUN/snapshot.yaml"
 pids=()
 
 cleanup() {
@@ -28,40 +33,87 @@ wait_port() {
   return 1
 }
 
-echo "== checking the snapshot"
-"$B/control-plane-stub" --check deploy/snapshots/demo.yaml
+wait_ready() {
+  for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/ready")" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "demo: xdsgate did not become ready; see $RUN/xdsgate.log" >&2
+  return 1
+}
 
-echo "== starting two demo upstreams on 127.0.0.1:18080 and :18081"
+# The snapshot file is replaced in one rename, so the stub never reads half of it.
+install_snapshot() {
+  cp "$1" "$SNAP.tmp" && mv "$SNAP.tmp" "$SNAP"
+}
+
+echo "== checking the snapshots"
+"$B/control-plane-stub" --check deploy/examples/demo.yaml
+"$B/control-plane-stub" --check deploy/examples/demo-v2.yaml
+install_snapshot deploy/examples/demo.yaml
+
+echo "== starting two demo upstreams on 127.0.0.1:18080 (upstream-a) and :18081 (upstream-b)"
 /usr/bin/python3 deploy/demo_upstream.py 18080 upstream-a >"$RUN/upstream-a.log" 2>&1 & pids+=($!)
 /usr/bin/python3 deploy/demo_upstream.py 18081 upstream-b >"$RUN/upstream-b.log" 2>&1 & pids+=($!)
 
-echo "== starting the control-plane stub on 127.0.0.1:$XDS_PORT"
-"$B/control-plane-stub" --port "$XDS_PORT" --snapshot deploy/snapshots/demo.yaml \
+echo "== starting the control-plane stub on 127.0.0.1:$XDS_PORT, serving $SNAP"
+"$B/control-plane-stub" --port "$XDS_PORT" --snapshot "$SNAP" \
   --log "$RUN/stub.jsonl" 2>"$RUN/stub.err" & pids+=($!)
 wait_port "$XDS_PORT"
 
-echo "== starting xdsgate (admin on 127.0.0.1:$ADMIN_PORT)"
+echo "== starting xdsgate (admin on 127.0.0.1:$ADMIN_PORT, proxy on 127.0.0.1:$LISTEN_PORT)"
 "$B/xdsgate" --xds-server "127.0.0.1:$XDS_PORT" --node-id demo --node-cluster demo \
-  --admin "127.0.0.1:$ADMIN_PORT" --concurrency 2 2>"$RUN/xdsgate.log" & pids+=($!)
+  --admin "127.0.0.1:$ADMIN_PORT" --concurrency 2 ${XDSGATE_ARGS:-} 2>"$RUN/xdsgate.log" & pids+=($!)
 wait_port "$ADMIN_PORT"
 wait_port 18080
 wait_port 18081
+wait_ready
+wait_port "$LISTEN_PORT"
 
-show() {
-  echo "-- GET /ready: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/ready")"
-  for i in 1 2 3 4; do
-    out=$(curl -s --max-time 2 "http://127.0.0.1:$LISTEN_PORT/demo/$i" || true)
-    echo "-- GET http://127.0.0.1:$LISTEN_PORT/demo/$i -> ${out:-(no answer: the proxy path is not built yet)}"
-  done
-  echo "-- stub log (last 5 lines of $RUN/stub.jsonl):"
-  tail -n 5 "$RUN/stub.jsonl" 2>/dev/null | sed 's/^/   /'
+# One curl, one keep-alive connection: the requests share a worker, so its
+# balancer's rotation shows in order.
+traffic() {
+  local urls=()
+  for i in $(seq "$1"); do urls+=("http://127.0.0.1:$LISTEN_PORT$2$i"); done
+  echo "\$ curl http://127.0.0.1:$LISTEN_PORT$2{1..$1}   (one keep-alive connection)"
+  curl -s --max-time 5 "${urls[@]}" | sed 's/^/   /'
 }
 
-show
+show_headers() {
+  echo "\$ curl -i http://127.0.0.1:$LISTEN_PORT$1"
+  curl -s -i --max-time 5 "http://127.0.0.1:$LISTEN_PORT$1" | tr -d '\r' | sed 's/^/   /'
+  echo
+}
+
+echo
+echo "== traffic through xdsgate: round robin over both upstreams"
+echo "-- GET /ready: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/ready")"
+traffic 4 /demo/
+show_headers /hello
+show_headers /demo/headers
+
+echo "== applying a config change live: $SNAP <- deploy/examples/demo-v2.yaml"
+echo "   (a route /hello answered by xdsgate, header x-demo-config: v2, endpoint weights 3:1)"
+acks_before=$(grep -c '"event":"ack"' "$RUN/stub.jsonl" || true)
+install_snapshot deploy/examples/demo-v2.yaml
+for _ in $(seq 100); do
+  acks=$(grep -c '"event":"ack"' "$RUN/stub.jsonl" || true)
+  [ "$acks" -ge $((acks_before + 2)) ] && break
+  sleep 0.1
+done
+sleep 0.3
+echo "-- stub log (last 4 lines of $RUN/stub.jsonl):"
+tail -n 4 "$RUN/stub.jsonl" 2>/dev/null | sed 's/^/   /'
+echo
+echo "== the same requests after the change"
+traffic 8 /demo/
+show_headers /hello
+show_headers /demo/headers
+
 if [ -t 0 ] && [ -z "${DEMO_SECONDS:-}" ]; then
-  echo "== running; Ctrl-C stops everything"
-  while sleep 5; do show; done
+  echo "== running; edit $SNAP to change the config live, Ctrl-C stops everything"
+  while sleep 10; do traffic 4 /demo/; done
 else
   sleep "${DEMO_SECONDS:-15}"
-  show
+  traffic 4 /demo/
 fi

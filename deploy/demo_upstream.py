@@ -8,6 +8,7 @@ import sys
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def _reply(self):
         length = int(self.headers.get("content-length") or 0)
@@ -29,6 +30,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     port = int(sys.argv[1])
+    http.server.ThreadingHTTPServer.request_queue_size = 256  # the default backlog (5) drops connects under load
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.name = sys.argv[2] if len(sys.argv) > 2 else "upstream-%d" % port
     server.serve_forever()

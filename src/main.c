@@ -9,13 +9,14 @@
 #include "admin/admin.h"
 #include "admin/quit.h"
 #include "admin/xds_admin.h"
-#include "config/snapshot_publish.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "event/workers.h"
 #include "flags.h"
+#include "http/hcm.h"
 #include "net/tls_lib.h"
+#include "net/worker_listeners.h"
 #include "version.h"
 #include "xds/ads.h"
 #include "xds/xds_state.h"
@@ -27,6 +28,7 @@ typedef struct xg_app {
     xg_admin_quit quit;
     xg_xds_admin *xds_admin;
     xg_workers *workers;
+    xg_dataplane *dp; /* listeners and clusters on the workers, fed by every publish */
     xg_xds_state *xds;
     xg_ads *ads;
     ev_signal sigterm, sigint;
@@ -45,10 +47,10 @@ static void shutdown_app(xg_app *app)
     ev_signal_stop(app->main.ev, &app->sigint);
     if (app->ads != NULL)
         xg_ads_stop(app->ads);
-    if (app->workers != NULL) {
-        xg_snapshot_publish(app->workers, NULL);
+    if (app->dp != NULL)
+        xg_dataplane_publish(app->dp, NULL);
+    if (app->workers != NULL)
         xg_workers_stop(app->workers);
-    }
     if (app->admin != NULL)
         xg_admin_stop(app->admin);
     xg_loop_stop(&app->main);
@@ -74,12 +76,13 @@ static void watch_signals(xg_app *app)
     ev_signal_start(app->main.ev, &app->sigint);
 }
 
-/* xds thread: a new snapshot goes to every worker and, with the status, to the admin. */
+/* xds thread: a new snapshot goes to every worker (with its listeners) and,
+ * with the status, to the admin. */
 static void on_publish(void *ctx, xg_snapshot *s, xg_xds_status *st)
 {
     xg_app *app = ctx;
     if (s != NULL) {
-        int rc = xg_snapshot_publish(app->workers, s);
+        int rc = xg_dataplane_publish(app->dp, s);
         if (rc != 0)
             xg_log_error("cannot publish snapshot %llu: %s", (unsigned long long)s->generation, xg_strerror(rc));
     }
@@ -154,6 +157,8 @@ static int start(xg_app *app)
         rc = xg_workers_new(f->concurrency, &app->workers);
     if (rc == 0)
         rc = xg_workers_start(app->workers);
+    if (rc == 0)
+        rc = xg_dataplane_new(app->workers, NULL, xg_hcm_on_conn, NULL, &app->dp);
     /* Last: from here on the xds thread posts to the main loop and the workers. */
     if (rc == 0 && f->has_xds_server)
         rc = start_xds(app);
@@ -167,6 +172,7 @@ static void cleanup(xg_app *app)
     xg_ads_free(app->ads);
     xg_xds_state_free(app->xds);
     xg_workers_free(app->workers);
+    xg_dataplane_free(app->dp);
     xg_xds_admin_free(app->xds_admin);
     xg_admin_free(app->admin);
 }

@@ -337,7 +337,11 @@ static void maybe_finish(xg__h1 *h)
     xg__h1_stream *s = &h->st;
     if (!h->has_stream || h->close_owed || !s->out_done)
         return;
-    if (!s->in_done && !s->tunnel) {
+    /* A bodiless request answered from inside its on_headers (a direct
+     * response) has ended for the owner (end_stream was delivered); only
+     * llhttp's message-complete callback is still to come. */
+    bool ended = s->in_done || (s->in_headers && !s->in_body && !s->upgrade);
+    if (!ended && !s->tunnel) {
         /* Answered before the request ended (a local reply): the rest of the
          * request is never read; closing is the only safe framing. */
         h->dead = true;

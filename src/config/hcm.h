@@ -77,7 +77,7 @@ typedef struct xg_hcm_upgrade {
 } xg_hcm_upgrade;
 
 /* Http2ProtocolOptions with defaults resolved (edge-safe where Envoy's are not). */
-typedef struct xg_h2_options {
+typedef struct xg_hcm_h2_options {
     uint32_t hpack_table_size;               /* 4096 */
     uint32_t max_concurrent_streams;         /* 100 (Envoy: 2^31-1) */
     uint32_t initial_stream_window_size;     /* 65536 (Envoy: 256 MiB) */
@@ -93,7 +93,7 @@ typedef struct xg_h2_options {
     uint64_t keepalive_timeout_ms;
     uint32_t keepalive_jitter_percent; /* default 15 */
     uint64_t keepalive_connection_idle_interval_ms;
-} xg_h2_options;
+} xg_hcm_h2_options;
 
 /* Http1ProtocolOptions. */
 typedef struct xg_h1_options {
@@ -185,7 +185,7 @@ typedef struct xg_hcm {
     const xg_hcm_upgrade *upgrades;
     size_t n_upgrades;
     xg_h1_options h1;
-    xg_h2_options h2;
+    xg_hcm_h2_options h2;
 } xg_hcm;
 
 #endif

@@ -11,12 +11,17 @@ xg_snapshot *xg_worker_snapshot(void)
     return current;
 }
 
+void xg_worker_snapshot_swap(xg_snapshot *s)
+{
+    xg_snapshot *old = current;
+    current = s;
+    xg_snapshot_unref(old);
+}
+
 /* Runs on the worker: arg carries the reference posted for this worker. */
 static void on_publish(void *arg)
 {
-    xg_snapshot *old = current;
-    current = arg;
-    xg_snapshot_unref(old);
+    xg_worker_snapshot_swap(arg);
 }
 
 int xg_snapshot_publish(xg_workers *ws, xg_snapshot *s)

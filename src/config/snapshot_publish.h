@@ -14,6 +14,11 @@
  * whoever keeps it longer (a request) takes its own reference. */
 xg_snapshot *xg_worker_snapshot(void);
 
+/* Worker thread only: makes s the current snapshot, taking over the one
+ * reference the caller gives (NULL: none), and drops the previous one. For
+ * publishers that post their own closure (net/worker_listeners.c). */
+void xg_worker_snapshot_swap(xg_snapshot *s);
+
 /* Any thread: gives every worker a reference to s (the caller keeps its own);
  * s NULL makes every worker drop its snapshot (shutdown). A worker whose loop
  * has finished is skipped. 0, or the first error of a post (XG_ENOMEM). */

@@ -43,6 +43,28 @@ void xg_arena_dispose(xg_arena *a)
     a->used = 0;
 }
 
+void xg_arena_reset(xg_arena *a)
+{
+    for (xg_arena_cleanup *c = a->cleanups; c != NULL; c = c->next)
+        c->fn(c->arg);
+    a->cleanups = NULL;
+    xg_arena_chunk *keep = NULL;
+    while (a->head != NULL) {
+        xg_arena_chunk *c = a->head;
+        a->head = c->next;
+        if (keep == NULL && c->size == a->chunk_size)
+            keep = c;
+        else
+            free(c);
+    }
+    if (keep != NULL) {
+        keep->off = 0;
+        keep->next = NULL;
+    }
+    a->head = keep;
+    a->used = 0;
+}
+
 static xg_arena_chunk *chunk_new(xg_arena *a, size_t need)
 {
     size_t size = need > a->chunk_size ? need : a->chunk_size;

@@ -21,6 +21,9 @@ void xg_arena_init(xg_arena *a, size_t chunk_size);
 /* Runs the deferred hooks (newest first), then frees every chunk; the arena
  * is empty and reusable afterwards. */
 void xg_arena_dispose(xg_arena *a);
+/* Like dispose, but keeps one chunk of the default size for reuse (objects
+ * recycled from a free list, such as streams, then allocate nothing). */
+void xg_arena_reset(xg_arena *a);
 /* n bytes aligned to 16, zeroed; NULL on allocation failure. Valid until dispose. */
 void *xg_arena_alloc(xg_arena *a, size_t n);
 /* n elements of size each, zeroed; NULL on overflow or allocation failure. */

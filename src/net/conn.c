@@ -277,10 +277,34 @@ static void on_free(xg_deferred *d)
     free(c);
 }
 
+/* Per-thread: the connections owners closed that still flush or linger. */
+static __thread xg_conn *closing_head;
+
+static void closing_unlink(xg_conn *c)
+{
+    if (!c->in_closing)
+        return;
+    c->in_closing = false;
+    if (c->cprev != NULL)
+        c->cprev->cnext = c->cnext;
+    else
+        closing_head = c->cnext;
+    if (c->cnext != NULL)
+        c->cnext->cprev = c->cprev;
+    c->cprev = c->cnext = NULL;
+}
+
+void xg_conn_abort_closing(void)
+{
+    while (closing_head != NULL)
+        xg__conn_die(closing_head, XG_CONN_LOCAL);
+}
+
 /* The conn stops here: watchers off, socket closed, free at the end of the
  * pass. The first reason wins. */
 void xg__conn_die(xg_conn *c, xg_conn_reason r)
 {
+    closing_unlink(c); /* on the owning thread: the list is that thread's */
     if (c->dead)
         return;
     c->dead = true;
@@ -742,6 +766,12 @@ void xg_conn_close(xg_conn *c, xg_close_mode mode)
         return;
     }
     release_in_if_empty(c);
+    c->in_closing = true;
+    c->cprev = NULL;
+    c->cnext = closing_head;
+    if (closing_head != NULL)
+        closing_head->cprev = c;
+    closing_head = c;
     c->close_deadline = now(c) + c->close_timeout;
     arm_timer(c);
     if (c->wr_blocked)

@@ -184,6 +184,10 @@ struct xg_conn {
     xg_conn_list *list;
     xg_conn *lprev, *lnext;
     xg_conn_stats stats;
+    /* owner-closed and still flushing or lingering: on the thread's closing
+     * list (xg_conn_abort_closing) */
+    xg_conn *cprev, *cnext;
+    bool in_closing;
 };
 
 /* A plain connection over fd (non-blocking, connected), not started. On
@@ -289,6 +293,12 @@ bool xg_conn_peer_cert(const xg_conn *c, struct xg_tls_peer *out);
 const char *xg_conn_tls_version(const xg_conn *c);
 /* True when the TLS session was resumed. */
 bool xg_conn_tls_resumed(const xg_conn *c);
+
+/* Worker teardown: aborts every connection of the calling thread that its
+ * owner closed and that is still flushing or lingering (an upstream
+ * connection given up at shutdown); they are freed with the loop's
+ * deferred frees. */
+void xg_conn_abort_closing(void);
 
 void xg_conn_list_add(xg_conn_list *l, xg_conn *c);
 /* Takes c off its list without the on_remove call (the list's owner is going away). */

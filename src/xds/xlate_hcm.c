@@ -238,7 +238,7 @@ static int u32_range(xg_xlate *x, const char *field, const Google__Protobuf__UIn
     return 0;
 }
 
-static int h2_keepalive(xg_xlate *x, const Envoy__Config__Core__V3__KeepaliveSettings *pb, xg_h2_options *out)
+static int h2_keepalive(xg_xlate *x, const Envoy__Config__Core__V3__KeepaliveSettings *pb, xg_hcm_h2_options *out)
 {
     out->keepalive_jitter_percent = 15;
     if (pb == NULL)
@@ -262,7 +262,7 @@ static int h2_keepalive(xg_xlate *x, const Envoy__Config__Core__V3__KeepaliveSet
     return rc;
 }
 
-static int h2_options(xg_xlate *x, const pb_h2 *pb, xg_h2_options *out)
+static int h2_options(xg_xlate *x, const pb_h2 *pb, xg_hcm_h2_options *out)
 {
     static const pb_h2 empty = ENVOY__CONFIG__CORE__V3__HTTP2_PROTOCOL_OPTIONS__INIT;
     const uint32_t max31 = 2147483647u;

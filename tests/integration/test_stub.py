@@ -465,7 +465,8 @@ def test_delta_unsubscribe_stops_updates(procs, start_stub, node_env, tmp_path):
 # --- --check, signals ---
 
 def test_check_accepts_a_good_file():
-    for f in (BASIC, os.path.join(harness.ROOT, "deploy", "snapshots", "demo.yaml")):
+    for f in (BASIC, os.path.join(harness.ROOT, "deploy", "examples", "demo.yaml"),
+              os.path.join(harness.ROOT, "deploy", "examples", "demo-v2.yaml")):
         r = subprocess.run([harness.binary("control-plane-stub"), "--check", f], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert "ok:" in r.stdout

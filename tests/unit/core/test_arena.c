@@ -35,3 +35,28 @@ XG_TEST(big_allocations_keep_the_current_chunk)
     CHECK(xg_arena_calloc(&a, SIZE_MAX / 2, 4) == NULL);
     xg_arena_dispose(&a);
 }
+
+static int cleanups_run;
+static void count_cleanup(void *arg)
+{
+    cleanups_run += *(int *)arg;
+}
+
+XG_TEST(reset_keeps_one_default_chunk_and_runs_cleanups)
+{
+    xg_arena a;
+    xg_arena_init(&a, 256);
+    int one = 1;
+    char *first = xg_arena_alloc(&a, 200);
+    char *second = xg_arena_alloc(&a, 200); /* a second default chunk */
+    CHECK(xg_arena_alloc(&a, 10000) != NULL); /* a big one */
+    CHECK(xg_arena_defer(&a, count_cleanup, &one) == 0);
+    xg_arena_reset(&a);
+    CHECK_EQ_INT(cleanups_run, 1);
+    CHECK(a.head != NULL);
+    CHECK_EQ_INT((int)a.used, 0);
+    char *again = xg_arena_alloc(&a, 16); /* served by a kept chunk: no malloc */
+    CHECK(again != NULL && (again == first || again == second));
+    xg_arena_dispose(&a);
+    CHECK(a.head == NULL);
+}

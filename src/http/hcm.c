@@ -1,0 +1,446 @@
+/* The downstream side of the HTTP connection manager: one xg_hconn per
+ * connection. Chooses the codec, moves bytes between the connection and the
+ * codec (reads fed as they come, codec output written with writev straight
+ * from the codec's buffers), turns codec events into stream events, and
+ * runs the connection's timers (idle_timeout, max_connection_duration,
+ * drain_timeout) through the conn's one owner deadline. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "http/hcm_int.h"
+#include "net/worker_listeners.h"
+#include "upstream/resp_flags.h"
+
+#define IOV_MAX_OUT 16
+
+static void hconn_close(xg_hconn *hc, xg_close_mode mode);
+
+static double now_of(const xg_hconn *hc)
+{
+    return ev_now(hc->loop->ev);
+}
+
+/* --- codec callbacks --- */
+
+static int cb_stream_begin(void *owner, uint32_t sid, void **user, xg_arena **arena)
+{
+    xg_hconn *hc = owner;
+    xg_stream *s = xg__stream_new(hc, sid);
+    if (s == NULL)
+        return XG_ENOMEM;
+    *user = s;
+    *arena = &s->arena;
+    hc->n_requests++;
+    if (hc->cfg->max_requests_per_connection > 0 && hc->n_requests >= hc->cfg->max_requests_per_connection)
+        xg__hconn_drain(hc);
+    return 0;
+}
+
+static void cb_headers(void *owner, void *user, uint32_t sid, xg_headers *h, bool end_stream)
+{
+    xg_hconn *hc = owner;
+    if (hc->draining && !hc->goaway_sent) {
+        hc->goaway_sent = true; /* HTTP/1: this response says "connection: close" */
+        xg_codec_goaway(hc->codec, XG_GOAWAY_NOTICE);
+    }
+    xg__stream_on_headers(user, h, end_stream);
+}
+
+static void cb_data(void *owner, void *user, uint32_t sid, const char *p, size_t n, bool end_stream)
+{
+    xg__stream_on_data(user, p, n, end_stream);
+}
+
+static void cb_trailers(void *owner, void *user, uint32_t sid, xg_headers *t)
+{
+    xg__stream_on_trailers(user, t);
+}
+
+static void cb_close(void *owner, void *user, uint32_t sid)
+{
+    xg__stream_on_codec_end(user, false, XG_RESET_LOCAL);
+}
+
+static void cb_reset(void *owner, void *user, uint32_t sid, xg_reset_reason r)
+{
+    xg__stream_on_codec_end(user, true, r);
+}
+
+static void cb_error(void *owner, void *user, uint32_t sid, xg_codec_err kind, const char *detail)
+{
+    xg_hconn *hc = owner;
+    if (sid != 0 && user != NULL) {
+        xg__stream_on_codec_error(user, kind, detail);
+        return;
+    }
+    xg_log_debug("downstream %s connection error: %s (%s)", hc->proto == XG_PROTO_HTTP2 ? "HTTP/2" : "HTTP/1",
+                 xg_codec_err_name(kind), detail != NULL ? detail : "");
+}
+
+static void cb_send_ready(void *owner, void *user, uint32_t sid)
+{
+    if (user != NULL)
+        xg__stream_on_send_ready(user);
+}
+
+static const xg_codec_cbs codec_cbs = {
+    .on_stream_begin = cb_stream_begin,
+    .on_headers = cb_headers,
+    .on_data = cb_data,
+    .on_trailers = cb_trailers,
+    .on_stream_close = cb_close,
+    .on_stream_reset = cb_reset,
+    .on_error = cb_error,
+    .on_send_ready = cb_send_ready,
+};
+
+/* --- codec choice --- */
+
+static bool upgrade_configured(const xg_hcm *cfg, const char *type, size_t len)
+{
+    for (size_t i = 0; i < cfg->n_upgrades; i++)
+        if (cfg->upgrades[i].enabled && cfg->upgrades[i].type.len == len &&
+            memcmp(cfg->upgrades[i].type.s, type, len) == 0)
+            return true;
+    return false;
+}
+
+static void codec_opts(const xg_hcm *cfg, xg_codec_opts *o)
+{
+    xg_codec_opts_init(o);
+    o->max_headers_kb = cfg->max_request_headers_kb;
+    o->max_headers_count = cfg->max_headers_count;
+    o->accept_http_10 = cfg->h1.accept_http_10;
+    o->default_host_for_http_10 = cfg->h1.default_host_for_http_10[0] ? cfg->h1.default_host_for_http_10 : NULL;
+    o->allow_absolute_url = cfg->h1.allow_absolute_url;
+    o->allow_connect = cfg->h2.allow_connect || upgrade_configured(cfg, "connect", 7);
+    o->enable_trailers = cfg->h1.enable_trailers;
+    o->max_concurrent_streams = cfg->h2.max_concurrent_streams;
+    o->stream_window = cfg->h2.initial_stream_window_size;
+    o->conn_window = cfg->h2.initial_connection_window_size;
+    o->hpack_table_size = cfg->h2.hpack_table_size;
+    o->max_outbound_frames = cfg->h2.max_outbound_frames;
+    o->max_outbound_control_frames = cfg->h2.max_outbound_control_frames;
+}
+
+static int make_codec(xg_hconn *hc, xg_codec_proto proto)
+{
+    hc->proto = proto;
+    int rc = proto == XG_PROTO_HTTP2 ? xg_http2_server_new(&hc->codec, &hc->copts, &codec_cbs, hc)
+                                     : xg_http1_server_new(&hc->codec, &hc->copts, &codec_cbs, hc);
+    if (rc != 0) {
+        xg_log_error("downstream: cannot create the %s codec: %s", proto == XG_PROTO_HTTP2 ? "HTTP/2" : "HTTP/1",
+                     xg_strerror(rc));
+        hc->codec = NULL;
+        hconn_close(hc, XG_CLOSE_ABORT);
+        return rc;
+    }
+    if (hc->draining && proto == XG_PROTO_HTTP2) {
+        hc->goaway_sent = true;
+        xg_codec_goaway(hc->codec, XG_GOAWAY_NOTICE);
+    }
+    return 0;
+}
+
+/* codec_type AUTO on plaintext: the HTTP/2 connection preface means h2c
+ * with prior knowledge; anything else is HTTP/1.1. 0 once a codec exists. */
+static int detect(xg_hconn *hc)
+{
+    size_t len;
+    const char *p = xg_conn_input(hc->conn, &len);
+    int r = len > 0 ? xg_http2_detect_preface(p, len) : -1;
+    if (r < 0 && !xg_conn_eof(hc->conn))
+        return XG_EAGAIN;
+    if (r < 0) { /* the peer left before saying anything useful */
+        hconn_close(hc, XG_CLOSE_ABORT);
+        return XG_EAGAIN;
+    }
+    return make_codec(hc, r == 1 ? XG_PROTO_HTTP2 : XG_PROTO_HTTP1);
+}
+
+static xg_codec_proto initial_proto(xg_hconn *hc, bool *known)
+{
+    *known = true;
+    if (hc->cfg->codec == XG_CODEC_HTTP1)
+        return XG_PROTO_HTTP1;
+    if (hc->cfg->codec == XG_CODEC_HTTP2)
+        return XG_PROTO_HTTP2;
+    if (!hc->tls) {
+        *known = false;
+        return XG_PROTO_HTTP1;
+    }
+    size_t len = 0;
+    const char *alpn = xg_conn_alpn(hc->conn, &len);
+    return alpn != NULL && len == 2 && memcmp(alpn, "h2", 2) == 0 ? XG_PROTO_HTTP2 : XG_PROTO_HTTP1;
+}
+
+/* --- the pump --- */
+
+/* Feeds what the conn holds while the codec takes it; then the EOF. */
+static void feed(xg_hconn *hc)
+{
+    for (;;) {
+        size_t len, used = 0;
+        const char *p = xg_conn_input(hc->conn, &len);
+        if (len == 0 || !xg_codec_can_feed(hc->codec))
+            break;
+        hc->in_codec = true;
+        int rc = xg_codec_feed(hc->codec, p, len, &used);
+        hc->in_codec = false;
+        if (hc->conn == NULL)
+            return;
+        xg_conn_consume(hc->conn, used);
+        if (rc < 0 || used == 0)
+            return;
+    }
+    size_t left;
+    xg_conn_input(hc->conn, &left);
+    if (left == 0 && xg_conn_eof(hc->conn) && !hc->eof_fed) {
+        size_t used = 0;
+        hc->eof_fed = true;
+        hc->in_codec = true;
+        (void)xg_codec_feed(hc->codec, NULL, 0, &used);
+        hc->in_codec = false;
+    }
+}
+
+/* Writes the codec's output until it is empty or the socket is full. */
+static void flush(xg_hconn *hc)
+{
+    while (hc->conn != NULL && !hc->wait_write) {
+        struct iovec iov[IOV_MAX_OUT];
+        hc->in_codec = true;
+        size_t n = xg_codec_output(hc->codec, iov, IOV_MAX_OUT);
+        hc->in_codec = false;
+        if (n == 0 || hc->conn == NULL)
+            return;
+        size_t total = 0, taken = 0;
+        for (size_t i = 0; i < n; i++)
+            total += iov[i].iov_len;
+        int rc = xg_conn_writev(hc->conn, iov, (int)n, &taken);
+        hc->in_codec = true;
+        xg_codec_output_done(hc->codec, taken);
+        hc->in_codec = false;
+        if (rc < 0)
+            return; /* the conn is dead: on_close follows */
+        if (taken < total)
+            hc->wait_write = true;
+    }
+}
+
+/* The earliest connection deadline, through the conn's owner deadline. */
+static void arm_deadline(xg_hconn *hc)
+{
+    double d = hc->max_deadline;
+    if (hc->n_streams == 0 && hc->cfg->idle_timeout_ms > 0 && hc->idle_since > 0) {
+        double idle = hc->idle_since + hc->cfg->idle_timeout_ms / 1000.0;
+        d = d == 0 || idle < d ? idle : d;
+    }
+    if (hc->drain_deadline > 0 && (d == 0 || hc->drain_deadline < d))
+        d = hc->drain_deadline;
+    double in = d == 0 ? 0 : d - now_of(hc);
+    xg_conn_set_deadline(hc->conn, d == 0 ? 0 : in > 0.001 ? in : 0.001);
+}
+
+/* Closes the connection when the codec says so, or once it is quiet after
+ * the final GOAWAY (drain deadline, idle timeout) or the peer's FIN, with
+ * nothing left to write; else re-arms the timers. */
+static void settle(xg_hconn *hc)
+{
+    if (hc->conn == NULL || hc->codec == NULL)
+        return;
+    bool out = xg_codec_want_write(hc->codec) || hc->wait_write;
+    bool quiet = hc->n_streams == 0;
+    bool done = xg_codec_should_close(hc->codec) || (hc->goaway_final && quiet) ||
+                (xg_conn_eof(hc->conn) && hc->eof_fed && quiet);
+    if (done && !out) {
+        hconn_close(hc, XG_CLOSE_FLUSH);
+        return;
+    }
+    arm_deadline(hc);
+}
+
+void xg__hconn_pump(xg_hconn *hc)
+{
+    if (hc->in_codec) {
+        hc->again = true;
+        return;
+    }
+    if (hc->conn == NULL)
+        return;
+    if (hc->codec == NULL && detect(hc) != 0)
+        return;
+    do {
+        hc->again = false;
+        feed(hc);
+        if (hc->conn != NULL)
+            flush(hc);
+    } while (hc->again && hc->conn != NULL);
+    settle(hc);
+}
+
+/* --- connection life --- */
+
+static void hconn_free(xg_deferred *d)
+{
+    xg_hconn *hc = (xg_hconn *)((char *)d - offsetof(xg_hconn, deferred));
+    xg_codec_free(hc->codec);
+    free(hc);
+}
+
+/* Every stream goes (the codec will say nothing more), then the hconn. */
+static void release(xg_hconn *hc, uint32_t flags, const char *details)
+{
+    while (hc->streams != NULL)
+        xg__stream_abort(hc->streams, flags, details);
+    if (!hc->freed) {
+        hc->freed = true;
+        xg_loop_defer(hc->loop, &hc->deferred, hconn_free);
+    }
+}
+
+static void hconn_close(xg_hconn *hc, xg_close_mode mode)
+{
+    xg_conn *c = hc->conn;
+    if (c == NULL)
+        return;
+    hc->conn = NULL;
+    xg_conn_close(c, mode);
+    release(hc, XG_RF_DC, "downstream_remote_disconnect");
+}
+
+void xg__hconn_stream_gone(xg_hconn *hc, xg_stream *s)
+{
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        hc->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    if (--hc->n_streams == 0)
+        hc->idle_since = now_of(hc);
+    if (hc->conn != NULL)
+        xg__hconn_pump(hc); /* a pipelined request may be waiting; or the connection may close now */
+}
+
+/* Envoy's drain sequence: a GOAWAY notice (HTTP/1: "connection: close" on
+ * the next response), then after drain_timeout the final GOAWAY; the
+ * connection closes once it has no stream left after that. An idle HTTP/1
+ * connection is not closed at once: a request may be on its way. */
+void xg__hconn_drain(xg_hconn *hc)
+{
+    if (hc->draining || hc->conn == NULL)
+        return;
+    hc->draining = true;
+    if (hc->codec == NULL) {
+        hconn_close(hc, XG_CLOSE_FLUSH);
+        return;
+    }
+    /* HTTP/1: announced on the next request's response (cb_headers); an idle
+     * HTTP/1 codec told now would close at once. */
+    if (hc->proto == XG_PROTO_HTTP2 || hc->n_streams > 0) {
+        hc->goaway_sent = true;
+        xg_codec_goaway(hc->codec, XG_GOAWAY_NOTICE);
+    }
+    double dt = hc->cfg->drain_timeout_ms / 1000.0;
+    hc->drain_deadline = now_of(hc) + (dt > 0 ? dt : 0.001);
+    xg__hconn_pump(hc);
+}
+
+static void goaway_final(xg_hconn *hc)
+{
+    hc->draining = true;
+    if (hc->goaway_final || hc->codec == NULL)
+        return;
+    hc->goaway_final = true;
+    xg_codec_goaway(hc->codec, XG_GOAWAY_FINAL);
+}
+
+/* --- conn callbacks --- */
+
+static void on_read(xg_conn *c, void *owner, size_t n)
+{
+    xg__hconn_pump(owner);
+}
+
+static void on_writable(xg_conn *c, void *owner)
+{
+    xg_hconn *hc = owner;
+    hc->wait_write = false;
+    xg__hconn_pump(hc);
+}
+
+static void on_close(xg_conn *c, void *owner, xg_conn_reason r)
+{
+    xg_hconn *hc = owner;
+    hc->conn = NULL;
+    xg_log_debug("downstream connection closed: %s", xg_conn_reason_name(r));
+    release(hc, XG_RF_DC, r == XG_CONN_DRAINED ? "drain_timeout" : "downstream_remote_disconnect");
+}
+
+static void on_drain(xg_conn *c, void *owner)
+{
+    xg__hconn_drain(owner);
+}
+
+static void on_deadline(xg_conn *c, void *owner)
+{
+    xg_hconn *hc = owner;
+    double now = now_of(hc);
+    if (hc->drain_deadline > 0 && now >= hc->drain_deadline) {
+        hc->drain_deadline = 0;
+        goaway_final(hc);
+    }
+    if (hc->max_deadline > 0 && now >= hc->max_deadline) {
+        hc->max_deadline = 0;
+        xg__hconn_drain(hc);
+    }
+    if (hc->conn != NULL && hc->n_streams == 0 && hc->cfg->idle_timeout_ms > 0 &&
+        now >= hc->idle_since + hc->cfg->idle_timeout_ms / 1000.0) {
+        xg_log_debug("downstream connection idle for %.1f s: closing", hc->cfg->idle_timeout_ms / 1000.0);
+        goaway_final(hc);
+    }
+    xg__hconn_pump(hc);
+}
+
+static const xg_conn_cbs conn_cbs = {
+    .on_read = on_read,
+    .on_writable = on_writable,
+    .on_close = on_close,
+    .on_drain = on_drain,
+    .on_deadline = on_deadline,
+};
+
+void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
+{
+    xg_hconn *hc = calloc(1, sizeof(*hc));
+    if (hc == NULL || chain == NULL || chain->hcm == NULL) {
+        free(hc);
+        xg_conn_close(c, XG_CLOSE_ABORT);
+        return;
+    }
+    hc->conn = c;
+    hc->chain = chain;
+    hc->cfg = chain->hcm;
+    hc->wrt = xg_worker_rt_self();
+    hc->loop = c->loop;
+    hc->tls = xg_conn_is_tls(c);
+    hc->peer_cert = hc->tls ? -1 : 0;
+    memcpy(&hc->peer, &c->peer, sizeof(hc->peer));
+    memcpy(&hc->local, &c->local, sizeof(hc->local));
+    hc->idle_since = now_of(hc);
+    if (hc->cfg->max_connection_duration_ms > 0)
+        hc->max_deadline = hc->idle_since + hc->cfg->max_connection_duration_ms / 1000.0;
+    codec_opts(hc->cfg, &hc->copts);
+    xg_conn_set_owner(c, &conn_cbs, hc);
+    if (hc->cfg->delayed_close_timeout_ms > 0)
+        xg_conn_set_close_timeout(c, hc->cfg->delayed_close_timeout_ms / 1000.0);
+    bool known;
+    xg_codec_proto proto = initial_proto(hc, &known);
+    if (known && make_codec(hc, proto) != 0)
+        return;
+    arm_deadline(hc);
+}

@@ -1,0 +1,125 @@
+/* Internals of the HTTP connection manager shared by its files: hcm.c (the
+ * downstream connection: protocol detection, read/write pump, connection
+ * timers, drain), stream.c (streams and the filter chain), hcm_request.c
+ * (Envoy's request header handling), hcm_response.c (server, date, via,
+ * x-request-id on responses) and local_reply.c. Worker thread only. */
+#ifndef XG_HTTP_HCM_INT_H
+#define XG_HTTP_HCM_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec/codec.h"
+#include "config/hcm.h"
+#include "config/listener.h"
+#include "event/loop.h"
+#include "http/hcm.h"
+#include "http/stream.h"
+#include "net/conn.h"
+
+struct xg_worker_rt;
+
+/* One downstream connection under an HTTP connection manager. */
+typedef struct xg_hconn {
+    xg_conn *conn; /* NULL once given up or dead */
+    const xg_filter_chain *chain;
+    const xg_hcm *cfg;
+    struct xg_worker_rt *wrt;
+    xg_loop *loop;
+    xg_codec *codec; /* NULL until the protocol is known (AUTO on plaintext) */
+    xg_codec_opts copts;
+    xg_codec_proto proto;
+    bool tls;
+    struct sockaddr_storage peer, local; /* copied at hand-off: streams read them after the conn is gone */
+
+    xg_stream *streams; /* active streams, newest first */
+    uint32_t n_streams;
+    uint32_t n_requests; /* streams begun (max_requests_per_connection) */
+
+    /* connection timers, all through the conn's one owner deadline */
+    double idle_since;     /* ev_now when the last stream ended (or accept); 0 while streams are active */
+    double drain_deadline; /* HTTP/2: when the final GOAWAY follows the notice; 0: none */
+    double max_deadline;   /* max_connection_duration; 0: none */
+
+    bool draining;    /* no new requests wanted (GOAWAY notice / connection: close) */
+    bool goaway_sent; /* the codec was told about the drain (GOAWAY notice) */
+    bool goaway_final;
+    bool closing;     /* we gave the conn up (xg_conn_close) */
+    bool in_codec;    /* inside feed/output: codec callbacks may run, no re-entry */
+    bool again;       /* a pump was asked for while in_codec */
+    bool wait_write;  /* the socket took less than offered: on_writable follows */
+    bool eof_fed;     /* the codec was told about the peer's FIN */
+    int8_t peer_cert; /* TLS client certificate: -1 not looked at yet, 0 none, 1 presented, 2 presented and verified */
+    bool freed;       /* free scheduled */
+    xg_deferred deferred;
+} xg_hconn;
+
+/* hcm.c */
+/* Writes what the codec has, feeds what the conn has, settles the
+ * connection (close when done); safe from anywhere (deferred while inside
+ * the codec). */
+void xg__hconn_pump(xg_hconn *hc);
+/* A stream finished its life (codec done and teardown complete): unlink it;
+ * it is freed at the end of the pass. */
+void xg__hconn_stream_gone(xg_hconn *hc, xg_stream *s);
+/* Starts a graceful close: HTTP/2 GOAWAY, HTTP/1 "connection: close" on the
+ * next response; the connection closes once its streams are done. */
+void xg__hconn_drain(xg_hconn *hc);
+
+/* stream.c */
+xg_stream *xg__stream_new(xg_hconn *hc, uint32_t sid);
+void xg__stream_on_headers(xg_stream *s, xg_headers *h, bool end_stream);
+void xg__stream_on_data(xg_stream *s, const char *p, size_t n, bool end_stream);
+void xg__stream_on_trailers(xg_stream *s, xg_headers *t);
+/* The codec's terminal callback (reset: abnormal). */
+void xg__stream_on_codec_end(xg_stream *s, bool reset, xg_reset_reason r);
+void xg__stream_on_send_ready(xg_stream *s);
+/* The codec rejected the request (sid != 0): answer status if possible. */
+void xg__stream_on_codec_error(xg_stream *s, xg_codec_err kind, const char *detail);
+/* The connection is going away now: tear the stream down without the codec
+ * (flags: DC when the downstream vanished). */
+void xg__stream_abort(xg_stream *s, uint32_t flags, const char *details);
+/* Local reply from the connection manager or from filter index from-1
+ * downwards through the encoders (from = 0: no encoder filter sees it). */
+void xg__stream_local_reply(xg_stream *s, int from, int status, const char *body, uint32_t flags, const char *details);
+
+/* Aborts the stream after a failure (RST_STREAM / HTTP/1 close). */
+void xg__stream_reset(xg_stream *s, uint32_t flags, const char *details);
+/* n request body bytes left the proxy: the codec may deliver more. */
+void xg__stream_consumed(xg_stream *s, size_t n);
+/* The end of the encode direction: to the codec. */
+void xg__stream_sink_headers(xg_stream *s, xg_headers *h, bool end_stream);
+void xg__stream_sink_data(xg_stream *s, const char *p, size_t n, bool end_stream);
+void xg__stream_sink_trailers(xg_stream *s, xg_headers *t);
+
+/* stream_pipe.c: the filter chain's two directions. from is the first
+ * filter to run (encode: counting down, -1 = straight to the codec). */
+void xg__pipe_decode_headers(xg_stream *s, bool end_stream);
+void xg__pipe_decode_data(xg_stream *s, const char *p, size_t n, bool end_stream);
+void xg__pipe_decode_trailers(xg_stream *s, xg_headers *t);
+void xg__pipe_encode_headers(xg_stream *s, int from, xg_headers *h, bool end_stream);
+void xg__pipe_encode_data(xg_stream *s, int from, const char *p, size_t n, bool end_stream);
+void xg__pipe_encode_trailers(xg_stream *s, int from, xg_headers *t);
+void xg__pipe_dispose(xg__pipe *p);
+
+/* hcm_request.c: Envoy's request handling before routing and filters.
+ * Returns 0 to go on, or the status of a local reply to send (with
+ * *details, and *location for a 307 path redirect); XG_ENOMEM as 500. */
+int xg__hcm_prepare_request(xg_stream *s, const char **details, xg_hstr *location);
+/* Route selection for s (s->rc set): vh, route; 0 or a local reply status. */
+int xg__hcm_route(xg_stream *s, const char **details, uint32_t *flags, xg_hstr *location);
+
+/* hcm_response.c: the connection manager's response headers (date, server,
+ * via, x-request-id). 0 or XG_ENOMEM. */
+int xg__hcm_finalize_response(xg_stream *s, xg_headers *h);
+
+/* local_reply.c: the headers (and body) of a local reply in s's arena,
+ * gRPC-mapped for gRPC requests. */
+int xg__local_reply_build(xg_stream *s, int status, const char *body, xg_headers **out, const char **out_body,
+                          size_t *out_len);
+/* Envoy's HTTP status -> gRPC status mapping (Grpc::Utility::httpToGrpcStatus). */
+int xg__http_to_grpc_status(int status);
+/* The reason phrase of a status ("Bad Request"), for local reply bodies. */
+const char *xg__status_text(int status);
+
+#endif

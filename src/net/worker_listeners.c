@@ -1,0 +1,340 @@
+/* Snapshot publish for the data plane: the listener set is built once per
+ * publish on the publishing thread, then each worker swaps its snapshot,
+ * reconciles its clusters and applies the set in one loop callback. Also
+ * the worker runtime (created on the worker by its first publish) and the
+ * per-worker snapshot pins streams hold. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/snapshot_publish.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "http/hcm.h"
+#include "net/worker_listeners.h"
+#include "upstream/upstream.h"
+
+/* The last step of a worker's teardown, one loop iteration after the
+ * first: by then the connections killed in the first step have told their
+ * owners (who gave up their upstream connections), so what still lingers
+ * can be aborted. */
+typedef struct reaper {
+    ev_timer timer;
+    xg_dataplane *dp;
+} reaper;
+
+struct xg_dataplane {
+    xg_workers *ws;
+    reaper *reapers; /* one per worker */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned teardowns; /* workers still tearing down (guarded by mu) */
+    xg_listener_mgr *mgr;
+    xg_listener_conn_cb cb;
+    void *cb_arg;
+    xg_listener_set *last;  /* the set last built (referenced) */
+    xg_snap_table *built_l; /* the listener and secret tables it was built from (referenced) */
+    xg_snap_table *built_s;
+};
+
+typedef struct apply_task {
+    xg_dataplane *dp;
+    xg_snapshot *snap;    /* one reference, or NULL: tear down */
+    xg_listener_set *set; /* one reference, or NULL: keep the listeners */
+} apply_task;
+
+/* The only mutable per-thread state here: this worker's runtime. */
+static __thread xg_worker_rt *self;
+
+xg_worker_rt *xg_worker_rt_self(void)
+{
+    return self;
+}
+
+/* --- pins --- */
+
+static void pin_drop(xg_snap_pin *p)
+{
+    if (p != NULL && --p->users == 0) {
+        xg_snapshot_unref(p->snap);
+        free(p);
+    }
+}
+
+xg_snap_pin *xg_worker_pin(void)
+{
+    if (self == NULL || self->pin == NULL)
+        return NULL;
+    self->pin->users++;
+    return self->pin;
+}
+
+void xg_snap_pin_release(xg_snap_pin *p)
+{
+    pin_drop(p);
+}
+
+const char *xg_worker_date(xg_worker_rt *w)
+{
+    double now = ev_now(w->loop->ev);
+    if ((time_t)now != (time_t)w->date_at || w->date[0] == '\0') {
+        time_t t = (time_t)now;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        w->date_at = now;
+    }
+    return w->date;
+}
+
+/* --- the worker side --- */
+
+static int rt_new(xg_dataplane *dp, xg_worker_rt **out)
+{
+    xg_worker *w = xg_worker_self();
+    xg_worker_rt *rt = calloc(1, sizeof(*rt));
+    if (w == NULL || rt == NULL) {
+        free(rt);
+        return XG_ENOMEM;
+    }
+    rt->loop = xg_worker_loop(w);
+    rt->id = xg_worker_id(w);
+    xg_rng_seed(&rt->rng, (uint64_t)time(NULL) * 1000003u ^ (uint64_t)(uintptr_t)rt ^ rt->id);
+    xg_clusters_opts o = {.seed = xg_rng_next(&rt->rng)};
+    xg_upstream_cluster_hooks(&o);
+    int rc = xg_clusters_new(rt->loop, &o, &rt->clusters);
+    if (rc == 0)
+        rc = xg_listeners_new(rt->loop, rt->id, dp->cb, dp->cb_arg, &rt->listeners);
+    if (rc != 0) {
+        xg_clusters_free(rt->clusters);
+        free(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+/* Shutdown: connections are killed (their owners hear on_close at the end
+ * of this pass and release what they hold; nothing there reads the
+ * runtime), clusters drain, the snapshot goes. */
+static void rt_free(xg_worker_rt *rt)
+{
+    xg_listeners_free(rt->listeners);
+    xg_clusters_free(rt->clusters);
+    pin_drop(rt->pin);
+    xg_listener_set_unref(rt->applied);
+    free(rt);
+}
+
+static void swap_pin(xg_worker_rt *rt, xg_snapshot *snap)
+{
+    xg_snap_pin *p = malloc(sizeof(*p));
+    if (p == NULL) {
+        xg_log_error("worker %u: out of memory pinning snapshot %llu", rt->id, (unsigned long long)snap->generation);
+        return;
+    }
+    xg_snapshot_ref(snap);
+    p->snap = snap;
+    p->users = 1;
+    pin_drop(rt->pin);
+    rt->pin = p;
+}
+
+static void apply(xg_worker_rt *rt, xg_snapshot *snap, xg_listener_set *set)
+{
+    swap_pin(rt, snap);
+    int rc = xg_clusters_on_snapshot(rt->clusters, snap);
+    if (rc != 0)
+        xg_log_error("worker %u: clusters of snapshot %llu: %s (the previous hosts stay)", rt->id,
+                     (unsigned long long)snap->generation, xg_strerror(rc));
+    if (set != NULL && set != rt->applied) {
+        xg_listeners_apply(rt->listeners, set);
+        xg_listener_set_unref(rt->applied);
+        xg_listener_set_ref(set);
+        rt->applied = set;
+    }
+}
+
+static void teardown_done(xg_dataplane *dp)
+{
+    pthread_mutex_lock(&dp->mu);
+    dp->teardowns--;
+    pthread_cond_broadcast(&dp->cv);
+    pthread_mutex_unlock(&dp->mu);
+}
+
+static void on_reap(struct ev_loop *ev, ev_timer *t, int revents)
+{
+    reaper *r = t->data;
+    xg_conn_abort_closing();
+    xg_hcm_thread_cleanup();
+    teardown_done(r->dp);
+}
+
+/* Shutdown, first step: listeners (and their connections) and clusters go;
+ * the reaper finishes one iteration later. */
+static void teardown(xg_dataplane *dp)
+{
+    xg_worker *w = xg_worker_self();
+    if (self != NULL)
+        rt_free(self);
+    self = NULL;
+    xg_worker_snapshot_swap(NULL);
+    reaper *r = &dp->reapers[xg_worker_id(w)];
+    r->dp = dp;
+    ev_timer_init(&r->timer, on_reap, 0, 0);
+    r->timer.data = r;
+    ev_timer_start(xg_worker_loop(w)->ev, &r->timer);
+}
+
+static void on_apply(void *arg)
+{
+    apply_task *t = arg;
+    if (t->snap == NULL) {
+        teardown(t->dp);
+        goto done;
+    }
+    if (self == NULL && rt_new(t->dp, &self) != 0) {
+        xg_log_error("worker: out of memory starting the data plane");
+        xg_snapshot_unref(t->snap);
+        goto done;
+    }
+    apply(self, t->snap, t->set);
+    xg_log_debug("worker %u: now serving snapshot generation %llu", self->id, (unsigned long long)t->snap->generation);
+    xg_worker_snapshot_swap(t->snap); /* takes the task's reference */
+done:
+    xg_listener_set_unref(t->set);
+    free(t);
+}
+
+/* --- the publishing side --- */
+
+int xg_dataplane_new(xg_workers *ws, const xg_listener_opts *o, xg_listener_conn_cb cb, void *cb_arg,
+                     xg_dataplane **out)
+{
+    xg_dataplane *dp = calloc(1, sizeof(*dp));
+    if (dp == NULL)
+        return XG_ENOMEM;
+    dp->reapers = calloc(xg_workers_count(ws), sizeof(*dp->reapers));
+    int rc = dp->reapers != NULL ? xg_listener_mgr_new(xg_workers_count(ws), o, &dp->mgr) : XG_ENOMEM;
+    if (rc != 0) {
+        free(dp->reapers);
+        free(dp);
+        return rc;
+    }
+    pthread_mutex_init(&dp->mu, NULL);
+    pthread_cond_init(&dp->cv, NULL);
+    dp->ws = ws;
+    dp->cb = cb;
+    dp->cb_arg = cb_arg;
+    *out = dp;
+    return 0;
+}
+
+static void remember_tables(xg_dataplane *dp, const xg_snapshot *s)
+{
+    xg_snap_table_unref(dp->built_l);
+    xg_snap_table_unref(dp->built_s);
+    dp->built_l = s->tables[XG_RES_LISTENER];
+    dp->built_s = s->tables[XG_RES_SECRET];
+    xg_snap_table_ref(dp->built_l);
+    xg_snap_table_ref(dp->built_s);
+}
+
+/* The set for s: the last one when neither listeners nor secrets changed
+ * (snapshots share unchanged tables), else a new build. A reference, or
+ * NULL when there is none (the workers keep what they have). */
+static xg_listener_set *set_for(xg_dataplane *dp, const xg_snapshot *s)
+{
+    if (dp->last != NULL && s->tables[XG_RES_LISTENER] == dp->built_l && s->tables[XG_RES_SECRET] == dp->built_s) {
+        xg_listener_set_ref(dp->last);
+        return dp->last;
+    }
+    char err[512] = "";
+    xg_listener_set *set;
+    int rc = xg_listener_mgr_build(dp->mgr, s, &set, err, sizeof(err));
+    if (rc != 0) {
+        xg_log_error("listeners of snapshot %llu: %s; the previous listeners stay", (unsigned long long)s->generation,
+                     err[0] ? err : xg_strerror(rc));
+        if (dp->last != NULL)
+            xg_listener_set_ref(dp->last);
+        return dp->last;
+    }
+    xg_listener_set_unref(dp->last);
+    dp->last = set;
+    xg_listener_set_ref(set);
+    remember_tables(dp, s);
+    return set;
+}
+
+static int post(xg_dataplane *dp, unsigned i, xg_snapshot *s, xg_listener_set *set)
+{
+    apply_task *t = malloc(sizeof(*t));
+    if (t == NULL)
+        return XG_ENOMEM;
+    *t = (apply_task){.dp = dp, .snap = s, .set = set};
+    if (s != NULL)
+        xg_snapshot_ref(s);
+    if (set != NULL)
+        xg_listener_set_ref(set);
+    int rc = xg_worker_post(xg_workers_get(dp->ws, i), on_apply, t);
+    if (rc != 0) {
+        xg_snapshot_unref(s);
+        xg_listener_set_unref(set);
+        free(t);
+    }
+    return rc;
+}
+
+/* Shutdown waits (at most 5 s) until every worker that took the teardown
+ * has finished it, so the workers can be stopped with nothing left open. */
+static void wait_teardowns(xg_dataplane *dp)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&dp->mu);
+    while (dp->teardowns > 0)
+        if (pthread_cond_timedwait(&dp->cv, &dp->mu, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&dp->mu);
+}
+
+int xg_dataplane_publish(xg_dataplane *dp, xg_snapshot *s)
+{
+    xg_listener_set *set = s != NULL ? set_for(dp, s) : NULL;
+    int first_err = 0;
+    for (unsigned i = 0; i < xg_workers_count(dp->ws); i++) {
+        if (s == NULL) {
+            pthread_mutex_lock(&dp->mu);
+            dp->teardowns++;
+            pthread_mutex_unlock(&dp->mu);
+        }
+        int rc = post(dp, i, s, set);
+        if (rc != 0 && s == NULL)
+            teardown_done(dp);
+        if (rc != 0 && rc != XG_EAGAIN && first_err == 0)
+            first_err = rc;
+    }
+    xg_listener_set_unref(set);
+    if (s == NULL)
+        wait_teardowns(dp);
+    return first_err;
+}
+
+void xg_dataplane_free(xg_dataplane *dp)
+{
+    if (dp == NULL)
+        return;
+    xg_listener_set_unref(dp->last);
+    xg_snap_table_unref(dp->built_l);
+    xg_snap_table_unref(dp->built_s);
+    xg_listener_mgr_free(dp->mgr);
+    pthread_mutex_destroy(&dp->mu);
+    pthread_cond_destroy(&dp->cv);
+    free(dp->reapers);
+    free(dp);
+}

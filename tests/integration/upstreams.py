@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""Upstream servers for the proxy integration tests, each started as its own
+process by the tests (procs) and stopped by pid:
+
+  upstreams.py http PORT NAME   threaded HTTP/1.1 server: answers every request
+                                with JSON describing it (server name, method,
+                                path, headers in order, body length and sha256);
+                                special paths below; a websocket echo on
+                                "Upgrade: websocket"
+  upstreams.py grpc PORT NAME   gRPC server (python3-grpcio) without generated
+                                code: /test.Echo/Unary, /test.Echo/ServerStream,
+                                /test.Echo/BidiStream, /test.Echo/Fail
+
+Special HTTP paths (the query is ignored):
+  /status/N        status N with the usual JSON body
+  /big/N           N bytes of body (content-length)
+  /chunked/N       N bytes of body in 1000-byte chunks (transfer-encoding: chunked)
+  /slow/MS         waits MS milliseconds, then answers
+  /drip/N/MS       N chunks of 10 bytes, MS milliseconds apart (chunked)
+  /close           answers and closes the connection
+  /reset           closes the connection without answering
+  /__seen          JSON list of every request line seen so far (method and path)
+"""
+import base64
+import hashlib
+import http.server
+import json
+import socket
+import socketserver
+import struct
+import sys
+import time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _body(self):
+        n = int(self.headers.get("content-length") or 0)
+        if n:
+            return self.rfile.read(n)
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return b""
+
+    def _describe(self, body):
+        return {
+            "server": self.server.name,
+            "method": self.command,
+            "path": self.path,
+            "version": self.request_version,
+            "headers": [[k.lower(), v] for k, v in self.headers.items()],
+            "body_len": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        }
+
+    def _send(self, status, body, ctype="application/json", extra=()):
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(body)))
+        self.send_header("x-upstream", self.server.name)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _chunked(self, chunks, delay=0.0):
+        self.send_response(200)
+        self.send_header("content-type", "application/octet-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("x-upstream", self.server.name)
+        self.end_headers()
+        for c in chunks:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(c), c))
+            self.wfile.flush()
+            if delay:
+                time.sleep(delay)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _websocket(self):
+        key = self.headers.get("sec-websocket-key", "")
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+        self.send_response(101)
+        self.send_header("upgrade", "websocket")
+        self.send_header("connection", "Upgrade")
+        self.send_header("sec-websocket-accept", accept.decode())
+        self.end_headers()
+        self.wfile.flush()
+        ws_echo(self.rfile, self.wfile, self.server.name)
+        self.close_connection = True
+
+    def _reply(self):
+        if self.path == "/__seen":
+            return self._send(200, json.dumps(self.server.seen).encode())
+        self.server.seen.append([self.command, self.path])
+        if (self.headers.get("upgrade") or "").lower() == "websocket":
+            return self._websocket()
+        body = self._body()
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts[0] == "reset":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        if parts[0] == "slow":
+            time.sleep(int(parts[1]) / 1000.0)
+        if parts[0] == "big":
+            return self._send(200, b"x" * int(parts[1]), "application/octet-stream")
+        if parts[0] == "chunked":
+            n = int(parts[1])
+            return self._chunked([b"y" * min(1000, n - i) for i in range(0, n, 1000)])
+        if parts[0] == "drip":
+            return self._chunked([b"0123456789"] * int(parts[1]), int(parts[2]) / 1000.0)
+        status = int(parts[1]) if parts[0] == "status" else 200
+        extra = [("connection", "close")] if parts[0] == "close" else []
+        if parts[0] == "close":
+            self.close_connection = True
+        return self._send(status, json.dumps(self._describe(body)).encode(), extra=extra)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _reply
+
+
+def ws_echo(rfile, wfile, name):
+    """Echoes websocket frames back (unmasked, prefixed with the server name for text) until close."""
+    while True:
+        head = rfile.read(2)
+        if len(head) < 2:
+            return
+        op, n = head[0] & 0x0F, head[1] & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", rfile.read(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", rfile.read(8))[0]
+        mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(rfile.read(n)))
+        if op == 8:
+            wfile.write(b"\x88\x00")
+            wfile.flush()
+            return
+        if op == 1:
+            data = ("%s: " % name).encode() + data
+        out = bytes([0x80 | op])
+        out += bytes([len(data)]) if len(data) < 126 else b"\x7e" + struct.pack("!H", len(data))
+        wfile.write(out + data)
+        wfile.flush()
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256  # the default (5) drops connects under load: the proxy then sees connect timeouts
+
+
+def serve_http(port, name):
+    srv = Server(("127.0.0.1", port), Handler)
+    srv.name = name
+    srv.seen = []
+    print("listening", flush=True)
+    srv.serve_forever()
+
+
+def serve_grpc(port, name):
+    import grpc
+    from concurrent import futures
+
+    def unary(req, ctx):
+        ctx.set_trailing_metadata((("x-trailer", "done"),))
+        md = dict(ctx.invocation_metadata())
+        return ("%s:%s:%s" % (name, md.get("x-request-id", "-") != "-", req.decode())).encode()
+
+    def server_stream(req, ctx):
+        ctx.set_trailing_metadata((("x-trailer", "streamed"),))
+        for i in range(int(req.decode() or "3")):
+            yield ("%s:%d" % (name, i)).encode()
+
+    def bidi(it, ctx):
+        for m in it:
+            yield m.upper()
+
+    def fail(req, ctx):
+        ctx.abort(grpc.StatusCode.PERMISSION_DENIED, "no way")
+
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+        "BidiStream": grpc.stream_stream_rpc_method_handler(bidi),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+    }
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
+    srv.add_insecure_port("127.0.0.1:%d" % port)
+    srv.start()
+    print("listening", flush=True)
+    srv.wait_for_termination()
+
+
+if __name__ == "__main__":
+    kind, port = sys.argv[1], int(sys.argv[2])
+    name = sys.argv[3] if len(sys.argv) > 3 else "%s-%d" % (kind, port)
+    {"http": serve_http, "grpc": serve_grpc}[kind](port, name)
