@@ -39,7 +39,10 @@ static bool suppress(const router *r)
 static xg_hvar_ctx hvar_ctx(xg_stream *s, const xg_host *host)
 {
     const char *sni = xg_stream_sni(s);
-    return (xg_hvar_ctx){.request = s->req,
+    const xg_worker_rt *w = xg_worker_rt_self();
+    const char *me = w != NULL ? w->hostname : "";
+    return (xg_hvar_ctx){.hostname = {me, (uint32_t)strlen(me)},
+                         .request = s->req,
                          .downstream_remote = (const struct sockaddr *)&s->remote,
                          .downstream_direct_remote = xg_stream_peer(s),
                          .downstream_local = xg_stream_local(s),

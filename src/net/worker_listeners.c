@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/snapshot_publish.h"
 #include "core/error.h"
@@ -102,6 +103,8 @@ static int rt_new(xg_dataplane *dp, xg_worker_rt **out)
     }
     rt->loop = xg_worker_loop(w);
     rt->id = xg_worker_id(w);
+    if (gethostname(rt->hostname, sizeof(rt->hostname) - 1) != 0)
+        rt->hostname[0] = '\0';
     xg_rng_seed(&rt->rng, (uint64_t)time(NULL) * 1000003u ^ (uint64_t)(uintptr_t)rt ^ rt->id);
     xg_clusters_opts o = {.seed = xg_rng_next(&rt->rng)};
     xg_upstream_cluster_hooks(&o);

@@ -42,6 +42,7 @@ typedef struct xg_worker_rt {
     xg_rng rng;               /* request ids, per-request random values */
     double date_at;           /* the second the cached Date header was made for */
     char date[40];            /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+    char hostname[256];       /* this machine's name, for %HOSTNAME% in header values */
 } xg_worker_rt;
 
 /* The calling worker's runtime, or NULL (no snapshot published yet, or not

@@ -18,8 +18,10 @@ from proxy_env import ProxyWorld, echo, have_grpc, header_values, raw, status_of
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     procs = harness.Procs(str(tmp_path_factory.mktemp("procs")))
+    w = ProxyWorld(procs, tmp_path_factory.mktemp("world"), grpc=have_grpc())
     try:
-        yield ProxyWorld(procs, tmp_path_factory.mktemp("world"), grpc=have_grpc())
+        yield w
+        w.gate.stop_clean()  # SIGTERM after all the traffic: exit 0, no sanitizer report
     finally:
         procs.stop_all()
 
