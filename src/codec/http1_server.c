@@ -567,7 +567,10 @@ static int srv_send_headers(xg_codec *c, uint32_t sid, const xg_headers *hd, boo
     int rc = frame_response(h, hd, end_stream, &zero_len);
     if (rc != 0)
         return rc;
-    bool keep = s->keep_alive && !s->out_close && !h->goaway && !s->tunnel;
+    /* A response that starts before its request was read to the end (a
+     * local reply such as 413) closes the connection: say so up front. */
+    bool read_all = s->in_done || (s->in_headers && !s->in_body) || s->upgrade;
+    bool keep = s->keep_alive && !s->out_close && !h->goaway && !s->tunnel && read_all;
     rc = write_status(h, hd->status);
     if (rc == 0)
         rc = xg__h1_write_fields(h, hd, false, hd->status == 204 || s->tunnel);

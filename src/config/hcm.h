@@ -24,7 +24,15 @@ typedef enum xg_http_filter_kind {
     XG_HTTP_FILTER_ROUTER,
     XG_HTTP_FILTER_LOCAL_RATELIMIT, /* reserved for issue 6: NACKed (or skipped if optional) for now */
     XG_HTTP_FILTER_RATELIMIT,       /* reserved for issue 6 */
+    XG_HTTP_FILTER_BUFFER,          /* envoy.filters.http.buffer */
 } xg_http_filter_kind;
+
+/* envoy.extensions.filters.http.buffer.v3.Buffer, and BufferPerRoute (the
+ * translated form of a typed_per_filter_config entry). */
+typedef struct xg_buffer_config {
+    bool disabled;              /* BufferPerRoute.disabled */
+    uint32_t max_request_bytes; /* > 0 unless disabled */
+} xg_buffer_config;
 
 /* envoy.extensions.filters.http.router.v3.Router. */
 typedef struct xg_router_config {
@@ -41,7 +49,7 @@ typedef struct xg_http_filter {
     xg_http_filter_kind kind; /* chosen by the typed_config's type, never by name */
     bool disabled;            /* off unless a route enables it through typed_per_filter_config */
     xg_typed_config config;   /* the typed_config (a TypedStruct already converted to binary) */
-    const void *translated;   /* ROUTER: const xg_router_config * */
+    const void *translated;   /* ROUTER: const xg_router_config *; BUFFER: const xg_buffer_config * */
 } xg_http_filter;
 
 typedef enum xg_server_header {

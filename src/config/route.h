@@ -29,6 +29,11 @@ typedef struct xg_typed_config {
     const char *type_name; /* type_url after the last '/' */
     const uint8_t *value;
     size_t len;
+    /* For a per-route config of a filter xdsgate has, its translated form
+     * (xds/xlate_hcm_filters.c: xg__xlate_filter_per_route) and the type it
+     * came from (also when wrapped in a FilterConfig); else both NULL. */
+    const void *translated;
+    const char *translated_type; /* static, e.g. "envoy.extensions.filters.http.buffer.v3.BufferPerRoute" */
 } xg_typed_config;
 
 /* typed_per_filter_config of a route config, vhost, route or weighted cluster,

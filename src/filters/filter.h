@@ -32,6 +32,16 @@ struct xg_stream; /* http/stream.h */
 typedef enum xg_filter_status {
     XG_FILTER_CONTINUE,
     XG_FILTER_STOP,
+    /* decode_headers, then decode_data (Envoy's StopIterationAndBuffer):
+     * the filters after f wait, but f keeps seeing the request body and
+     * trailers as they arrive (the filters before it first). The bytes f
+     * answers STOP_AND_BUFFER for are kept for the filters after it and
+     * acknowledged to the client at once, so its window stays open; past
+     * the stream's decoder buffer limit the request is answered 413. f
+     * resumes the chain by returning CONTINUE for a later item (the
+     * headers, the kept bytes and that item go on, in order) or through
+     * xg_filter_continue_decoding. Elsewhere it counts as STOP. */
+    XG_FILTER_STOP_AND_BUFFER,
 } xg_filter_status;
 
 typedef struct xg_filter xg_filter;
@@ -72,6 +82,8 @@ xg_filter_create_fn xg_filter_factory(xg_http_filter_kind kind);
 
 /* The router filter's factory (filters/router.c). */
 xg_filter *xg_router_filter_create(struct xg_stream *s, const xg_http_filter *cfg);
+/* The buffer filter's factory (filters/buffer.c). */
+xg_filter *xg_buffer_filter_create(struct xg_stream *s, const xg_http_filter *cfg);
 
 /* --- what a filter may ask of its stream (http/stream.c) --- */
 
@@ -95,6 +107,16 @@ void xg_filter_local_reply(xg_filter *f, int status, const char *body, uint32_t 
 void xg_filter_encode_headers(xg_filter *f, xg_headers *h, bool end_stream);
 void xg_filter_encode_data(xg_filter *f, const char *p, size_t n, bool end_stream);
 void xg_filter_encode_trailers(xg_filter *f, xg_headers *t);
+
+/* The most request body bytes a filter may make the stream buffer
+ * (XG_FILTER_STOP_AND_BUFFER) before it answers 413; by default the
+ * listener's per_connection_buffer_limit_bytes (0 there: no limit). */
+void xg_filter_set_decoder_buffer_limit(xg_filter *f, uint32_t bytes);
+
+/* The most specific typed_per_filter_config entry for f's filter name (route,
+ * then virtual host, then route configuration), or NULL. Borrowed from the
+ * stream's pinned snapshot. */
+const xg_typed_config *xg_filter_per_route_config(const xg_filter *f);
 
 /* n request body bytes delivered by decode_data have left the proxy (the
  * last consumer says so): reopens the client's flow-control window. */

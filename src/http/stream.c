@@ -206,6 +206,10 @@ xg_stream *xg__stream_new(xg_hconn *hc, uint32_t sid)
     s->info.t_start = s->t_last_activity = now;
     s->info.proto = hc->proto;
     s->idle_timeout = s->cfg->stream_idle_timeout_ms / 1000.0;
+    /* Envoy's default decoder buffer limit is the connection's buffer limit
+     * (the listener's per_connection_buffer_limit_bytes; 0: none). */
+    size_t wm = hc->conn != NULL ? hc->conn->wm_high : 0;
+    s->dec_limit = wm == 0 || wm > UINT32_MAX ? UINT32_MAX : (uint32_t)wm;
     if (s->cfg->request_headers_timeout_ms > 0)
         s->headers_deadline = now + s->cfg->request_headers_timeout_ms / 1000.0;
     if (s->cfg->request_timeout_ms > 0)

@@ -53,6 +53,7 @@ typedef struct xg_stream_info {
 typedef struct xg__held {
     int32_t from;         /* the next filter to see it (encode: counting down; -1: the codec) */
     bool end;             /* the stream's end comes with this item */
+    bool acked;           /* its bytes were acknowledged to the client while buffered */
     uint32_t off, len;    /* bytes in the direction's buffer */
     xg_headers *trailers; /* a trailers item (len 0) */
     struct xg__held *next;
@@ -65,6 +66,9 @@ typedef struct xg__pipe {
     bool hdr_done; /* headers went through every filter */
     bool hdr_end;  /* the headers carried end_stream */
     bool stopped;  /* a filter returned STOP; everything after waits */
+    bool buffering;  /* decode: the headers wait at filter hdr_at - 1 (STOP_AND_BUFFER); the body goes up to it */
+    bool inner_stop; /* decode, buffering: a filter before the buffering one stopped the body */
+    uint64_t buffered; /* decode: body bytes kept for the buffering filter */
     bool ended;    /* end of stream went out of the pipe */
     xg__held *held, *held_tail;
     xg_buf bytes;
@@ -108,7 +112,9 @@ typedef struct xg_stream {
     bool reply_busy;    /* a local reply is being produced */
     bool dec_abandoned; /* the response no longer depends on the request: its bytes are dropped */
     bool codec_error;   /* the codec rejected the request */
-    uint32_t rx_owed;   /* request body bytes delivered but not yet consumed */
+    uint32_t rx_owed;     /* request body bytes delivered but not yet consumed */
+    uint32_t rx_preacked; /* buffered request bytes acknowledged early, not yet consumed by the last filter */
+    uint32_t dec_limit;   /* decoder buffer limit (xg_filter_set_decoder_buffer_limit) */
 
     /* timers: one libev timer at the earliest deadline */
     ev_timer timer;

@@ -72,11 +72,78 @@ static xg_filter_status dec_item(xg_filter *f, xg__pipe *p, xg__held *h)
     return f->vt->decode_data(f, p->bytes.data + h->off, h->len, h->end);
 }
 
+/* --- buffering (XG_FILTER_STOP_AND_BUFFER): the headers wait at filter
+ * hdr_at - 1, body items go on up to it and are parked there (from ==
+ * hdr_at), acknowledged to the client, merged into one stretch --- */
+
+static void park_merge(xg__pipe *p, xg__held *h)
+{
+    xg__held *prev = p->held;
+    if (prev == h || prev->next != h || prev->from != h->from || prev->trailers != NULL || h->trailers != NULL ||
+        prev->end || prev->acked != h->acked || prev->off + prev->len != h->off)
+        return;
+    prev->len += h->len;
+    prev->end = h->end;
+    prev->next = h->next;
+    if (p->held_tail == h)
+        p->held_tail = prev;
+}
+
+/* h reached the buffering filter, which kept it. */
+static void park(xg_stream *s, xg__pipe *p, xg__held *h, bool ack)
+{
+    uint32_t n = h->len;
+    if (ack && n > 0) {
+        p->buffered += n;
+        if (p->buffered > s->dec_limit) {
+            xg__stream_local_reply(s, p->hdr_at, 413, "Payload Too Large", 0, "request_payload_too_large");
+            return;
+        }
+        h->acked = true;
+    }
+    park_merge(p, h);
+    if (ack && n > 0) {
+        s->rx_preacked += n;
+        xg__stream_consumed(s, n); /* may feed more bytes in: nothing is touched after this */
+    }
+}
+
+/* One step of the body towards the buffering filter; false when nothing can
+ * move (no new item, or a filter before it holds the body). */
+static bool buf_step(xg_stream *s, xg__pipe *p)
+{
+    xg__held *h = p->held;
+    while (h != NULL && h->from >= p->hdr_at)
+        h = h->next;
+    if (h == NULL || p->inner_stop)
+        return false;
+    bool at_buffering = h->from + 1 == p->hdr_at;
+    xg_filter_status r = dec_item(s->filters[h->from++], p, h);
+    if (s->ended || s->dec_abandoned)
+        return false;
+    if (!at_buffering) {
+        p->inner_stop = r != XG_FILTER_CONTINUE; /* its filter resumes with xg_filter_continue_decoding */
+        return true;
+    }
+    if (r == XG_FILTER_CONTINUE)
+        p->buffering = p->stopped = false; /* headers, kept bytes and h go on in order */
+    else
+        park(s, p, h, r == XG_FILTER_STOP_AND_BUFFER);
+    return true;
+}
+
 /* Runs the decode direction until it is empty or a filter stops it. */
 static void dec_run(xg_stream *s)
 {
     xg__pipe *p = &s->dec;
-    while (!halted(s, p)) {
+    while (!s->ended && !s->dec_abandoned) {
+        if (p->buffering) {
+            if (!buf_step(s, p))
+                return;
+            continue;
+        }
+        if (p->stopped)
+            return;
         if (!p->hdr_done) {
             if (!p->hdr_in)
                 return;
@@ -86,9 +153,13 @@ static void dec_run(xg_stream *s)
                 continue;
             }
             xg_filter *f = s->filters[p->hdr_at++];
-            if (f->vt->decode_headers != NULL && f->vt->decode_headers(f, s->req, p->hdr_end) == XG_FILTER_STOP &&
-                p->hdr_at < s->n_filters)
-                p->stopped = true; /* the last filter (the router) stopping ends nothing: nothing comes after it */
+            xg_filter_status r =
+                f->vt->decode_headers != NULL ? f->vt->decode_headers(f, s->req, p->hdr_end) : XG_FILTER_CONTINUE;
+            /* The last filter (the router) stopping ends nothing: nothing comes after it. */
+            if (r != XG_FILTER_CONTINUE && p->hdr_at < s->n_filters) {
+                p->stopped = true;
+                p->buffering = r == XG_FILTER_STOP_AND_BUFFER && !p->hdr_end;
+            }
             continue;
         }
         xg__held *h = p->held;
@@ -98,7 +169,7 @@ static void dec_run(xg_stream *s)
             pop(p);
             continue;
         }
-        if (dec_item(s->filters[h->from++], p, h) == XG_FILTER_STOP && h->from < s->n_filters)
+        if (dec_item(s->filters[h->from++], p, h) != XG_FILTER_CONTINUE && h->from < s->n_filters)
             p->stopped = true;
     }
 }
@@ -124,6 +195,8 @@ void xg__pipe_decode_data(xg_stream *s, const char *b, size_t n, bool end)
     if (!p->hdr_done || p->stopped || p->held != NULL) {
         if (hold(s, p, 0, b, n, end, NULL) != 0)
             dec_fail(s);
+        else if (p->buffering)
+            dec_run(s);
         return;
     }
     for (uint16_t i = 0; i < s->n_filters; i++) {
@@ -261,9 +334,18 @@ void xg__pipe_encode_trailers(xg_stream *s, int from, xg_headers *t)
 void xg_filter_continue_decoding(xg_filter *f)
 {
     xg_stream *s = f->stream;
-    if (!s->dec.stopped || s->ended)
+    xg__pipe *p = &s->dec;
+    if (s->ended)
         return;
-    s->dec.stopped = false;
+    if (p->buffering && (int)f->index + 1 < p->hdr_at) {
+        if (!p->inner_stop)
+            return;
+        p->inner_stop = false;
+    } else {
+        if (!p->stopped)
+            return;
+        p->stopped = p->buffering = false;
+    }
     dec_run(s);
     xg__hconn_pump(s->hc);
 }
@@ -300,7 +382,15 @@ void xg_filter_encode_trailers(xg_filter *f, xg_headers *t)
 
 void xg_filter_request_consumed(xg_filter *f, size_t n)
 {
-    xg__stream_consumed(f->stream, n);
+    xg_stream *s = f->stream;
+    size_t early = n < s->rx_preacked ? n : s->rx_preacked; /* buffered bytes were acknowledged already */
+    s->rx_preacked -= (uint32_t)early;
+    xg__stream_consumed(s, n - early);
+}
+
+void xg_filter_set_decoder_buffer_limit(xg_filter *f, uint32_t bytes)
+{
+    f->stream->dec_limit = bytes;
 }
 
 bool xg_filter_downstream_blocked(const xg_filter *f)

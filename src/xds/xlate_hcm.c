@@ -74,7 +74,10 @@ static int hcm_strings(xg_xlate *x, const pb_hcm *pb, xg_hcm *out)
 static void hcm_flags(const pb_hcm *pb, xg_hcm *out)
 {
     out->add_user_agent = xg__bool_or(pb->add_user_agent, false);
-    out->use_remote_address = xg__bool_or(pb->use_remote_address, false);
+    /* Edge-safe default (Envoy's is false): without it a client's own
+     * x-forwarded-for decides whether it is "internal". A deployment behind
+     * another proxy sets use_remote_address: false explicitly. */
+    out->use_remote_address = xg__bool_or(pb->use_remote_address, true);
     out->xff_num_trusted_hops = pb->xff_num_trusted_hops;
     out->skip_xff_append = pb->skip_xff_append;
     out->generate_request_id = xg__bool_or(pb->generate_request_id, true);
@@ -185,7 +188,7 @@ static int hcm_timeouts(xg_xlate *x, const pb_hcm *pb, xg_hcm *out)
     if (rc == 0)
         rc = xg__xlate_duration_ms(x, "request_timeout", pb->request_timeout, 0, &out->request_timeout_ms);
     if (rc == 0)
-        rc = xg__xlate_duration_ms(x, "request_headers_timeout", pb->request_headers_timeout, 0,
+        rc = xg__xlate_duration_ms(x, "request_headers_timeout", pb->request_headers_timeout, 10000,
                                    &out->request_headers_timeout_ms);
     if (rc == 0)
         rc = xg__xlate_duration_ms(x, "drain_timeout", pb->drain_timeout, 5000, &out->drain_timeout_ms);

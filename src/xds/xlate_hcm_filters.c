@@ -7,6 +7,7 @@
 
 #include "config/hcm.h"
 #include "core/error.h"
+#include "envoy/extensions/filters/http/buffer/v3/buffer.pb-c.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "xds/xlate_int.h"
@@ -14,12 +15,16 @@
 typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager pb_hcm;
 typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter pb_http_filter;
 typedef Envoy__Extensions__Filters__Http__Router__V3__Router pb_router;
+typedef Envoy__Extensions__Filters__Http__Buffer__V3__Buffer pb_buffer;
+typedef Envoy__Extensions__Filters__Http__Buffer__V3__BufferPerRoute pb_buffer_per_route;
 
 #define CSS(x) ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_##x
 #define ROUTE_SPEC(x)                                                                                                  \
     ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__ROUTE_SPECIFIER_##x
 
 #define ROUTER_TYPE "envoy.extensions.filters.http.router.v3.Router"
+#define BUFFER_TYPE "envoy.extensions.filters.http.buffer.v3.Buffer"
+#define BUFFER_PER_ROUTE_TYPE "envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
 #define LOCAL_RL_TYPE "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 #define RL_TYPE "envoy.extensions.filters.http.ratelimit.v3.RateLimit"
 
@@ -136,6 +141,79 @@ static int router(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *
     return rc;
 }
 
+/* --- the buffer filter --- */
+
+static int buffer_fields(xg_xlate *x, const pb_buffer *pb, xg_buffer_config *out)
+{
+    if (pb->max_request_bytes == NULL || pb->max_request_bytes->value == 0)
+        return xg__fail_at(x, "max_request_bytes", "is required and must be greater than 0");
+    out->max_request_bytes = pb->max_request_bytes->value;
+    return 0;
+}
+
+static int buffer(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *out)
+{
+    pb_buffer *pb = NULL;
+    xg_buffer_config *b = xg_xlate_alloc(x, sizeof(*b));
+    if (b == NULL)
+        return XG_ENOMEM;
+    int rc =
+        xg__xlate_unpack_typed(x, "typed_config", tc, &envoy__extensions__filters__http__buffer__v3__buffer__descriptor,
+                               (ProtobufCMessage **)&pb);
+    if (rc < 0)
+        return rc;
+    size_t mark = xg_xlate_push(x, "typed_config");
+    rc = buffer_fields(x, pb, b);
+    if (rc == 0)
+        xg_xlate_pop(x, mark);
+    protobuf_c_message_free_unpacked(&pb->base, NULL);
+    out->kind = XG_HTTP_FILTER_BUFFER;
+    out->translated = b;
+    return rc;
+}
+
+static int buffer_per_route(xg_xlate *x, const Google__Protobuf__Any *any, const void **out)
+{
+    pb_buffer_per_route *pb = NULL;
+    xg_buffer_config *b = xg_xlate_alloc(x, sizeof(*b));
+    if (b == NULL)
+        return XG_ENOMEM;
+    int rc =
+        xg__xlate_unpack_typed(x, "", any, &envoy__extensions__filters__http__buffer__v3__buffer_per_route__descriptor,
+                               (ProtobufCMessage **)&pb);
+    if (rc < 0)
+        return rc;
+    switch (pb->override_case) {
+    case ENVOY__EXTENSIONS__FILTERS__HTTP__BUFFER__V3__BUFFER_PER_ROUTE__OVERRIDE_DISABLED:
+        b->disabled = true;
+        rc = pb->disabled ? 0 : xg__fail_at(x, "disabled", "must be true when set");
+        break;
+    case ENVOY__EXTENSIONS__FILTERS__HTTP__BUFFER__V3__BUFFER_PER_ROUTE__OVERRIDE_BUFFER: {
+        size_t mark = xg_xlate_push(x, "buffer");
+        rc = buffer_fields(x, pb->buffer, b);
+        if (rc == 0)
+            xg_xlate_pop(x, mark);
+        break;
+    }
+    default:
+        rc = xg_xlate_fail(x, "one of disabled or buffer is required");
+    }
+    protobuf_c_message_free_unpacked(&pb->base, NULL);
+    *out = b;
+    return rc;
+}
+
+int xg__xlate_filter_per_route(xg_xlate *x, const char *type_name, const Google__Protobuf__Any *any,
+                               xg_typed_config *tc)
+{
+    tc->translated = NULL;
+    tc->translated_type = NULL;
+    if (strcmp(type_name, BUFFER_PER_ROUTE_TYPE) != 0)
+        return 0;
+    tc->translated_type = BUFFER_PER_ROUTE_TYPE;
+    return buffer_per_route(x, any, &tc->translated);
+}
+
 /* --- the filter chain --- */
 
 /* Returns 1 when the filter is to be left out (optional and unsupported). */
@@ -157,6 +235,8 @@ static int http_filter(xg_xlate *x, const pb_http_filter *pb, xg__warnings *w, x
     out->disabled = pb->disabled;
     if (strcmp(type, ROUTER_TYPE) == 0)
         return router(x, tc, out);
+    if (strcmp(type, BUFFER_TYPE) == 0)
+        return buffer(x, tc, out);
     bool later = strcmp(type, LOCAL_RL_TYPE) == 0 || strcmp(type, RL_TYPE) == 0;
     if (!pb->is_optional && later)
         return xg_xlate_fail(x, "HTTP filter \"%s\" (type %s) is not supported yet and is not optional", pb->name,

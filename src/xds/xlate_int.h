@@ -141,6 +141,13 @@ int xg__xlate_route_config_into(xg_xlate *x, const Envoy__Config__Route__V3__Rou
                                 const xg_route_config **out);
 int xg__build_domain_index(xg_xlate *x, const Envoy__Config__Route__V3__RouteConfiguration *pb, xg_route_config *rc);
 int xg__xlate_per_filter(xg_xlate *x, const xg__pb_tpfc_entry *const *pb, size_t n, xg_typed_config_map *out);
+/* The translated form of a per-route filter config whose type (type_name,
+ * TypedStruct already seen through) belongs to an HTTP filter xdsgate has
+ * (BufferPerRoute -> xg_buffer_config) into tc->translated and
+ * tc->translated_type; both NULL for other types.
+ * xlate_hcm_filters.c. */
+int xg__xlate_filter_per_route(xg_xlate *x, const char *type_name, const Google__Protobuf__Any *any,
+                               xg_typed_config *tc);
 int xg__xlate_route_match(xg_xlate *x, const Envoy__Config__Route__V3__RouteMatch *pb, xg_route_match *out);
 int xg__xlate_header_matchers(xg_xlate *x, const char *field, Envoy__Config__Route__V3__HeaderMatcher *const *pb,
                               size_t n, const xg_header_matcher **out, size_t *n_out);

@@ -26,10 +26,13 @@ static int cmp_typed_config(const void *a, const void *b)
 
 /* Envoy rejects a per-filter config whose type it does not know, unless it is
  * wrapped in a FilterConfig with is_optional. Known = in xdsgate's proto set. */
-static int check_per_filter_type(xg_xlate *x, const Google__Protobuf__Any *any, const xg_typed_config *tc)
+static int check_per_filter_type(xg_xlate *x, const Google__Protobuf__Any *any, xg_typed_config *tc)
 {
-    if (strcmp(tc->type_name, "envoy.config.route.v3.FilterConfig") != 0)
-        return xg_pb_find_type(tc->type_name) ? 0 : xg_xlate_fail(x, "type \"%s\" is not supported", tc->type_url);
+    if (strcmp(tc->type_name, "envoy.config.route.v3.FilterConfig") != 0) {
+        if (xg_pb_find_type(tc->type_name) == NULL)
+            return xg_xlate_fail(x, "type \"%s\" is not supported", tc->type_url);
+        return xg__xlate_filter_per_route(x, tc->type_name, any, tc);
+    }
     Envoy__Config__Route__V3__FilterConfig *fc = NULL;
     int rc = xg__xlate_unpack_typed(x, "", any, &envoy__config__route__v3__filter_config__descriptor,
                                     (ProtobufCMessage **)&fc);
@@ -39,6 +42,14 @@ static int check_per_filter_type(xg_xlate *x, const Google__Protobuf__Any *any, 
     if (fc->config != NULL && !fc->is_optional && xg_pb_find_type(inner) == NULL)
         rc = xg__fail_at(x, "config", "type \"%s\" is not supported and the FilterConfig is not optional",
                          fc->config->type_url);
+    else if (fc->config != NULL) {
+        size_t mark = xg_xlate_push(x, "config");
+        const char *eff = xg__xlate_effective_type(x, fc->config, &rc); /* a TypedStruct's inner type */
+        if (eff != NULL)
+            rc = xg__xlate_filter_per_route(x, eff, fc->config, tc);
+        if (rc == 0)
+            xg_xlate_pop(x, mark);
+    }
     protobuf_c_message_free_unpacked(&fc->base, NULL);
     return rc;
 }

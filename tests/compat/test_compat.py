@@ -51,6 +51,8 @@ SENT_TYPES = [
     "envoy.extensions.transport_sockets.tls.v3.Secret",
     "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
     "envoy.extensions.filters.http.router.v3.Router",
+    "envoy.extensions.filters.http.buffer.v3.Buffer",
+    "envoy.extensions.filters.http.buffer.v3.BufferPerRoute",
     "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
     "envoy.extensions.filters.http.ratelimit.v3.RateLimit",
     "envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute",

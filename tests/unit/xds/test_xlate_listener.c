@@ -121,7 +121,8 @@ XG_TEST(minimal_rds_defaults)
     CHECK_EQ_INT(h->h2.initial_connection_window_size, 1048576);
     CHECK_EQ_INT(h->h2.hpack_table_size, 4096);
     CHECK(h->generate_request_id);
-    CHECK(!h->use_remote_address);
+    CHECK(h->use_remote_address);              /* edge default; Envoy's is false */
+    CHECK_EQ_INT(h->request_headers_timeout_ms, 10000); /* edge default; Envoy's is none */
     CHECK(h->normalize_path);
     CHECK(!h->merge_slashes);
     CHECK_EQ_INT(h->escaped_slashes, XG_ESCAPED_SLASHES_KEEP_UNCHANGED);

@@ -1,0 +1,138 @@
+/* Unit tests for the HTTP filters' translation (xds/xlate_hcm_filters.c) that
+ * test_xlate_listener.c does not cover: the buffer filter in a listener's
+ * HttpConnectionManager (its limit, the NACK for a missing or zero one) and
+ * its per-route form, BufferPerRoute in a route configuration's
+ * typed_per_filter_config (direct, inside a FilterConfig, and its NACKs). */
+#include <string.h>
+
+#include "config/hcm.h"
+#include "config/listener.h"
+#include "core/error.h"
+#include "envoy/config/listener/v3/listener.pb-c.h"
+#include "envoy/config/route/v3/route.pb-c.h"
+#include "xds/pbjson.h"
+#include "xds/xlate.h"
+#include "xg_test.h"
+
+static char err[1024];
+
+typedef int (*xlate_fn)(xg_xlate *x, const ProtobufCMessage *m);
+
+static int listener_fn(xg_xlate *x, const ProtobufCMessage *m)
+{
+    return xg_xlate_listener(x, (const Envoy__Config__Listener__V3__Listener *)m);
+}
+
+static int route_fn(xg_xlate *x, const ProtobufCMessage *m)
+{
+    return xg_xlate_route_config(x, (const Envoy__Config__Route__V3__RouteConfiguration *)m);
+}
+
+/* YAML -> message -> translated resource; NULL on failure (err set). */
+static xg_res *xlate(const ProtobufCMessageDescriptor *d, xg_res_type t, xlate_fn fn, const char *yaml)
+{
+    ProtobufCMessage *m = NULL;
+    err[0] = '\0';
+    if (xg_pbjson_parse(d, yaml, strlen(yaml), &m, err, sizeof(err)) != 0) {
+        fprintf(stderr, "YAML does not decode: %s\n", err);
+        return NULL;
+    }
+    xg_res *r = xg_res_new(t, "r");
+    xg_xlate x;
+    xg_xlate_init(&x, r, err, sizeof(err));
+    int rc = fn(&x, m);
+    protobuf_c_message_free_unpacked(m, NULL);
+    rc = rc == 0 ? xg_xlate_finish(&x) : (xg_xlate_dispose(&x), rc);
+    if (rc != 0) {
+        xg_res_unref(r);
+        return NULL;
+    }
+    return r;
+}
+
+static xg_res *listener(const char *yaml)
+{
+    return xlate(&envoy__config__listener__v3__listener__descriptor, XG_RES_LISTENER, listener_fn, yaml);
+}
+
+static xg_res *routes(const char *yaml)
+{
+    return xlate(&envoy__config__route__v3__route_configuration__descriptor, XG_RES_ROUTE_CONFIG, route_fn, yaml);
+}
+
+#define BUFFER_TYPE "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
+#define PER_ROUTE_TYPE "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
+#define L_FILTERS(filters)                                                                                             \
+    "name: l1\naddress: {socket_address: {address: 0.0.0.0, port_value: 8080}}\nfilter_chains:\n"                      \
+    "- filters:\n  - name: hcm\n    typed_config: {'@type': "                                                          \
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager, "          \
+    "stat_prefix: s, rds: {route_config_name: r, config_source: {ads: {}}}, http_filters: [" filters "]}\n"
+#define ROUTER                                                                                                         \
+    "{name: router, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"
+
+XG_TEST(buffer_filter_translated)
+{
+    xg_res *r =
+        listener(L_FILTERS("{name: buf, typed_config: {'@type': " BUFFER_TYPE ", max_request_bytes: 4096}}, " ROUTER));
+    if (!CHECK(r != NULL))
+        return;
+    const xg_listener *l = r->body;
+    const xg_hcm *h = l->chains[0].hcm;
+    if (CHECK_EQ_INT(h->n_filters, 2)) {
+        CHECK_EQ_INT(h->filters[0].kind, XG_HTTP_FILTER_BUFFER);
+        CHECK_STR(h->filters[0].name, "buf");
+        const xg_buffer_config *b = h->filters[0].translated;
+        CHECK(b != NULL && !b->disabled && b->max_request_bytes == 4096);
+        CHECK_EQ_INT(h->filters[1].kind, XG_HTTP_FILTER_ROUTER);
+    }
+    xg_res_unref(r);
+}
+
+XG_TEST(buffer_filter_needs_a_limit)
+{
+    const char *want = "filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.max_request_bytes: is "
+                       "required and must be greater than 0";
+    xg_res *r = listener(L_FILTERS("{name: buf, typed_config: {'@type': " BUFFER_TYPE "}}, " ROUTER));
+    if (CHECK(r == NULL))
+        CHECK_STR(err, want);
+    r = listener(L_FILTERS("{name: buf, typed_config: {'@type': " BUFFER_TYPE ", max_request_bytes: 0}}, " ROUTER));
+    if (CHECK(r == NULL))
+        CHECK_STR(err, want);
+}
+
+XG_TEST(buffer_per_route_translated)
+{
+    xg_res *r = routes("name: rc\n"
+                       "typed_per_filter_config:\n"
+                       "  buf: {'@type': " PER_ROUTE_TYPE ", disabled: true}\n"
+                       "virtual_hosts:\n- name: vh\n  domains: ['*']\n"
+                       "  typed_per_filter_config:\n"
+                       "    buf: {'@type': type.googleapis.com/envoy.config.route.v3.FilterConfig,\n"
+                       "          config: {'@type': " PER_ROUTE_TYPE ", buffer: {max_request_bytes: 77}}}\n"
+                       "  routes:\n  - match: {prefix: /}\n    route: {cluster: c}\n");
+    if (!CHECK(r != NULL))
+        return;
+    const xg_route_config *rc = r->body;
+    const xg_typed_config *t = xg_typed_config_find(&rc->per_filter, "buf");
+    if (CHECK(t != NULL && t->translated != NULL)) {
+        CHECK_STR(t->translated_type, "envoy.extensions.filters.http.buffer.v3.BufferPerRoute");
+        CHECK(((const xg_buffer_config *)t->translated)->disabled);
+    }
+    t = xg_typed_config_find(&rc->vhosts[0].per_filter, "buf");
+    if (CHECK(t != NULL && t->translated != NULL)) {
+        const xg_buffer_config *b = t->translated;
+        CHECK(!b->disabled && b->max_request_bytes == 77);
+    }
+    xg_res_unref(r);
+}
+
+XG_TEST(buffer_per_route_nacks)
+{
+    xg_res *r = routes("name: rc\ntyped_per_filter_config:\n  buf: {'@type': " PER_ROUTE_TYPE "}\n");
+    if (CHECK(r == NULL))
+        CHECK_STR(err, "typed_per_filter_config[\"buf\"]: one of disabled or buffer is required");
+    r = routes("name: rc\ntyped_per_filter_config:\n  buf: {'@type': " PER_ROUTE_TYPE ", buffer: {}}\n");
+    if (CHECK(r == NULL))
+        CHECK_STR(err,
+                  "typed_per_filter_config[\"buf\"].buffer.max_request_bytes: is required and must be greater than 0");
+}
