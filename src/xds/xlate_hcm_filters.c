@@ -115,30 +115,49 @@ static int router_strict_headers(xg_xlate *x, const pb_router *pb, xg_router_con
     return 0;
 }
 
-static int router(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *out)
+/* Fills a filter's translated config from its message; paths are relative to typed_config. */
+typedef int (*filter_fields_fn)(xg_xlate *x, const ProtobufCMessage *pb, void *out);
+
+/* Unpacks typed_config (or the TypedStruct standing for it) as d, lets fields
+ * translate it into size fresh bytes in the arena, and marks out as kind. */
+static int typed_filter(xg_xlate *x, const Google__Protobuf__Any *tc, const ProtobufCMessageDescriptor *d,
+                        filter_fields_fn fields, size_t size, xg_http_filter_kind kind, xg_http_filter *out)
 {
-    pb_router *pb = NULL;
-    xg_router_config *r = xg_xlate_alloc(x, sizeof(*r));
-    if (r == NULL)
+    ProtobufCMessage *pb = NULL;
+    void *cfg = xg_xlate_alloc(x, size);
+    if (cfg == NULL)
         return XG_ENOMEM;
-    int rc =
-        xg__xlate_unpack_typed(x, "typed_config", tc, &envoy__extensions__filters__http__router__v3__router__descriptor,
-                               (ProtobufCMessage **)&pb);
+    memset(cfg, 0, size);
+    int rc = xg__xlate_unpack_typed(x, "typed_config", tc, d, &pb);
     if (rc < 0)
         return rc;
+    size_t mark = xg_xlate_push(x, "typed_config");
+    rc = fields(x, pb, cfg);
+    if (rc == 0)
+        xg_xlate_pop(x, mark);
+    protobuf_c_message_free_unpacked(pb, NULL);
+    out->kind = kind;
+    out->translated = cfg;
+    return rc;
+}
+
+static int router_fields(xg_xlate *x, const ProtobufCMessage *m, void *out)
+{
+    const pb_router *pb = (const pb_router *)m;
+    xg_router_config *r = out;
     r->dynamic_stats = xg__bool_or(pb->dynamic_stats, true);
     r->suppress_envoy_headers = pb->suppress_envoy_headers;
     r->respect_expected_rq_timeout = pb->respect_expected_rq_timeout;
     r->suppress_grpc_request_failure_code_stats = pb->suppress_grpc_request_failure_code_stats;
-    size_t mark = xg_xlate_push(x, "typed_config");
-    rc = pb->n_upstream_log > 0 ? xg__fail_at(x, "upstream_log", XG__NO_ACCESS_LOG, "upstream_log")
-                                : router_strict_headers(x, pb, r);
-    if (rc == 0)
-        xg_xlate_pop(x, mark);
-    protobuf_c_message_free_unpacked(&pb->base, NULL);
-    out->kind = XG_HTTP_FILTER_ROUTER;
-    out->translated = r;
-    return rc;
+    if (pb->n_upstream_log > 0)
+        return xg__fail_at(x, "upstream_log", XG__NO_ACCESS_LOG, "upstream_log");
+    return router_strict_headers(x, pb, r);
+}
+
+static int router(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *out)
+{
+    return typed_filter(x, tc, &envoy__extensions__filters__http__router__v3__router__descriptor, router_fields,
+                        sizeof(xg_router_config), XG_HTTP_FILTER_ROUTER, out);
 }
 
 /* --- the buffer filter --- */
@@ -151,25 +170,15 @@ static int buffer_fields(xg_xlate *x, const pb_buffer *pb, xg_buffer_config *out
     return 0;
 }
 
+static int buffer_filter_fields(xg_xlate *x, const ProtobufCMessage *pb, void *out)
+{
+    return buffer_fields(x, (const pb_buffer *)pb, out);
+}
+
 static int buffer(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *out)
 {
-    pb_buffer *pb = NULL;
-    xg_buffer_config *b = xg_xlate_alloc(x, sizeof(*b));
-    if (b == NULL)
-        return XG_ENOMEM;
-    int rc =
-        xg__xlate_unpack_typed(x, "typed_config", tc, &envoy__extensions__filters__http__buffer__v3__buffer__descriptor,
-                               (ProtobufCMessage **)&pb);
-    if (rc < 0)
-        return rc;
-    size_t mark = xg_xlate_push(x, "typed_config");
-    rc = buffer_fields(x, pb, b);
-    if (rc == 0)
-        xg_xlate_pop(x, mark);
-    protobuf_c_message_free_unpacked(&pb->base, NULL);
-    out->kind = XG_HTTP_FILTER_BUFFER;
-    out->translated = b;
-    return rc;
+    return typed_filter(x, tc, &envoy__extensions__filters__http__buffer__v3__buffer__descriptor, buffer_filter_fields,
+                        sizeof(xg_buffer_config), XG_HTTP_FILTER_BUFFER, out);
 }
 
 static int buffer_per_route(xg_xlate *x, const Google__Protobuf__Any *any, const void **out)
