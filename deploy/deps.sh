@@ -11,7 +11,7 @@ PKGS=(
   protobuf-c-compiler protobuf-compiler libprotobuf-dev libre2-dev libyaml-dev
   libxxhash-dev libjansson-dev
   # tests
-  python3 python3-pytest python3-yaml python3-protobuf python3-grpcio curl nghttp2-client nghttp2-server
+  python3 python3-pytest python3-yaml python3-protobuf python3-grpcio python3-h2 curl nghttp2-client nghttp2-server
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
   # benchmarks

@@ -18,6 +18,9 @@ void xg_codec_opts_init(xg_codec_opts *o)
     o->hpack_table_size = 4096;
     o->max_outbound_frames = 10000;
     o->max_outbound_control_frames = 1000;
+    o->max_empty_frames = 1;
+    o->max_priority_per_stream = 100;
+    o->max_window_updates_per_data = 10;
     o->max_settings = 32;
     o->max_continuations = 8;
     o->premature_reset_min_streams = 100;

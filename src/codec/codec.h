@@ -139,14 +139,23 @@ typedef struct xg_codec_opts {
     const char *default_host_for_http_10; /* borrowed (config); NULL: HTTP/1.0 without Host -> 400 */
     bool allow_absolute_url;              /* true: http(s)://authority/path accepted (authority wins over Host) */
     bool allow_connect;                   /* false: CONNECT -> 400 */
-    bool auto_100_continue;               /* true: the codec answers "100 Continue" and drops Expect */
+    bool auto_100_continue;               /* true: the server codec answers "100 Continue" (HTTP/1.1 and HTTP/2) and
+                                             drops Expect */
     bool enable_trailers;                 /* false: HTTP/1 trailers are parsed and dropped */
     /* HTTP/2 */
-    uint32_t max_concurrent_streams;      /* 100 */
-    uint32_t conn_window;                 /* 1048576 (a WINDOW_UPDATE at start raises it from 65535) */
-    uint32_t hpack_table_size;            /* 4096 */
-    uint32_t max_outbound_frames;         /* 10000 queued frames -> flood (reserved) */
-    uint32_t max_outbound_control_frames; /* 1000 queued PING/SETTINGS ACKs and RST_STREAMs -> flood */
+    uint32_t max_concurrent_streams; /* 100 */
+    uint32_t conn_window;            /* 1048576 (a WINDOW_UPDATE at start raises it from 65535) */
+    uint32_t hpack_table_size;       /* 4096 */
+    /* false (Envoy's default): a message that breaks HTTP/2's HTTP rules (nghttp2's messaging checks: pseudo-header
+     * rules, uppercase or connection-specific fields, te other than "trailers", content-length vs DATA) ends the
+     * whole connection with GOAWAY(PROTOCOL_ERROR); true: only that stream, with RST_STREAM(PROTOCOL_ERROR). */
+    bool stream_error_on_invalid_http_message;
+    /* Envoy's flood limits (Http2ProtocolOptions); beyond each: GOAWAY(ENHANCE_YOUR_CALM), the connection closes. */
+    uint32_t max_outbound_frames;         /* 10000 frames queued and not yet written */
+    uint32_t max_outbound_control_frames; /* 1000 queued PING and SETTINGS acknowledgements */
+    uint32_t max_empty_frames;            /* 1 consecutive HEADERS/CONTINUATION/DATA without payload or END_STREAM */
+    uint32_t max_priority_per_stream;     /* 100 PRIORITY frames per opened stream (+1) */
+    uint32_t max_window_updates_per_data; /* 10 WINDOW_UPDATEs per DATA frame sent (Envoy's formula) */
     uint32_t max_settings;                /* 32 entries per SETTINGS frame */
     uint32_t max_continuations;           /* 8 CONTINUATION frames per header block */
     uint32_t premature_reset_min_streams; /* 100: streams opened before the ratio check applies */
@@ -156,10 +165,11 @@ typedef struct xg_codec_opts {
 void xg_codec_opts_init(xg_codec_opts *o);
 
 struct xg_hcm;
-/* Defaults, then what an HttpConnectionManager configures (limits, HTTP/1
- * and HTTP/2 protocol options, proxy_100_continue, CONNECT via
- * upgrade_configs). Envoy's edge-unsafe defaults are already resolved in
- * config/hcm.h. */
+/* Defaults, then what an HttpConnectionManager configures for its
+ * downstream codecs: limits, HTTP/1 and HTTP/2 protocol options (flood
+ * limits, stream_error_on_invalid_http_message with the HTTP/2 override
+ * winning over the HCM field), CONNECT via upgrade_configs. Envoy's
+ * edge-unsafe defaults are already resolved in config/hcm.h. */
 void xg_codec_opts_from_hcm(xg_codec_opts *o, const struct xg_hcm *hcm);
 
 typedef struct xg_codec xg_codec;

@@ -157,10 +157,17 @@ static bool note_stream_id(xg__h2 *h, uint32_t sid)
 }
 
 /* CONTINUATION floods: nghttp2 caps the frame count (max_continuations); the
- * block's total size is capped here, before HPACK work is spent on it. */
+ * block's total size is capped here, before HPACK work is spent on it.
+ * Every frame but HEADERS and DATA (counted where their padding is known)
+ * goes through Envoy's inbound limits here: for some (CONTINUATION, frames
+ * on closed streams) this is the only callback. */
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
 {
     xg__h2 *h = H(ud);
+    const char *flood = NULL;
+    if (hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA &&
+        (flood = xg__h2_track_inbound(h, hd->type, hd->flags, hd->length)) != NULL)
+        return stop(h, XG_CERR_FLOOD, flood);
     if (hd->type == NGHTTP2_HEADERS) {
         h->block_bytes = (uint32_t)hd->length;
         h->block_frames = 1;
@@ -180,7 +187,12 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     xg__h2 *h = H(ud);
-    if (h->base.role == XG_ROLE_SERVER && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+    bool request = h->base.role == XG_ROLE_SERVER && f->headers.cat == NGHTTP2_HCAT_REQUEST;
+    h->n_opened += request;
+    const char *flood = xg__h2_track_inbound(h, NGHTTP2_HEADERS, f->hd.flags, f->hd.length - f->headers.padlen);
+    if (flood != NULL)
+        return stop(h, XG_CERR_FLOOD, flood);
+    if (request)
         return xg__h2_server_begin_headers(h, f);
     xg__h2_stream *st = xg__h2_stream_get(h, (uint32_t)f->hd.stream_id);
     if (st == NULL)
@@ -229,6 +241,7 @@ static int headers_done(xg__h2 *h, const nghttp2_frame *f)
     /* Trailers: a second block that ends the stream (RFC 9113 §8.1). */
     st->in_done = true;
     if (st->too_large) {
+        st->local_rst = true;
         return nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_PROTOCOL_ERROR) == 0
                    ? 0
                    : NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -247,19 +260,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     xg__h2 *h = H(ud);
     xg__h2_stream *st = f->hd.stream_id ? xg__h2_stream_get(h, (uint32_t)f->hd.stream_id) : NULL;
     switch (f->hd.type) {
-    case NGHTTP2_DATA:
-        /* Empty DATA frames cost work and carry nothing (CVE-2019-9518). */
-        if (f->hd.length == 0 && !(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-            if (++h->empty_frames > 1)
-                return stop(h, XG_CERR_FLOOD, "empty frame flood");
-        } else {
-            h->empty_frames = 0;
-        }
+    case NGHTTP2_DATA: {
+        const char *flood = xg__h2_track_inbound(h, NGHTTP2_DATA, f->hd.flags, f->hd.length - f->data.padlen);
+        if (flood != NULL)
+            return stop(h, XG_CERR_FLOOD, flood);
         if (st != NULL && (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
             deliver_end(h, st);
         return 0;
+    }
     case NGHTTP2_HEADERS:
-        h->empty_frames = 0;
         return headers_done(h, f);
     case NGHTTP2_RST_STREAM:
         if (st != NULL)
@@ -318,6 +327,14 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
             h->base.cb->on_stream_close(h->base.owner, user, (uint32_t)sid);
         return 0;
     }
+    /* nghttp2 resets some invalid messages itself without telling
+     * on_invalid_frame_recv (content-length vs DATA): the same connection
+     * error as the others unless stream_error_on_invalid_http_message. */
+    if (code == NGHTTP2_PROTOCOL_ERROR && !st->peer_reset && !st->local_rst && !h->dead &&
+        !h->opts.stream_error_on_invalid_http_message) {
+        xg__h2_fail(h, XG_CERR_PROTOCOL, NGHTTP2_PROTOCOL_ERROR, "invalid HTTP message");
+        return 0;
+    }
     report_reset(h, st, reason_for(h, st, code));
     return 0;
 }
@@ -327,7 +344,10 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     xg__h2 *h = H(ud);
+    h->out_frames++;
+    h->data_out += f->hd.type == NGHTTP2_DATA;
     if (f->hd.type == NGHTTP2_HEADERS && h->base.role == XG_ROLE_CLIENT) {
+        h->n_opened += f->headers.cat == NGHTTP2_HCAT_REQUEST;
         /* The request's stream exists in nghttp2 only now: attach it, unless
          * the owner reset it meanwhile (then it is no longer in our list). */
         xg__h2_stream *st = xg__h2_stream_get(h, (uint32_t)f->hd.stream_id);
@@ -615,11 +635,18 @@ int xg__h2_feed(xg_codec *c, const char *p, size_t n, size_t *used)
     if (h->paused)
         return 0;
     ssize_t rv = nghttp2_session_mem_recv(h->s, (const uint8_t *)p, n);
-    if (rv < 0) {
+    const char *flood = rv >= 0 ? xg__h2_check_outbound(h) : NULL;
+    if (flood != NULL && h->fatal == XG_CERR_NONE) {
+        h->fatal = XG_CERR_FLOOD;
+        h->fatal_detail = flood;
+    }
+    if (rv < 0 || flood != NULL) {
         xg_codec_err kind = h->fatal != XG_CERR_NONE    ? h->fatal
                             : rv == NGHTTP2_ERR_FLOODED ? XG_CERR_FLOOD
                                                         : XG_CERR_PROTOCOL;
-        uint32_t code = kind == XG_CERR_FLOOD ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR;
+        uint32_t code = h->fatal_code != 0      ? h->fatal_code
+                        : kind == XG_CERR_FLOOD ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                : NGHTTP2_PROTOCOL_ERROR;
         xg__h2_fail(h, kind, code, h->fatal_detail ? h->fatal_detail : nghttp2_strerror((int)rv));
         *used = n;
         return XG_EIO;
@@ -631,6 +658,11 @@ int xg__h2_feed(xg_codec *c, const char *p, size_t n, size_t *used)
 size_t xg__h2_output(xg_codec *c, struct iovec *iov, size_t max)
 {
     xg__h2 *h = (xg__h2 *)c;
+    /* The owner's sends queue frames too (responses to requests the peer
+     * keeps sending without reading them). */
+    const char *flood = h->dead ? NULL : xg__h2_check_outbound(h);
+    if (flood != NULL)
+        xg__h2_fail(h, XG_CERR_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM, flood);
     if (h->out_off == h->out.len) {
         xg_buf_reset(&h->out);
         h->out_off = 0;
@@ -656,6 +688,8 @@ void xg__h2_output_done(xg_codec *c, size_t n)
     xg__h2 *h = (xg__h2 *)c;
     XG_ASSERT(n <= h->out.len - h->out_off);
     h->out_off += n;
+    if (h->out_off == h->out.len)
+        h->out_frames = 0; /* all written (counted per chunk: a partial write keeps them all) */
 }
 
 void xg__h2_free(xg_codec *c)
@@ -685,6 +719,7 @@ static int set_callbacks(nghttp2_session_callbacks **cbs)
     nghttp2_session_callbacks_set_on_stream_close_callback(*cbs, on_stream_close);
     nghttp2_session_callbacks_set_error_callback2(*cbs, on_error2);
     nghttp2_session_callbacks_set_on_frame_send_callback(*cbs, on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(*cbs, xg__h2_on_invalid_frame);
     return 0;
 }
 

@@ -34,6 +34,7 @@ struct xg__h2_stream {
     bool has_provider;   /* a data provider is attached */
     bool owner_reset;    /* reset by the owner: no callbacks */
     bool peer_reset;     /* RST_STREAM received */
+    bool local_rst;      /* the codec sent RST_STREAM itself (a limit), not nghttp2 */
     bool too_large;      /* the header block broke max_headers_kb / count */
     bool rejected;       /* the request was refused with on_error: its body is dropped */
     bool send_blocked;   /* pending() reached send_buffer_limit */
@@ -49,16 +50,23 @@ typedef struct xg__h2 {
     xg__h2_stream *streams; /* known streams, newest first */
     uint32_t n_streams;
     bool paused;
-    bool dead;          /* fatal: flush and close */
-    bool local_goaway;  /* we sent a final GOAWAY */
-    bool peer_goaway;   /* the peer sent GOAWAY */
-    bool errored;       /* on_error(0) already reported */
-    xg_codec_err fatal; /* set by a callback that stops the session */
+    bool dead;           /* fatal: flush and close */
+    bool local_goaway;   /* we sent a final GOAWAY */
+    bool peer_goaway;    /* the peer sent GOAWAY */
+    bool errored;        /* on_error(0) already reported */
+    xg_codec_err fatal;  /* set by a callback that stops the session */
+    uint32_t fatal_code; /* its GOAWAY code; 0: by the kind */
     const char *fatal_detail;
     /* abuse accounting (server) */
     uint64_t streams_opened;
     uint64_t premature_resets;
-    uint32_t empty_frames; /* consecutive DATA frames without payload or END_STREAM */
+    /* Envoy's flood accounting, both roles (http2_limits.c) */
+    uint64_t n_opened;     /* streams the peer opened (server) or we opened (client) */
+    uint64_t priority_in;  /* PRIORITY frames received */
+    uint64_t window_in;    /* WINDOW_UPDATE frames received */
+    uint64_t data_out;     /* DATA frames sent */
+    uint32_t out_frames;   /* frames serialized into out and not all written yet */
+    uint32_t empty_frames; /* consecutive HEADERS/CONTINUATION/DATA without payload or END_STREAM */
     uint32_t block_bytes;  /* bytes of the header block being received (HEADERS + CONTINUATION) */
     uint32_t block_frames;
     /* client-initiated stream ids opened recently (server): bit (id/2) % 512
@@ -119,6 +127,16 @@ void xg__h2_fail(xg__h2 *h, xg_codec_err kind, uint32_t code, const char *detail
 /* ABORT: GOAWAY(NO_ERROR), close; streams forgotten without callbacks (the
  * owner drops its own). */
 void xg__h2_abort(xg__h2 *h);
+
+/* http2_limits.c: Envoy's inbound flood checks for a frame of type with
+ * flags whose payload (padding excluded) is payload bytes long; the error
+ * detail when a limit is broken, else NULL. */
+const char *xg__h2_track_inbound(xg__h2 *h, uint8_t type, uint8_t flags, size_t payload);
+/* The detail when more than max_outbound_frames wait to be written, else NULL. */
+const char *xg__h2_check_outbound(const xg__h2 *h);
+/* nghttp2's on_invalid_frame_recv: stream or connection error by
+ * stream_error_on_invalid_http_message (0 or NGHTTP2_ERR_CALLBACK_FAILURE). */
+int xg__h2_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_error, void *ud);
 
 /* Role hooks, defined in http2_server.c / http2_client.c. */
 int xg__h2_server_begin_headers(xg__h2 *h, const nghttp2_frame *f);

@@ -72,6 +72,23 @@ static int join_cookies(xg_headers *in)
     return xg_headers_add_ref(in, "cookie", 6, v, (size_t)(w - v));
 }
 
+/* Envoy answers "Expect: 100-continue" in the connection manager, so on
+ * HTTP/2 too: a 100 goes out at once when a body follows, and Expect is
+ * dropped (unless the owner wants to see it: auto_100_continue off). */
+static int maybe_continue(xg__h2 *h, xg__h2_stream *st, bool end)
+{
+    const xg_header *e = xg_headers_get_id(st->in, XG_HDR_EXPECT);
+    if (e == NULL || !h->opts.auto_100_continue || !xg_hdr_name_eq(e->value, e->value_len, "100-continue", 12))
+        return 0;
+    xg_headers_remove_id(st->in, XG_HDR_EXPECT);
+    if (end)
+        return 0;
+    nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE};
+    return nghttp2_submit_headers(h->s, NGHTTP2_FLAG_NONE, (int32_t)st->id, NULL, &nv, 1, NULL) == 0
+               ? 0
+               : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 static void reject(xg__h2 *h, xg__h2_stream *st, xg_codec_err kind, const char *detail)
 {
     st->rejected = true;
@@ -99,6 +116,9 @@ int xg__h2_server_headers_done(xg__h2 *h, xg__h2_stream *st, const nghttp2_frame
     }
     if (join_cookies(in) != 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    int rc = maybe_continue(h, st, end);
+    if (rc != 0)
+        return rc;
     h->base.cb->on_headers(h->base.owner, st->user, st->id, in, end);
     return 0;
 }

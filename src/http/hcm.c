@@ -98,33 +98,6 @@ static const xg_codec_cbs codec_cbs = {
 
 /* --- codec choice --- */
 
-static bool upgrade_configured(const xg_hcm *cfg, const char *type, size_t len)
-{
-    for (size_t i = 0; i < cfg->n_upgrades; i++)
-        if (cfg->upgrades[i].enabled && cfg->upgrades[i].type.len == len &&
-            memcmp(cfg->upgrades[i].type.s, type, len) == 0)
-            return true;
-    return false;
-}
-
-static void codec_opts(const xg_hcm *cfg, xg_codec_opts *o)
-{
-    xg_codec_opts_init(o);
-    o->max_headers_kb = cfg->max_request_headers_kb;
-    o->max_headers_count = cfg->max_headers_count;
-    o->accept_http_10 = cfg->h1.accept_http_10;
-    o->default_host_for_http_10 = cfg->h1.default_host_for_http_10[0] ? cfg->h1.default_host_for_http_10 : NULL;
-    o->allow_absolute_url = cfg->h1.allow_absolute_url;
-    o->allow_connect = cfg->h2.allow_connect || upgrade_configured(cfg, "connect", 7);
-    o->enable_trailers = cfg->h1.enable_trailers;
-    o->max_concurrent_streams = cfg->h2.max_concurrent_streams;
-    o->stream_window = cfg->h2.initial_stream_window_size;
-    o->conn_window = cfg->h2.initial_connection_window_size;
-    o->hpack_table_size = cfg->h2.hpack_table_size;
-    o->max_outbound_frames = cfg->h2.max_outbound_frames;
-    o->max_outbound_control_frames = cfg->h2.max_outbound_control_frames;
-}
-
 static int make_codec(xg_hconn *hc, xg_codec_proto proto)
 {
     hc->proto = proto;
@@ -434,7 +407,7 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
     hc->idle_since = now_of(hc);
     if (hc->cfg->max_connection_duration_ms > 0)
         hc->max_deadline = hc->idle_since + hc->cfg->max_connection_duration_ms / 1000.0;
-    codec_opts(hc->cfg, &hc->copts);
+    xg_codec_opts_from_hcm(&hc->copts, hc->cfg);
     xg_conn_set_owner(c, &conn_cbs, hc);
     if (hc->cfg->delayed_close_timeout_ms > 0)
         xg_conn_set_close_timeout(c, hc->cfg->delayed_close_timeout_ms / 1000.0);

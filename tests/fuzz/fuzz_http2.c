@@ -1,8 +1,10 @@
 /* libFuzzer target for the HTTP/2 server codec: a valid client preface and
- * SETTINGS, then the fuzz input as frames, fed in slices (the first byte
- * picks the size); requests are answered with a small response with
- * trailers, body bytes consumed as they arrive, output drained after every
- * feed. Run: make fuzz [FUZZ_TIME=seconds] (builds both
+ * SETTINGS, then the fuzz input as frames, fed in slices; requests are
+ * answered with a small response with trailers, body bytes consumed as they
+ * arrive. The first byte picks the slice size (bits 2-7), stream errors for
+ * invalid messages (bit 0), and tight flood limits with output drained only
+ * after every other feed, a peer that reads slowly (bit 1); otherwise output
+ * is drained after every feed. Run: make fuzz [FUZZ_TIME=seconds] (builds both
  * targets with clang and runs each on a scratch corpus seeded from
  * tests/fuzz/corpus/http2). */
 #include <stdint.h>
@@ -100,17 +102,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&f, 0, sizeof f);
     xg_codec_opts_init(&o);
+    bool tight = data[0] & 2;
+    o.stream_error_on_invalid_http_message = data[0] & 1;
+    if (tight) {
+        o.max_outbound_frames = 16;
+        o.max_outbound_control_frames = 8;
+        o.max_empty_frames = 0;
+        o.max_priority_per_stream = 1;
+        o.max_window_updates_per_data = 1;
+    }
     if (xg_http2_server_new(&f.c, &o, &cbs, &f) != 0)
         return 0;
     xg_codec_feed(f.c, start, sizeof start - 1, &used);
     drain(&f);
-    size_t slice = (size_t)data[0] * 4 + 1;
-    for (size_t off = 1; off < size;) {
+    size_t slice = (size_t)(data[0] >> 2) * 16 + 1;
+    for (size_t off = 1, k = 0; off < size; k++) {
         size_t n = size - off < slice ? size - off : slice;
         if (xg_codec_feed(f.c, (const char *)data + off, n, &used) < 0)
             break;
         off += n;
-        drain(&f);
+        if (!tight || k % 2 == 1)
+            drain(&f);
     }
     xg_codec_feed(f.c, NULL, 0, &used);
     drain(&f);

@@ -11,13 +11,19 @@
 static towner C, S;
 static xg_arena A;
 
-static void start(void)
+static void start_with(bool stream_error)
 {
     xg_codec_opts d;
     xg_codec_opts_init(&d);
+    d.stream_error_on_invalid_http_message = stream_error;
     towner_init(&C);
     xg_arena_init(&A, 0);
     CHECK_EQ_INT(xg_http2_client_new(&C.c, &d, &t_cbs, &C), 0);
+}
+
+static void start(void)
+{
+    start_with(false);
 }
 
 static void start_pair(uint32_t server_streams)
@@ -112,9 +118,11 @@ XG_TEST(goaway_refuses_unprocessed_streams)
     stop();
 }
 
+/* With stream_error_on_invalid_http_message, a malformed response ends only
+ * its stream and the connection stays usable. */
 XG_TEST(peer_reset_and_malformed_responses)
 {
-    start();
+    start_with(true);
     uint32_t a = open_stream("/a"), b = open_stream("/b"), c = open_stream("/c");
     drain(&C);
     xg_buf in;
@@ -134,6 +142,35 @@ XG_TEST(peer_reset_and_malformed_responses)
     CHECK(strstr(LOG(&C), "headers") == NULL);
     CHECK(!xg_codec_should_close(C.c));
     CHECK_EQ_INT(xg_codec_active_streams(C.c), 0);
+    nghttp2_hd_deflate_del(d);
+    xg_buf_dispose(&in);
+    stop();
+}
+
+/* Envoy's default: a malformed response is a connection error; every
+ * stream on the connection ends and the pool must not reuse it. */
+XG_TEST(malformed_response_closes_connection_by_default)
+{
+    start();
+    uint32_t a = open_stream("/a"), b = open_stream("/b");
+    drain(&C);
+    xg_buf in;
+    xg_buf_init(&in);
+    nghttp2_hd_deflater *d;
+    nghttp2_hd_deflate_new(&d, 4096);
+    frame(&in, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+    const char *hop[] = {":status", "200", "connection", "close", NULL};
+    headers_frame(&in, d, a, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, hop);
+    CHECK(feed_buf(&C, &in) < 0);
+    CHECK(strstr(LOG(&C), "error 0 0;") != NULL);
+    CHECK(strstr(LOG(&C), "reset 1 connection_failure;") != NULL);
+    CHECK(strstr(LOG(&C), "reset 3 connection_failure;") != NULL);
+    CHECK(strstr(LOG(&C), "headers") == NULL);
+    CHECK(xg_codec_should_close(C.c));
+    CHECK_EQ_INT(xg_codec_capacity(C.c), 0);
+    drain(&C);
+    CHECK_EQ_INT(count_frames(&C.wire, NGHTTP2_GOAWAY, NGHTTP2_PROTOCOL_ERROR, NULL), 1);
+    (void)b;
     nghttp2_hd_deflate_del(d);
     xg_buf_dispose(&in);
     stop();

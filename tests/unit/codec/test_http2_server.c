@@ -384,9 +384,14 @@ XG_TEST(header_limits_and_authority)
     stop();
 }
 
+/* With stream_error_on_invalid_http_message: only the offending stream is
+ * reset (the default, a connection error, is in test_http2_limits.c). */
 XG_TEST(malformed_request_reset)
 {
-    start_server(NULL);
+    xg_codec_opts so;
+    xg_codec_opts_init(&so);
+    so.stream_error_on_invalid_http_message = true;
+    start_server(&so);
     xg_buf in;
     xg_buf_init(&in);
     nghttp2_hd_deflater *d;
@@ -507,5 +512,39 @@ XG_TEST(abort_forgets_streams)
     CHECK_STR(LOG(&S), "");
     CHECK(xg_codec_should_close(S.c));
     CHECK(strstr(LOG(&C), "goaway 1 0;") != NULL);
+    stop();
+}
+
+/* As Envoy's connection manager does on every protocol: "expect:
+ * 100-continue" is answered at once and not passed on. */
+XG_TEST(expect_100_continue_answered)
+{
+    start_pair(NULL, NULL);
+    xg_headers *rq = request("POST", "/up");
+    xg_headers_add_ref(rq, "expect", 6, "100-continue", 12);
+    uint32_t sid;
+    CHECK_EQ_INT(xg_codec_send_request(C.c, &C, &A, rq, false, &sid), 0);
+    pump(&C, &S);
+    CHECK_STR(LOG(&S), "begin 1;headers 1 POST scheme=https auth=example.com path=/up;");
+    CHECK_STR(LOG(&C), "headers 1 100;");
+    /* without a body to wait for, no 100 */
+    xg_headers *get = request("GET", "/");
+    xg_headers_add_ref(get, "expect", 6, "100-continue", 12);
+    CHECK_EQ_INT(xg_codec_send_request(C.c, &C, &A, get, true, &sid), 0);
+    pump(&C, &S);
+    CHECK(strstr(LOG(&S), "headers 3 GET scheme=https auth=example.com path=/ END;") != NULL);
+    CHECK(strstr(LOG(&C), "headers 3") == NULL);
+    stop();
+
+    xg_codec_opts so;
+    xg_codec_opts_init(&so);
+    so.auto_100_continue = false; /* the owner sees Expect and answers itself */
+    start_pair(&so, NULL);
+    rq = request("POST", "/up");
+    xg_headers_add_ref(rq, "expect", 6, "100-continue", 12);
+    CHECK_EQ_INT(xg_codec_send_request(C.c, &C, &A, rq, false, &sid), 0);
+    pump(&C, &S);
+    CHECK(strstr(LOG(&S), "expect=100-continue;") != NULL);
+    CHECK_STR(LOG(&C), "");
     stop();
 }
