@@ -3,7 +3,7 @@
 #   make TLS=openssl  the OpenSSL flavour (also enables TLS to the control plane)
 #   make test         unit, integration and compat tests
 #   make asan         ASan+UBSan build (build-asan/) and the same test run on it
-#   make test-openssl the OpenSSL flavour (build-openssl/): unit tests, TLS to the control plane
+#   make test-openssl the OpenSSL flavour (build-openssl/): unit tests, TLS to the control plane, proxy tests
 #   make demo         stub + demo upstreams + xdsgate, and traffic through them
 #   make clean
 
@@ -176,12 +176,14 @@ asan:
 
 # The OpenSSL flavour: a separate build tree; every unit test (the TLS code
 # differs between the flavours) and the integration tests that depend on the
-# flavour: TLS and mTLS to the control plane, and the one TLS library linked.
+# flavour: TLS and mTLS to the control plane, the one TLS library linked, and
+# every proxy test (downstream and upstream TLS, listeners, the data path).
 test-openssl:
 	$(MAKE) --no-print-directory B=build-openssl TLS=openssl all
 	$(MAKE) --no-print-directory B=build-openssl TLS=openssl unit
 	XG_BUILD=$(abspath build-openssl) $(PYTHON) -m pytest -q -p no:cacheprovider \
-	  tests/integration/test_xds_tls.py tests/integration/test_skeleton.py
+	  tests/integration/test_xds_tls.py tests/integration/test_skeleton.py \
+	  $(sort $(wildcard tests/integration/test_proxy_*.py))
 
 demo: all
 	bash deploy/demo.sh $(B)

@@ -1,4 +1,5 @@
 /* getopt_long parsing of xdsgate's flags; every rejection names the flag. */
+#include <errno.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ enum {
     OPT_XDS_CERT,
     OPT_XDS_KEY,
     OPT_XDS_SERVER_NAME,
+    OPT_MAX_DOWNSTREAM_CONNECTIONS,
     OPT_VERSION,
 };
 
@@ -39,6 +41,7 @@ static const struct option long_opts[] = {
     {"xds-cert", required_argument, NULL, OPT_XDS_CERT},
     {"xds-key", required_argument, NULL, OPT_XDS_KEY},
     {"xds-server-name", required_argument, NULL, OPT_XDS_SERVER_NAME},
+    {"max-downstream-connections", required_argument, NULL, OPT_MAX_DOWNSTREAM_CONNECTIONS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -103,6 +106,19 @@ static int parse_concurrency(xg_flags *f, const char *val, FILE *err)
     if (*end != '\0' || n < 1 || n > XG_CONCURRENCY_MAX)
         return bad(err, "concurrency", val, "must be a number from 1 to 256");
     f->concurrency = (unsigned)n;
+    return 0;
+}
+
+static int parse_max_conns(xg_flags *f, const char *val, FILE *err)
+{
+    char *end = NULL;
+    if (val[0] < '0' || val[0] > '9')
+        return bad(err, "max-downstream-connections", val, "must be a number (0: unlimited)");
+    errno = 0;
+    unsigned long long n = strtoull(val, &end, 10);
+    if (*end != '\0' || errno != 0 || n > XG_MAX_CONNS_MAX)
+        return bad(err, "max-downstream-connections", val, "must be a number from 0 (unlimited) to 1000000000");
+    f->max_downstream_connections = n;
     return 0;
 }
 
@@ -205,6 +221,8 @@ static int parse_one(xg_flags *f, int opt, const char *val, FILE *err)
         return set_tls_str(f->xds_key, sizeof(f->xds_key), "xds-key", val, err);
     case OPT_XDS_SERVER_NAME:
         return set_tls_str(f->xds_server_name, sizeof(f->xds_server_name), "xds-server-name", val, err);
+    case OPT_MAX_DOWNSTREAM_CONNECTIONS:
+        return parse_max_conns(f, val, err);
     case OPT_IGNORE_UNKNOWN:
         f->ignore_unknown_fields = true;
         return 0;
@@ -293,6 +311,10 @@ void xg_flags_usage(const xg_flags *d, FILE *out)
             "                           client certificate and key for mutual TLS (with --xds-ca)\n"
             "  --xds-server-name NAME   name the control plane's certificate must carry (SNI too),\n"
             "                           when it is not the host of --xds-server (with --xds-ca)\n"
+            "  --max-downstream-connections N\n"
+            "                           downstream connections open at once, all listeners together;\n"
+            "                           one more is accepted and closed at once; listeners with\n"
+            "                           ignore_global_conn_limit are not counted (default: 0, unlimited)\n"
             "  --version                print the version and the TLS library, then exit\n"
             "  -h, --help               print this help, then exit\n"
             "\n"

@@ -14,6 +14,7 @@
 #define XG_NODE_STR_MAX 512
 #define XG_FLAG_PATH_MAX 4096
 #define XG_FETCH_TIMEOUT_MAX_MS (24u * 3600 * 1000)
+#define XG_MAX_CONNS_MAX 1000000000ull
 
 typedef enum xg_xds_mode {
     XG_XDS_SOTW,  /* state-of-the-world ADS */
@@ -38,6 +39,9 @@ typedef struct xg_flags {
     char xds_key[XG_FLAG_PATH_MAX];
     /* the name the control plane's certificate must carry; "" = the host of --xds-server */
     char xds_server_name[XG_HOST_MAX];
+    /* downstream connections at once, all listeners together (Envoy's
+     * global_downstream_max_connections); 0 = unlimited */
+    uint64_t max_downstream_connections;
     bool help;    /* --help: print usage, exit 0 */
     bool version; /* --version: print version, exit 0 */
 } xg_flags;

@@ -141,6 +141,17 @@ static int start_xds(xg_app *app)
     return xg_ads_start(app->ads);
 }
 
+/* Workers' listeners and clusters; certificate files of listeners are
+ * watched on the main loop. */
+static int start_dataplane(xg_app *app)
+{
+    xg_listener_opts o;
+    xg_listener_opts_init(&o);
+    o.max_conns = app->flags->max_downstream_connections;
+    o.watch_loop = &app->main;
+    return xg_dataplane_new(app->workers, &o, xg_hcm_on_conn, NULL, &app->dp);
+}
+
 static int start(xg_app *app)
 {
     const xg_flags *f = app->flags;
@@ -158,7 +169,7 @@ static int start(xg_app *app)
     if (rc == 0)
         rc = xg_workers_start(app->workers);
     if (rc == 0)
-        rc = xg_dataplane_new(app->workers, NULL, xg_hcm_on_conn, NULL, &app->dp);
+        rc = start_dataplane(app);
     /* Last: from here on the xds thread posts to the main loop and the workers. */
     if (rc == 0 && f->has_xds_server)
         rc = start_xds(app);

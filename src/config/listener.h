@@ -64,13 +64,25 @@ typedef struct xg_filter_chain_match {
     size_t n_source_ports;
 } xg_filter_chain_match;
 
+/* envoy.filters.network.connection_limit: the chain holds at most
+ * max_connections connections at once, counted across every worker. A
+ * connection over the limit is not read and is closed, after delay_ms when
+ * set. The count itself is runtime state (net/conn_limit.h). */
+typedef struct xg_conn_limit_cfg {
+    const char *stat_prefix;
+    uint64_t max_connections; /* >= 1 */
+    uint64_t delay_ms;        /* 0: close at once */
+    bool enabled;             /* runtime_enabled.default_value (the runtime key is not consulted); default true */
+} xg_conn_limit_cfg;
+
 typedef struct xg_filter_chain {
     const char *name; /* "" when not set */
     int index;        /* position in filter_chains; -1 for default_filter_chain */
     xg_filter_chain_match match;
     const struct xg_tls_context *tls;             /* NULL: plaintext */
     uint64_t transport_socket_connect_timeout_ms; /* TLS handshake deadline; 0: none */
-    const xg_hcm *hcm;                            /* the chain's one network filter */
+    const xg_conn_limit_cfg *conn_limit;          /* NULL: no connection_limit filter */
+    const xg_hcm *hcm;                            /* the chain's terminal network filter */
 } xg_filter_chain;
 
 typedef enum xg_drain_type {

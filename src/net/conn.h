@@ -36,6 +36,7 @@ struct xg_tls_server;   /* net/tls_ctx.h */
 struct xg_tls_client;   /* net/tls_ctx.h */
 struct xg_tls_peer;     /* net/tls_ctx.h */
 struct xg_filter_chain; /* config/listener.h */
+struct xg_conn_limit;   /* net/conn_limit.h */
 
 /* Why a connection ended (on_close, logs, stats). */
 typedef enum xg_conn_reason {
@@ -180,6 +181,8 @@ struct xg_conn {
     socklen_t peer_len, local_len;
     const struct xg_filter_chain *chain; /* downstream: the chosen filter chain (borrowed from the snapshot) */
     void *listener;                      /* downstream: the per-worker listener that accepted it */
+    struct xg_conn_limit *glimit;        /* downstream: its slot in the global connection limit, or NULL */
+    struct xg_conn_limit *climit;        /* downstream: its slot in the chain's connection_limit, or NULL */
 
     xg_conn_list *list;
     xg_conn *lprev, *lnext;

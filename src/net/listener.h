@@ -83,9 +83,17 @@ typedef struct xg_listener_mgr xg_listener_mgr;
 typedef struct xg_listener_set xg_listener_set;
 
 typedef struct xg_listener_opts {
-    uint32_t max_conns;     /* per listener per worker; 0: unlimited */
+    /* Downstream connections at once, all listeners and workers together
+     * (--max-downstream-connections, Envoy's overload manager
+     * global_downstream_max_connections); listeners with
+     * ignore_global_conn_limit are not counted. 0: unlimited. */
+    uint64_t max_conns;
     double drain_time;      /* seconds a draining listener's connections get (default 600, Envoy's --drain-time-s) */
     uint32_t accept_budget; /* accepts per socket event when the listener sets none (default 64) */
+    /* The main thread's loop, where the dataplane watches the certificate
+     * files of listener TLS contexts and rebuilds them when they change;
+     * NULL: files are read only when a snapshot changes the listeners. */
+    xg_loop *watch_loop;
 } xg_listener_opts;
 
 void xg_listener_opts_init(xg_listener_opts *o);
@@ -104,6 +112,9 @@ int xg_listener_mgr_build(xg_listener_mgr *m, const xg_snapshot *snap, xg_listen
  * without a snapshot); find resolves SDS secrets (may be NULL). */
 int xg_listener_mgr_build_from(xg_listener_mgr *m, xg_res *const *listeners, size_t n, xg_tls_secret_find_cb find,
                                void *find_arg, xg_listener_set **out, char *err, size_t errlen);
+/* Every file the set's TLS contexts were built from (xg_tls_server_paths),
+ * possibly more than once. */
+void xg_listener_set_paths(const xg_listener_set *s, xg_tls_path_cb cb, void *arg);
 void xg_listener_set_ref(xg_listener_set *s);
 /* Any thread; the last reference closes sockets no worker took. */
 void xg_listener_set_unref(xg_listener_set *s);
@@ -120,7 +131,8 @@ typedef void (*xg_listener_conn_cb)(xg_conn *c, const xg_filter_chain *chain, vo
 
 typedef struct xg_listener_stats {
     uint64_t accepted;          /* sockets accepted */
-    uint64_t overflow;          /* closed at once: connection limit */
+    uint64_t overflow;          /* closed at once: the global connection limit */
+    uint64_t limited;           /* closed (after its delay): a chain's connection_limit filter */
     uint64_t no_chain;          /* closed: no filter chain matched */
     uint64_t inspector_timeout; /* listener_filters_timeout passed (closed unless continue_on_...) */
     uint64_t inspector_error;   /* malformed or oversized ClientHello */

@@ -1,8 +1,9 @@
 /* The listener manager (main or xds thread): builds immutable listener sets
- * from a snapshot: TLS server contexts per filter chain, and listening
- * sockets from a registry keyed by address, so an address that stays keeps
- * its sockets and only new addresses bind. All or nothing: a failed build
- * changes nothing. */
+ * from a snapshot: TLS server contexts per filter chain, listening sockets
+ * from a registry keyed by address (an address that stays keeps its sockets
+ * and only new addresses bind), and connection_limit counters from a
+ * registry keyed by listener and chain (a chain that stays keeps its count).
+ * All or nothing: a failed build changes nothing. One thread at a time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,6 +23,9 @@ struct xg_listener_mgr {
     xg_listener_opts opts;
     xg__lsock **reg; /* the sockets of the last set built; one reference each */
     size_t n_reg;
+    xg_conn_limit *global;  /* opts.max_conns, shared by every set */
+    xg_conn_limit **limits; /* the chain counters of the last set built; one reference each */
+    size_t n_limits;
 };
 
 void xg_listener_opts_init(xg_listener_opts *o)
@@ -35,6 +39,10 @@ int xg_listener_mgr_new(unsigned n_workers, const xg_listener_opts *o, xg_listen
     if (m == NULL || n_workers == 0) {
         free(m);
         return m == NULL ? XG_ENOMEM : XG_EINVAL;
+    }
+    if ((m->global = xg_conn_limit_new("global")) == NULL) {
+        free(m);
+        return XG_ENOMEM;
     }
     m->n_workers = n_workers;
     if (o != NULL)
@@ -52,11 +60,20 @@ static void drop_registry(xg__lsock **reg, size_t n)
     free(reg);
 }
 
+static void drop_limits(xg_conn_limit **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        xg_conn_limit_unref(v[i]);
+    free(v);
+}
+
 void xg_listener_mgr_free(xg_listener_mgr *m)
 {
     if (m == NULL)
         return;
     drop_registry(m->reg, m->n_reg);
+    drop_limits(m->limits, m->n_limits);
+    xg_conn_limit_unref(m->global);
     free(m);
 }
 
@@ -152,9 +169,12 @@ static void cfg_dispose(xg__lcfg *c)
             xg_tls_server_unref(c->tls[i]);
         for (size_t i = 0; c->socks != NULL && i < c->l->n_addrs; i++)
             xg__lsock_unref(c->socks[i]);
+        for (size_t i = 0; c->limits != NULL && i <= c->l->n_chains; i++)
+            xg_conn_limit_unref(c->limits[i]);
     }
     free(c->tls);
     free(c->socks);
+    free(c->limits);
     xg_res_unref(c->res);
 }
 
@@ -164,8 +184,17 @@ void xg_listener_set_unref(xg_listener_set *s)
         return;
     for (size_t i = 0; i < s->n; i++)
         cfg_dispose(&s->v[i]);
+    xg_conn_limit_unref(s->global);
     free(s->v);
     free(s);
+}
+
+void xg_listener_set_paths(const xg_listener_set *s, xg_tls_path_cb cb, void *arg)
+{
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j <= s->v[i].l->n_chains; j++)
+            if (s->v[i].tls[j] != NULL)
+                xg_tls_server_paths(s->v[i].tls[j], cb, arg);
 }
 
 static int chain_tls(xg__lcfg *c, const xg_filter_chain *fc, size_t slot, xg_tls_secret_find_cb find, void *arg,
@@ -177,7 +206,9 @@ static int chain_tls(xg__lcfg *c, const xg_filter_chain *fc, size_t slot, xg_tls
                       .owner = c->res,
                       .find = find,
                       .find_arg = arg,
-                      .http1_only = fc->hcm != NULL && fc->hcm->codec == XG_CODEC_HTTP1};
+                      .http1_only = fc->hcm != NULL && fc->hcm->codec == XG_CODEC_HTTP1,
+                      .server_names = fc->match.server_names,
+                      .n_server_names = fc->match.n_server_names};
     char why[256], where[48];
     int rc = xg_tls_server_new(&b, &c->tls[slot], why, sizeof(why));
     if (rc == 0)
@@ -209,18 +240,83 @@ static int cfg_sockets(xg_listener_mgr *m, xg__lcfg *c, char *err, size_t errlen
     return 0;
 }
 
+/* The counter key of chain fc: the listener's name and the chain's, or
+ * the chain's position when it has no name or shares it with an earlier
+ * chain. NULL when out of memory; free() it. */
+static char *limit_key(const xg_listener *l, const xg_filter_chain *fc)
+{
+    bool unique = fc->name[0] != '\0';
+    for (size_t i = 0; unique && i < l->n_chains && &l->chains[i] != fc; i++)
+        unique = strcmp(l->chains[i].name, fc->name) != 0;
+    char *k = NULL;
+    int n;
+    if (unique)
+        n = asprintf(&k, "%s\n%s", l->name, fc->name);
+    else if (fc->index < 0)
+        n = asprintf(&k, "%s\n#default", l->name);
+    else
+        n = asprintf(&k, "%s\n#%d", l->name, fc->index);
+    return n < 0 ? NULL : k;
+}
+
+/* The chain's counter: the one the last set had under the same key, else a new one. */
+static int chain_limit(xg_listener_mgr *m, xg__lcfg *c, const xg_filter_chain *fc)
+{
+    if (fc->conn_limit == NULL)
+        return 0;
+    char *key = limit_key(c->l, fc);
+    if (key == NULL)
+        return XG_ENOMEM;
+    xg_conn_limit *lim = NULL;
+    for (size_t i = 0; lim == NULL && i < m->n_limits; i++)
+        if (strcmp(m->limits[i]->key, key) == 0)
+            lim = m->limits[i];
+    if (lim != NULL)
+        xg_conn_limit_ref(lim);
+    else
+        lim = xg_conn_limit_new(key);
+    free(key);
+    c->limits[xg__lcfg_slot(c, fc)] = lim;
+    return lim == NULL ? XG_ENOMEM : 0;
+}
+
 static int cfg_build(xg_listener_mgr *m, xg__lcfg *c, xg_tls_secret_find_cb find, void *arg, char *err, size_t errlen)
 {
     c->tls = calloc(c->l->n_chains + 1, sizeof(*c->tls));
+    c->limits = calloc(c->l->n_chains + 1, sizeof(*c->limits));
     c->socks = calloc(c->l->n_addrs, sizeof(*c->socks));
-    if (c->tls == NULL || c->socks == NULL)
+    if (c->tls == NULL || c->limits == NULL || c->socks == NULL)
         return XG_ENOMEM;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < c->l->n_chains; i++)
-        rc = chain_tls(c, &c->l->chains[i], i, find, arg, err, errlen);
-    if (rc == 0 && c->l->default_chain != NULL)
-        rc = chain_tls(c, c->l->default_chain, c->l->n_chains, find, arg, err, errlen);
+        if ((rc = chain_tls(c, &c->l->chains[i], i, find, arg, err, errlen)) == 0)
+            rc = chain_limit(m, c, &c->l->chains[i]);
+    if (rc == 0 && c->l->default_chain != NULL &&
+        (rc = chain_tls(c, c->l->default_chain, c->l->n_chains, find, arg, err, errlen)) == 0)
+        rc = chain_limit(m, c, c->l->default_chain);
     return rc != 0 ? rc : cfg_sockets(m, c, err, errlen);
+}
+
+/* The new counter registry: every chain counter of s, one reference each. */
+static int new_limits(xg_listener_mgr *m, const xg_listener_set *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->v[i].l->n_chains + 1;
+    xg_conn_limit **v = calloc(n ? n : 1, sizeof(*v));
+    if (v == NULL)
+        return XG_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j <= s->v[i].l->n_chains; j++)
+            if (s->v[i].limits[j] != NULL) {
+                xg_conn_limit_ref(s->v[i].limits[j]);
+                v[k++] = s->v[i].limits[j];
+            }
+    drop_limits(m->limits, m->n_limits);
+    m->limits = v;
+    m->n_limits = k;
+    return 0;
 }
 
 /* The new registry: every socket of s, one reference each. */
@@ -273,6 +369,8 @@ int xg_listener_mgr_build_from(xg_listener_mgr *m, xg_res *const *listeners, siz
     atomic_init(&s->refs, 1);
     s->n_workers = m->n_workers;
     s->opts = m->opts;
+    s->global = m->global;
+    xg_conn_limit_ref(m->global);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         s->n++;
@@ -283,6 +381,8 @@ int xg_listener_mgr_build_from(xg_listener_mgr *m, xg_res *const *listeners, siz
     rc = check_duplicates(s, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = cfg_build(m, &s->v[i], find, find_arg, err, errlen);
+    if (rc == 0)
+        rc = new_limits(m, s);
     if (rc == 0)
         rc = new_registry(m, s);
     if (rc != 0) {

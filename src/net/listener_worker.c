@@ -1,10 +1,12 @@
 /* The per-worker listener table: one entry per address (its socket, the
- * accept loop, the connection limit), and per entry connection groups, one
- * per listener configuration the connections were accepted under. A group
+ * accept loop, the global connection limit), and per entry connection
+ * groups, one per listener configuration the connections were accepted
+ * under. A group
  * pins its set (and so the chains and TLS contexts its connections use);
  * a replaced or removed configuration's group drains and frees itself when
- * its last connection goes. Connections pass through the TLS inspector and
- * the handshake here, then go to the upper layer. Worker thread only. */
+ * its last connection goes. Connections pass through the TLS inspector, the
+ * chain's connection_limit filter and the handshake here, then go to the
+ * upper layer. Worker thread only (the limit counters are shared atomics). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -80,10 +82,21 @@ static void group_free(grp *g)
     free(g);
 }
 
+/* Gives back the connection's slots in the shared counters. */
+static void release_slots(xg_conn *c)
+{
+    if (c->glimit != NULL)
+        xg_conn_limit_release(c->glimit);
+    if (c->climit != NULL)
+        xg_conn_limit_release(c->climit);
+    c->glimit = c->climit = NULL;
+}
+
 /* A connection of the group was freed. */
 static void on_conn_removed(xg_conn_list *l, xg_conn *c)
 {
     grp *g = (grp *)l;
+    release_slots(c);
     g->ls->st.active--;
     if (g->w != NULL)
         g->w->active--;
@@ -232,10 +245,53 @@ static const xg_conn_cbs inspect_cbs = {
     .on_deadline = on_inspect_deadline,
 };
 
-/* The chain is chosen: TLS handshake first, or straight to the upper layer. */
+static void on_limited_deadline(xg_conn *c, void *owner)
+{
+    xg_conn_close(c, XG_CLOSE_ABORT);
+}
+
+/* Over a connection_limit with a delay: not read, closed at the deadline
+ * (or when the listener drains). */
+static const xg_conn_cbs limited_cbs = {
+    .on_drain = on_pre_drain,
+    .on_deadline = on_limited_deadline,
+};
+
+/* The chain's connection_limit filter, which Envoy runs when the connection
+ * is created, before the TLS handshake. true: the connection goes on
+ * holding a slot; false: it is over the limit and closed, at once or after
+ * the filter's delay (a client retrying in a loop is slowed down). */
+static bool limit_admits(xg_conn *c, const xg_filter_chain *chain)
+{
+    grp *g = (grp *)c->list;
+    const xg_conn_limit_cfg *cl = chain->conn_limit;
+    xg_conn_limit *lim = g->cfg->limits[xg__lcfg_slot(g->cfg, chain)];
+    if (cl == NULL || !cl->enabled || lim == NULL)
+        return true;
+    if (xg_conn_limit_acquire(lim, cl->max_connections)) {
+        c->climit = lim;
+        return true;
+    }
+    g->ls->st.limited++;
+    if (cl->delay_ms == 0) {
+        xg_conn_close(c, XG_CLOSE_ABORT);
+        return false;
+    }
+    xg_conn_set_owner(c, &limited_cbs, g);
+    xg_conn_pause_read(c, true);
+    if (!c->started)
+        xg_conn_start(c, 0);
+    xg_conn_set_deadline(c, (double)cl->delay_ms / 1000.0);
+    return false;
+}
+
+/* The chain is chosen: its connection limit, then the TLS handshake, or
+ * straight to the upper layer. */
 static void proceed(xg_conn *c, const xg_filter_chain *chain)
 {
     grp *g = (grp *)c->list;
+    if (!limit_admits(c, chain))
+        return;
     xg_tls_server *tls = xg__lcfg_tls(g->cfg, chain);
     c->chain = chain;
     uint64_t ms = chain->transport_socket_connect_timeout_ms;
@@ -290,18 +346,36 @@ static void conn_setup(wl *w, xg_conn *c, const struct sockaddr_storage *peer, s
     w->ls->st.active++;
 }
 
+/* The global limit (--max-downstream-connections): as in Envoy, a
+ * connection over it is accepted and closed at once. true: c may go on (it
+ * holds a slot unless its listener has ignore_global_conn_limit). */
+static bool global_admits(wl *w, bool *counted)
+{
+    const xg_listener_set *set = w->cur->set;
+    *counted = set->opts.max_conns > 0 && !w->cur->cfg->l->ignore_global_conn_limit;
+    return !*counted || xg_conn_limit_acquire(set->global, set->opts.max_conns);
+}
+
 static void accepted(wl *w, int fd, const struct sockaddr_storage *peer, socklen_t plen)
 {
     xg_listeners *ls = w->ls;
-    uint32_t max = w->cur->set->opts.max_conns;
     ls->st.accepted++;
     xg_conn *c;
-    if ((max > 0 && w->active >= max) || xg_conn_new(ls->loop, fd, &c) != 0) {
+    bool counted;
+    if (!global_admits(w, &counted)) {
+        ls->st.overflow++;
+        close(fd);
+        return;
+    }
+    if (xg_conn_new(ls->loop, fd, &c) != 0) {
+        if (counted)
+            xg_conn_limit_release(w->cur->set->global);
         ls->st.overflow++;
         close(fd);
         return;
     }
     conn_setup(w, c, peer, plen);
+    c->glimit = counted ? w->cur->set->global : NULL;
     const xg_listener *l = w->cur->cfg->l;
     if (!l->tls_inspector) {
         xg_conn_facts f;
@@ -477,6 +551,7 @@ void xg_listeners_drain_all(xg_listeners *ls)
 static void teardown_conn(xg_conn *c)
 {
     xg_conn_list_remove(c);
+    release_slots(c);
     if (c->cb == &inspect_cbs || c->cb == &handshake_cbs)
         xg_conn_close(c, XG_CLOSE_ABORT);
     else

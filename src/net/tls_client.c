@@ -108,7 +108,7 @@ static int build(xg_tls_client *c, const xg_tls_build *b, xg__tls_err *e)
         return rc;
     rc = xg__tls_apply_params(c->ctx, &b->tc->params, false, e);
     if (rc == 0 && c->com.n_certs > 0)
-        rc = xg__tls_load_cert(c->ctx, &c->com, 0, NULL, e);
+        rc = xg__tls_load_cert(c->ctx, &c->com, 0, e);
     if (rc == 0)
         rc = xg__tls_setup_verify(c->ctx, &c->com, c->com.verify.enabled ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, e);
     if (rc != 0)

@@ -298,6 +298,37 @@ void xg__tls_common_dispose(xg__tls_common *com)
     free(com->alpn);
 }
 
+/* A file source, or the watched_directory that stands for it: dir is the
+ * enclosing message's watched_directory (TlsCertificate,
+ * CertificateValidationContext), which the DataSource's own one overrides. */
+static void ds_path(const xg_datasource *ds, const char *dir, xg_tls_path_cb cb, void *arg)
+{
+    if (ds->kind != XG_DS_FILE)
+        return;
+    if (ds->watched_directory != NULL)
+        dir = ds->watched_directory;
+    if (dir != NULL)
+        cb(arg, dir, true);
+    else
+        cb(arg, ds->value, false);
+}
+
+void xg__tls_common_paths(const xg__tls_common *com, xg_tls_path_cb cb, void *arg)
+{
+    for (size_t i = 0; i < com->n_certs; i++) {
+        ds_path(&com->certs[i]->certificate_chain, com->certs[i]->watched_directory, cb, arg);
+        ds_path(&com->certs[i]->private_key, com->certs[i]->watched_directory, cb, arg);
+    }
+    const xg_validation_context *vcs[2] = {com->vc_inline, com->vc_sds};
+    for (size_t i = 0; i < 2; i++)
+        if (vcs[i] != NULL) {
+            ds_path(&vcs[i]->trusted_ca, vcs[i]->watched_directory, cb, arg);
+            ds_path(&vcs[i]->crl, vcs[i]->watched_directory, cb, arg);
+        }
+    for (size_t i = 0; com->ticket_keys != NULL && i < com->ticket_keys->n_keys; i++)
+        ds_path(&com->ticket_keys->keys[i], NULL, cb, arg);
+}
+
 /* --- parameters --- */
 
 static char *join(const char **v, size_t n)
@@ -406,7 +437,7 @@ static int use_key(SSL_CTX *ctx, const xg_buf *pem, const char *what, xg__tls_er
     return rc;
 }
 
-int xg__tls_load_cert(SSL_CTX *ctx, const xg__tls_common *com, size_t i, xg_buf *fp, xg__tls_err *e)
+int xg__tls_load_cert(SSL_CTX *ctx, const xg__tls_common *com, size_t i, xg__tls_err *e)
 {
     const xg_tls_certificate *tc = com->certs[i];
     char what[48];
@@ -428,8 +459,6 @@ int xg__tls_load_cert(SSL_CTX *ctx, const xg__tls_common *com, size_t i, xg_buf 
     rc = use_chain(ctx, &chain, what, e);
     if (rc == 0)
         rc = use_key(ctx, &key, what, e);
-    if (rc == 0 && fp != NULL)
-        rc = xg_buf_append(fp, chain.data, chain.len);
 done:
     if (key.data != NULL)
         OPENSSL_cleanse(key.data, key.cap);

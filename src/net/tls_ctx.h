@@ -21,6 +21,7 @@
 #include "config/tls.h"
 
 struct ssl_st;
+struct xg_server_name; /* config/listener.h */
 
 typedef struct xg_tls_server xg_tls_server;
 typedef struct xg_tls_client xg_tls_client;
@@ -35,6 +36,10 @@ typedef struct xg_tls_build {
     xg_tls_secret_find_cb find; /* NULL: SDS references fail */
     void *find_arg;
     bool http1_only; /* server, codec_type HTTP1: never negotiate "h2" */
+    /* server: the filter chain's server_names; they enter the session id
+     * context, so a session never resumes on another chain (as Envoy) */
+    const struct xg_server_name *server_names;
+    size_t n_server_names;
 } xg_tls_build;
 
 /* Builds a server context. Needs at least one certificate. On failure
@@ -47,6 +52,14 @@ void xg_tls_server_ref(xg_tls_server *s);
 void xg_tls_server_unref(xg_tls_server *s);
 /* How many certificates, and whether the context offers "h2" (tests, logs). */
 size_t xg_tls_server_cert_count(const xg_tls_server *s);
+
+/* A file the context was built from: its path, and whether it is a
+ * directory (a watched_directory standing for the files in it). */
+typedef void (*xg_tls_path_cb)(void *arg, const char *path, bool is_dir);
+/* Reports every file-backed source of the context (certificates, keys,
+ * trusted CAs, CRLs, ticket keys, including those of its SDS secrets): the
+ * watched_directory for a source that has one, else the file itself. */
+void xg_tls_server_paths(const xg_tls_server *s, xg_tls_path_cb cb, void *arg);
 
 /* Builds a client context for upstream connections. Same errors. */
 int xg_tls_client_new(const xg_tls_build *b, xg_tls_client **out, char *err, size_t errlen);

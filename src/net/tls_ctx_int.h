@@ -64,14 +64,20 @@ typedef struct xg__tls_common {
  * the partly built com is disposed. */
 int xg__tls_common_init(xg__tls_common *com, const xg_tls_build *b, xg__tls_err *e);
 void xg__tls_common_dispose(xg__tls_common *com);
+/* xg_tls_server_paths for either kind of context. */
+void xg__tls_common_paths(const xg__tls_common *com, xg_tls_path_cb cb, void *arg);
 /* Protocol versions, ciphers, curves, signature algorithms, options. */
 int xg__tls_apply_params(SSL_CTX *ctx, const xg_tls_params *p, bool server, xg__tls_err *e);
-/* Loads certificate i of com into ctx (chain and key); appends the chain to
- * fp (session id context input) when fp is not NULL. */
-int xg__tls_load_cert(SSL_CTX *ctx, const xg__tls_common *com, size_t i, xg_buf *fp, xg__tls_err *e);
+/* Loads certificate i of com into ctx (chain and key). */
+int xg__tls_load_cert(SSL_CTX *ctx, const xg__tls_common *com, size_t i, xg__tls_err *e);
 /* Trust store, CRLs, depth and the verify callback for com on ctx; mode is
  * SSL_VERIFY_* for SSL_CTX_set_verify. */
 int xg__tls_setup_verify(SSL_CTX *ctx, xg__tls_common *com, int mode, xg__tls_err *e);
+/* The session ID context of a server context (tls_session_id.c): a digest
+ * of the names its n_ctx certificate contexts serve, every client-validation
+ * setting of com and the chain's server_names in b. */
+int xg__tls_session_id(const xg__tls_common *com, SSL_CTX *const *ctx, size_t n_ctx, const xg_tls_build *b,
+                       uint8_t sid[32]);
 /* The SSL_CTX ex_data slot holding the xg__tls_common of every context. */
 int xg__tls_ex_index(void);
 /* 0, or XG_ENOMEM; SSL_CTX_new(TLS_method()) with the ex_data slot set. */

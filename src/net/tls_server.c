@@ -3,7 +3,9 @@
  * keys; the servername callback switches a handshake to the certificate
  * whose names cover the SNI (exact, then "*." wildcard, else the default).
  * ALPN is chosen in the server's order; session tickets use the configured
- * keys or keys made once per process, so tickets survive context rotation. */
+ * keys or keys made once per process, so a ticket stays readable across
+ * context rotations (whether it resumes is the session ID context's call:
+ * tls_session_id.c). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,9 +263,9 @@ static void setup_sessions(xg_tls_server *s, SSL_CTX *ctx, const xg_tls_context 
 
 /* --- building --- */
 
-/* Everything per certificate context except the sessions (they need the
- * fingerprint of all certificates). */
-static int build_ctx(xg_tls_server *s, const xg_tls_build *b, size_t i, xg_buf *fp, xg__tls_err *e)
+/* Everything per certificate context except the sessions (their ID
+ * context covers all certificates). */
+static int build_ctx(xg_tls_server *s, const xg_tls_build *b, size_t i, xg__tls_err *e)
 {
     SSL_CTX *ctx;
     int rc = xg__tls_ctx_new(&s->com, &ctx, e);
@@ -276,7 +278,7 @@ static int build_ctx(xg_tls_server *s, const xg_tls_build *b, size_t i, xg_buf *
         mode = SSL_VERIFY_PEER | (tc->require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     rc = xg__tls_apply_params(ctx, &tc->params, true, e);
     if (rc == 0)
-        rc = xg__tls_load_cert(ctx, &s->com, i, fp, e);
+        rc = xg__tls_load_cert(ctx, &s->com, i, e);
     if (rc == 0)
         rc = xg__tls_setup_verify(ctx, &s->com, mode, e);
     if (rc == 0)
@@ -284,27 +286,6 @@ static int build_ctx(xg_tls_server *s, const xg_tls_build *b, size_t i, xg_buf *
     SSL_CTX_set_alpn_select_cb(ctx, on_alpn, s);
     SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
     SSL_CTX_set_tlsext_servername_arg(ctx, s);
-    return rc;
-}
-
-/* The session id context: a digest of the certificates and of what decides
- * client-certificate acceptance, so a session never resumes under other rules. */
-static int session_id(const xg_tls_server *s, const xg_tls_context *tc, xg_buf *fp, uint8_t sid[32])
-{
-    int rc = xg_buf_putc(fp, tc->require_client_certificate ? 'R' : 'r');
-    size_t n_cas = s->com.verify.cas != NULL ? (size_t)sk_X509_num(s->com.verify.cas) : 0;
-    for (size_t i = 0; rc == 0 && i < n_cas; i++) {
-        uint8_t md[32];
-        unsigned n = 0;
-        X509_digest(sk_X509_value(s->com.verify.cas, i), EVP_sha256(), md, &n);
-        rc = xg_buf_append(fp, md, n);
-    }
-    for (size_t i = 0; rc == 0 && i < s->com.verify.n_sans; i++)
-        rc = xg_buf_printf(fp, "|%d:%d:%s", (int)s->com.verify.sans[i]->type, (int)s->com.verify.sans[i]->matcher->kind,
-                           s->com.verify.sans[i]->matcher->value);
-    unsigned n = 0;
-    if (rc == 0 && EVP_Digest(fp->data, fp->len, sid, &n, EVP_sha256(), NULL) != 1)
-        rc = XG_ENOMEM;
     return rc;
 }
 
@@ -320,15 +301,13 @@ static int build(xg_tls_server *s, const xg_tls_build *b, xg__tls_err *e)
     pthread_once(&process_key_once, make_process_key);
     if ((s->ctx = calloc(s->com.n_certs, sizeof(*s->ctx))) == NULL)
         return xg__tls_fail(e, XG_ENOMEM, "out of memory");
-    xg_buf fp;
-    xg_buf_init(&fp);
     for (size_t i = 0; rc == 0 && i < s->com.n_certs; i++)
-        rc = build_ctx(s, b, i, &fp, e);
+        rc = build_ctx(s, b, i, e);
     uint8_t sid[32];
-    if (rc == 0 && (rc = session_id(s, b->tc, &fp, sid)) == 0)
-        for (size_t i = 0; i < s->n_ctx; i++)
-            setup_sessions(s, s->ctx[i], b->tc, sid);
-    xg_buf_dispose(&fp);
+    if (rc == 0 && (rc = xg__tls_session_id(&s->com, s->ctx, s->n_ctx, b, sid)) != 0)
+        return xg__tls_fail(e, rc, "cannot compute the session id context");
+    for (size_t i = 0; rc == 0 && i < s->n_ctx; i++)
+        setup_sessions(s, s->ctx[i], b->tc, sid);
     return rc;
 }
 
@@ -376,6 +355,11 @@ void xg_tls_server_unref(xg_tls_server *s)
 {
     if (s != NULL && atomic_fetch_sub_explicit(&s->com.refs, 1, memory_order_acq_rel) == 1)
         server_free(s);
+}
+
+void xg_tls_server_paths(const xg_tls_server *s, xg_tls_path_cb cb, void *arg)
+{
+    xg__tls_common_paths(&s->com, cb, arg);
 }
 
 size_t xg_tls_server_cert_count(const xg_tls_server *s)

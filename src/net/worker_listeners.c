@@ -1,8 +1,10 @@
 /* Snapshot publish for the data plane: the listener set is built once per
  * publish on the publishing thread, then each worker swaps its snapshot,
- * reconciles its clusters and applies the set in one loop callback. Also
- * the worker runtime (created on the worker by its first publish) and the
- * per-worker snapshot pins streams hold. */
+ * reconciles its clusters and applies the set in one loop callback. When a
+ * certificate file of a listener changes on disk, the set is rebuilt from
+ * the current snapshot on the main thread and applied alone (refresh).
+ * Also the worker runtime (created on the worker by its first publish) and
+ * the per-worker snapshot pins streams hold. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "http/hcm.h"
+#include "net/cert_watch.h"
 #include "net/worker_listeners.h"
 #include "upstream/upstream.h"
 
@@ -36,15 +39,22 @@ struct xg_dataplane {
     xg_listener_mgr *mgr;
     xg_listener_conn_cb cb;
     void *cb_arg;
+    /* Publishes (xds thread) and refreshes (main thread) take turns: both
+     * build sets and post them, in order, to every worker. */
+    pthread_mutex_t pub;
     xg_listener_set *last;  /* the set last built (referenced) */
     xg_snap_table *built_l; /* the listener and secret tables it was built from (referenced) */
     xg_snap_table *built_s;
+    xg_snapshot *cur;     /* the snapshot last published (referenced); refreshes rebuild from it */
+    bool stopped;         /* torn down: nothing is published or refreshed any more */
+    xg_cert_watch *watch; /* the listeners' certificate files; NULL: not watched */
 };
 
 typedef struct apply_task {
     xg_dataplane *dp;
-    xg_snapshot *snap;    /* one reference, or NULL: tear down */
+    xg_snapshot *snap;    /* one reference, or NULL: tear down (unless set_only) */
     xg_listener_set *set; /* one reference, or NULL: keep the listeners */
+    bool set_only;        /* a refresh: apply set, keep the snapshot */
 } apply_task;
 
 /* The only mutable per-thread state here: this worker's runtime. */
@@ -196,6 +206,15 @@ static void teardown(xg_dataplane *dp)
 static void on_apply(void *arg)
 {
     apply_task *t = arg;
+    if (t->set_only) {
+        if (self != NULL && t->set != self->applied) {
+            xg_listeners_apply(self->listeners, t->set);
+            xg_listener_set_unref(self->applied);
+            xg_listener_set_ref(t->set);
+            self->applied = t->set;
+        }
+        goto done;
+    }
     if (t->snap == NULL) {
         teardown(t->dp);
         goto done;
@@ -215,6 +234,12 @@ done:
 
 /* --- the publishing side --- */
 
+/* Seconds the certificate files must be quiet before a rebuild: a writer
+ * replacing the certificate and then the key is seen as one change. */
+#define WATCH_SETTLE 0.3
+
+static void on_files_changed(void *arg);
+
 int xg_dataplane_new(xg_workers *ws, const xg_listener_opts *o, xg_listener_conn_cb cb, void *cb_arg,
                      xg_dataplane **out)
 {
@@ -228,7 +253,15 @@ int xg_dataplane_new(xg_workers *ws, const xg_listener_opts *o, xg_listener_conn
         free(dp);
         return rc;
     }
+    if (o != NULL && o->watch_loop != NULL &&
+        (rc = xg_cert_watch_new(o->watch_loop, WATCH_SETTLE, on_files_changed, dp, &dp->watch)) != 0) {
+        xg_listener_mgr_free(dp->mgr);
+        free(dp->reapers);
+        free(dp);
+        return rc;
+    }
     pthread_mutex_init(&dp->mu, NULL);
+    pthread_mutex_init(&dp->pub, NULL);
     pthread_cond_init(&dp->cv, NULL);
     dp->ws = ws;
     dp->cb = cb;
@@ -250,8 +283,9 @@ static void remember_tables(xg_dataplane *dp, const xg_snapshot *s)
 /* The set for s: the last one when neither listeners nor secrets changed
  * (snapshots share unchanged tables), else a new build. A reference, or
  * NULL when there is none (the workers keep what they have). */
-static xg_listener_set *set_for(xg_dataplane *dp, const xg_snapshot *s)
+static xg_listener_set *set_for(xg_dataplane *dp, const xg_snapshot *s, bool *built)
 {
+    *built = false;
     if (dp->last != NULL && s->tables[XG_RES_LISTENER] == dp->built_l && s->tables[XG_RES_SECRET] == dp->built_s) {
         xg_listener_set_ref(dp->last);
         return dp->last;
@@ -270,15 +304,59 @@ static xg_listener_set *set_for(xg_dataplane *dp, const xg_snapshot *s)
     dp->last = set;
     xg_listener_set_ref(set);
     remember_tables(dp, s);
+    *built = true;
     return set;
 }
 
-static int post(xg_dataplane *dp, unsigned i, xg_snapshot *s, xg_listener_set *set)
+typedef struct path_list {
+    const char **v;
+    bool *dir;
+    size_t n, cap;
+    bool nomem;
+} path_list;
+
+static void add_path(void *arg, const char *path, bool is_dir)
+{
+    path_list *l = arg;
+    if (l->nomem)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        const char **v = realloc(l->v, cap * sizeof(*v));
+        bool *d = v != NULL ? realloc(l->dir, cap * sizeof(*d)) : NULL;
+        if (v != NULL)
+            l->v = v;
+        if (d == NULL) {
+            l->nomem = true;
+            return;
+        }
+        l->dir = d;
+        l->cap = cap;
+    }
+    l->v[l->n] = path;
+    l->dir[l->n++] = is_dir;
+}
+
+/* The files of set become the watched ones (the set is referenced while
+ * its paths are read: they live in its TLS contexts' resources). */
+static void watch_set(xg_dataplane *dp, const xg_listener_set *set)
+{
+    if (dp->watch == NULL)
+        return;
+    path_list l = {0};
+    xg_listener_set_paths(set, add_path, &l);
+    if (l.nomem || xg_cert_watch_set(dp->watch, l.v, l.dir, l.n) != 0)
+        xg_log_error("certificate file watch: out of memory; rotated files take effect with the next listener update");
+    free(l.v);
+    free(l.dir);
+}
+
+static int post(xg_dataplane *dp, unsigned i, xg_snapshot *s, xg_listener_set *set, bool set_only)
 {
     apply_task *t = malloc(sizeof(*t));
     if (t == NULL)
         return XG_ENOMEM;
-    *t = (apply_task){.dp = dp, .snap = s, .set = set};
+    *t = (apply_task){.dp = dp, .snap = s, .set = set, .set_only = set_only};
     if (s != NULL)
         xg_snapshot_ref(s);
     if (set != NULL)
@@ -306,9 +384,20 @@ static void wait_teardowns(xg_dataplane *dp)
     pthread_mutex_unlock(&dp->mu);
 }
 
-int xg_dataplane_publish(xg_dataplane *dp, xg_snapshot *s)
+/* Keeps s as the snapshot refreshes rebuild from (NULL: none). */
+static void keep_current(xg_dataplane *dp, xg_snapshot *s)
 {
-    xg_listener_set *set = s != NULL ? set_for(dp, s) : NULL;
+    if (s != NULL)
+        xg_snapshot_ref(s);
+    if (dp->cur != NULL)
+        xg_snapshot_unref(dp->cur);
+    dp->cur = s;
+}
+
+static int publish_locked(xg_dataplane *dp, xg_snapshot *s)
+{
+    bool built = false;
+    xg_listener_set *set = s != NULL ? set_for(dp, s, &built) : NULL;
     int first_err = 0;
     for (unsigned i = 0; i < xg_workers_count(dp->ws); i++) {
         if (s == NULL) {
@@ -316,26 +405,79 @@ int xg_dataplane_publish(xg_dataplane *dp, xg_snapshot *s)
             dp->teardowns++;
             pthread_mutex_unlock(&dp->mu);
         }
-        int rc = post(dp, i, s, set);
+        int rc = post(dp, i, s, set, false);
         if (rc != 0 && s == NULL)
             teardown_done(dp);
         if (rc != 0 && rc != XG_EAGAIN && first_err == 0)
             first_err = rc;
     }
+    if (built)
+        watch_set(dp, set);
     xg_listener_set_unref(set);
-    if (s == NULL)
+    keep_current(dp, s);
+    if (s == NULL) {
+        dp->stopped = true;
         wait_teardowns(dp);
+    }
     return first_err;
+}
+
+int xg_dataplane_publish(xg_dataplane *dp, xg_snapshot *s)
+{
+    pthread_mutex_lock(&dp->pub);
+    int rc = dp->stopped ? 0 : publish_locked(dp, s);
+    pthread_mutex_unlock(&dp->pub);
+    return rc;
+}
+
+/* A new set from the current snapshot with the files as they are now; the
+ * workers apply it alone. A set that cannot be built (a certificate
+ * replaced but its key not yet) keeps the previous one; the key's own
+ * change triggers the next attempt. */
+static void refresh_locked(xg_dataplane *dp)
+{
+    if (dp->stopped || dp->cur == NULL)
+        return;
+    char err[512] = "";
+    xg_listener_set *set;
+    int rc = xg_listener_mgr_build(dp->mgr, dp->cur, &set, err, sizeof(err));
+    if (rc != 0) {
+        xg_log_error("listeners after a certificate file change: %s; the previous TLS contexts stay",
+                     err[0] ? err : xg_strerror(rc));
+        return;
+    }
+    xg_listener_set_unref(dp->last);
+    dp->last = set; /* its reference */
+    for (unsigned i = 0; i < xg_workers_count(dp->ws); i++)
+        if ((rc = post(dp, i, NULL, set, true)) != 0 && rc != XG_EAGAIN)
+            xg_log_error("worker %u: cannot post the rebuilt listeners: %s", i, xg_strerror(rc));
+    watch_set(dp, set);
+}
+
+int xg_dataplane_refresh(xg_dataplane *dp)
+{
+    pthread_mutex_lock(&dp->pub);
+    refresh_locked(dp);
+    pthread_mutex_unlock(&dp->pub);
+    return 0;
+}
+
+static void on_files_changed(void *arg)
+{
+    xg_dataplane_refresh(arg);
 }
 
 void xg_dataplane_free(xg_dataplane *dp)
 {
     if (dp == NULL)
         return;
+    xg_cert_watch_free(dp->watch);
+    keep_current(dp, NULL);
     xg_listener_set_unref(dp->last);
     xg_snap_table_unref(dp->built_l);
     xg_snap_table_unref(dp->built_s);
     xg_listener_mgr_free(dp->mgr);
+    pthread_mutex_destroy(&dp->pub);
     pthread_mutex_destroy(&dp->mu);
     pthread_cond_destroy(&dp->cv);
     free(dp->reapers);

@@ -7,7 +7,8 @@
  * (cluster/cluster.h: hosts and pools that stay keep their state), and
  * applies the listener set (new addresses start accepting, unchanged ones
  * keep their sockets and connections, changed or removed ones drain).
- * Publishing NULL tears every worker's data plane down (shutdown).
+ * Publishing NULL tears every worker's data plane down (shutdown). A
+ * certificate file that changes on disk rebuilds the set alone.
  *
  * Streams pin the snapshot they start on through a per-worker pin (a plain
  * counter on the worker), so the request path never touches the snapshot's
@@ -60,18 +61,27 @@ const char *xg_worker_date(xg_worker_rt *w);
 typedef struct xg_dataplane xg_dataplane;
 
 /* The publisher for workers ws: connections the listeners accept go to cb
- * (the HTTP connection manager). o: listener options (NULL: defaults).
+ * (the HTTP connection manager). o: listener options (NULL: defaults);
+ * with o->watch_loop the certificate files of listener TLS contexts are
+ * watched there and a change rebuilds the listeners (xg_dataplane_refresh).
  * 0 or XG_ENOMEM. */
 int xg_dataplane_new(xg_workers *ws, const xg_listener_opts *o, xg_listener_conn_cb cb, void *cb_arg,
                      xg_dataplane **out);
-/* One thread at a time: builds the listener set for s and gives every
+/* Any thread (publishes are serialised): builds the listener set for s and gives every
  * worker (s, set). A set that cannot be built (a port in use, bad TLS
  * material) is logged and the previous listeners stay. s NULL (shutdown,
  * before the workers stop): every worker drops its snapshot and frees its
  * data plane, closing every connection, downstream and upstream; the call
  * waits (at most 5 s) until they are done. 0 or the first error of a post. */
 int xg_dataplane_publish(xg_dataplane *dp, xg_snapshot *s);
-/* After the workers have stopped. */
+/* Any thread (the file watch calls it on the main thread): rebuilds the
+ * listener set from the snapshot last published, reading every
+ * certificate file again, and gives it to the workers. Unchanged Listener
+ * resources keep their sockets and connections; new handshakes use the new
+ * TLS contexts. A set that cannot be built is logged and the previous one
+ * stays. Publishes and refreshes take turns. 0. */
+int xg_dataplane_refresh(xg_dataplane *dp);
+/* After the workers have stopped and the watch loop has finished. */
 void xg_dataplane_free(xg_dataplane *dp);
 
 #endif

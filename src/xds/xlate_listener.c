@@ -11,15 +11,18 @@
 #include "config/listener.h"
 #include "core/error.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb-c.h"
+#include "envoy/extensions/filters/network/connection_limit/v3/connection_limit.pb-c.h"
 #include "xds/xlate_int.h"
 
 typedef Envoy__Config__Listener__V3__Listener pb_listener;
 typedef Envoy__Config__Listener__V3__FilterChain pb_chain;
 typedef Envoy__Extensions__Filters__Listener__TlsInspector__V3__TlsInspector pb_tls_inspector;
+typedef Envoy__Extensions__Filters__Network__ConnectionLimit__V3__ConnectionLimit pb_conn_limit;
 
 #define ADDR(x) ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_##x
 #define HCM_TYPE "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 #define TLS_INSPECTOR_TYPE "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+#define CONN_LIMIT_TYPE "envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit"
 
 int xg__xlate_filter_chain_match(xg_xlate *x, const Envoy__Config__Listener__V3__FilterChainMatch *pb,
                                  xg_filter_chain_match *out);
@@ -170,31 +173,78 @@ static int listener_filters(xg_xlate *x, const pb_listener *pb, xg_listener *out
 
 /* --- filter chains --- */
 
+/* ConnectionLimit, with Envoy's validation: stat_prefix non-empty,
+ * max_connections required and >= 1. */
+static int conn_limit_cfg(xg_xlate *x, const pb_conn_limit *pb, xg_conn_limit_cfg *out)
+{
+    if (pb->stat_prefix[0] == '\0')
+        return xg__fail_at(x, "typed_config.stat_prefix", "must not be empty");
+    if (pb->max_connections == NULL)
+        return xg__fail_at(x, "typed_config.max_connections", "required");
+    if (pb->max_connections->value == 0)
+        return xg__fail_at(x, "typed_config.max_connections", "must be at least 1");
+    if ((out->stat_prefix = xg_xlate_strdup(x, pb->stat_prefix)) == NULL)
+        return XG_ENOMEM;
+    out->max_connections = pb->max_connections->value;
+    out->enabled = pb->runtime_enabled == NULL || xg__bool_or(pb->runtime_enabled->default_value, true);
+    return xg__xlate_duration_ms(x, "typed_config.delay", pb->delay, 0, &out->delay_ms);
+}
+
+static int conn_limit(xg_xlate *x, const Envoy__Config__Listener__V3__Filter *f, xg_filter_chain *out)
+{
+    if (out->conn_limit != NULL)
+        return xg_xlate_fail(x, "only one connection_limit filter per filter chain is supported");
+    if (out->hcm != NULL)
+        return xg_xlate_fail(x, "the connection_limit filter must come before the http_connection_manager");
+    pb_conn_limit *pb = NULL;
+    int rc =
+        xg__xlate_unpack_typed(x, "typed_config", f->typed_config,
+                               &envoy__extensions__filters__network__connection_limit__v3__connection_limit__descriptor,
+                               (ProtobufCMessage **)&pb);
+    if (rc < 0)
+        return rc;
+    xg_conn_limit_cfg *cl = xg_xlate_alloc(x, sizeof(*cl));
+    rc = cl == NULL ? XG_ENOMEM : conn_limit_cfg(x, pb, cl);
+    protobuf_c_message_free_unpacked(&pb->base, NULL);
+    if (rc == 0)
+        out->conn_limit = cl;
+    return rc;
+}
+
+/* One network filter: the connection_limit, or the terminal HCM. */
+static int network_filter(xg_xlate *x, const pb_chain *pb, size_t i, xg__warnings *w, xg_filter_chain *out)
+{
+    const Envoy__Config__Listener__V3__Filter *f = pb->filters[i];
+    if (f->typed_config == NULL)
+        return xg_xlate_fail(x, "network filter \"%s\" has no typed_config", f->name);
+    int rc = 0;
+    const char *type = xg__xlate_effective_type(x, f->typed_config, &rc);
+    if (type == NULL)
+        return rc;
+    if (strcmp(type, CONN_LIMIT_TYPE) == 0)
+        return conn_limit(x, f, out);
+    if (strcmp(type, HCM_TYPE) != 0)
+        return xg_xlate_fail(x,
+                             "network filter \"%s\" (type \"%s\") is not supported (only the "
+                             "connection_limit and the http_connection_manager)",
+                             f->name, f->typed_config->type_url);
+    if (i + 1 < pb->n_filters)
+        return xg_xlate_fail(x, "the http_connection_manager is a terminal filter and must be the last one");
+    return xg__xlate_hcm(x, f->typed_config, w, &out->hcm);
+}
+
 static int network_filters(xg_xlate *x, const pb_chain *pb, xg__warnings *w, xg_filter_chain *out)
 {
-    if (pb->n_filters == 0)
-        return xg__fail_at(x, "filters", "a filter chain needs the http_connection_manager network filter");
     for (size_t i = 0; i < pb->n_filters; i++) {
-        const Envoy__Config__Listener__V3__Filter *f = pb->filters[i];
         size_t mark = xg_xlate_push(x, "filters");
         xg_xlate_push_index(x, i);
-        if (f->typed_config == NULL)
-            return xg_xlate_fail(x, "network filter \"%s\" has no typed_config", f->name);
-        int rc = 0;
-        const char *type = xg__xlate_effective_type(x, f->typed_config, &rc);
-        if (type == NULL)
-            return rc;
-        if (strcmp(type, HCM_TYPE) != 0)
-            return xg_xlate_fail(x,
-                                 "network filter \"%s\" (type \"%s\") is not supported (only the "
-                                 "http_connection_manager)",
-                                 f->name, f->typed_config->type_url);
-        if (i + 1 < pb->n_filters)
-            return xg_xlate_fail(x, "the http_connection_manager is a terminal filter and must be the last one");
-        if ((rc = xg__xlate_hcm(x, f->typed_config, w, &out->hcm)) < 0)
+        int rc = network_filter(x, pb, i, w, out);
+        if (rc < 0)
             return rc;
         xg_xlate_pop(x, mark);
     }
+    if (out->hcm == NULL)
+        return xg__fail_at(x, "filters", "a filter chain needs the http_connection_manager network filter");
     return 0;
 }
 

@@ -25,6 +25,18 @@ typedef Envoy__Extensions__TransportSockets__Tls__V3__SubjectAltNameMatcher pb_s
 #define DS(c) ENVOY__CONFIG__CORE__V3__DATA_SOURCE__SPECIFIER_##c
 #define SAN(c) ENVOY__EXTENSIONS__TRANSPORT_SOCKETS__TLS__V3__SUBJECT_ALT_NAME_MATCHER__SAN_TYPE__##c
 
+/* A WatchedDirectory under field (pb may be NULL): its path, which must not
+ * be empty (Envoy's validation); the listener's file watch uses it. */
+static int watched_dir(xg_xlate *x, const char *field, const Envoy__Config__Core__V3__WatchedDirectory *pb,
+                       const char **out)
+{
+    if (pb == NULL)
+        return 0;
+    if (pb->path[0] == '\0')
+        return xg__ces_fail_at(x, field, "watched_directory.path must not be empty");
+    return (*out = xg_xlate_strdup(x, pb->path)) == NULL ? XG_ENOMEM : 0;
+}
+
 /* Envoy's session ticket key: 16 bytes name, 32 HMAC secret, 32 AES key. */
 #define TICKET_KEY_LEN 80
 
@@ -65,10 +77,7 @@ int xg__xlate_datasource(xg_xlate *x, const char *field, const pb_datasource *pb
     if ((out->value = xg_arena_strndup(&x->res->arena, v ? v : "", len)) == NULL)
         return XG_ENOMEM;
     out->len = len;
-    if (pb->watched_directory != NULL &&
-        (out->watched_directory = xg_xlate_strdup(x, pb->watched_directory->path)) == NULL)
-        return XG_ENOMEM;
-    return 0;
+    return watched_dir(x, field, pb->watched_directory, &out->watched_directory);
 }
 
 /* Reads ds into b (which the caller disposes) or fails naming field. */
@@ -202,9 +211,8 @@ int xg__xlate_tls_certificate(xg_xlate *x, const pb_certificate *pb, xg_tls_cert
     int rc = xg__xlate_datasource(x, "certificate_chain", pb->certificate_chain, &out->certificate_chain);
     if (rc == 0)
         rc = xg__xlate_datasource(x, "private_key", pb->private_key, &out->private_key);
-    if (rc == 0 && pb->watched_directory != NULL &&
-        (out->watched_directory = xg_xlate_strdup(x, pb->watched_directory->path)) == NULL)
-        rc = XG_ENOMEM;
+    if (rc == 0)
+        rc = watched_dir(x, NULL, pb->watched_directory, &out->watched_directory);
     return rc ? rc : check_certificate(x, out);
 }
 
@@ -450,9 +458,8 @@ int xg__xlate_validation_context(xg_xlate *x, const pb_validation *pb, bool stan
     out->trust_chain = (xg_trust_chain)pb->trust_chain_verification;
     out->has_max_verify_depth = pb->max_verify_depth != NULL;
     out->max_verify_depth = xg__ces_u32(pb->max_verify_depth, 0);
-    if (pb->watched_directory != NULL &&
-        (out->watched_directory = xg_xlate_strdup(x, pb->watched_directory->path)) == NULL)
-        return XG_ENOMEM;
+    if ((rc = watched_dir(x, NULL, pb->watched_directory, &out->watched_directory)) != 0)
+        return rc;
     if (standalone && (rc = check_standalone(x, out)) != 0)
         return rc;
     return check_validation_sources(x, out);

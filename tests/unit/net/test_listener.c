@@ -2,8 +2,10 @@
  * no-backtracking rule), the ClientHello parser (real hellos, prefixes,
  * fragmentation, garbage), per-worker SO_REUSEPORT sockets and their
  * adoption across sets, and end to end on one worker: plain and TLS chains
- * chosen by the tls_inspector (SNI, ALPN, raw_buffer), the connection limit,
- * the inspector timeout, and listener updates (drain, removal). */
+ * chosen by the tls_inspector (SNI, ALPN, raw_buffer), the global
+ * connection limit and the connection_limit filter (shared by workers, kept
+ * across updates, delay, disabled), the inspector timeout, and listener
+ * updates (drain, removal). */
 #include <stdlib.h>
 
 #include <openssl/bio.h>
@@ -463,37 +465,205 @@ XG_TEST(plain_accept_and_handoff)
     xg_res_unref(r);
 }
 
-XG_TEST(connection_limit)
-{
+/* Two workers' tables on one loop (the kernel spreads connections over
+ * their SO_REUSEPORT sockets): limits are shared by both. */
+typedef struct world2 {
     world w;
+    xg_listeners *ls2;
+} world2;
+
+static bool world2_init(world2 *d, const xg_listener_opts *o)
+{
+    memset(d, 0, sizeof(*d));
+    world *w = &d->w;
+    w->port = nt_free_port();
+    return xg_loop_init(&w->loop, 0) == 0 && xg_listener_mgr_new(2, o, &w->m) == 0 &&
+           xg_listeners_new(&w->loop, 0, on_conn, &w->u, &w->ls) == 0 &&
+           xg_listeners_new(&w->loop, 1, on_conn, &w->u, &d->ls2) == 0;
+}
+
+static bool world2_apply(world2 *d, xg_res **r, size_t n)
+{
+    xg_listener_set *s;
+    char err[256];
+    if (xg_listener_mgr_build_from(d->w.m, r, n, NULL, NULL, &s, err, sizeof(err)) != 0) {
+        fprintf(stderr, "build: %s\n", err);
+        return false;
+    }
+    xg_listeners_apply(d->w.ls, s);
+    xg_listeners_apply(d->ls2, s);
+    xg_listener_set_unref(s);
+    return true;
+}
+
+static void world2_free(world2 *d)
+{
+    xg_listeners_free(d->ls2);
+    world_free(&d->w);
+}
+
+static uint64_t limited(world2 *d)
+{
+    return xg_listeners_stats(d->w.ls).limited + xg_listeners_stats(d->ls2).limited;
+}
+
+/* Connects n clients, one after the other, letting the loop accept each. */
+static void connect_n(world *w, int *fds, int n, uint16_t port)
+{
+    for (int i = 0; i < n; i++) {
+        fds[i] = connect4(port);
+        nt_run_for(&w->loop, 0.03);
+    }
+}
+
+/* True when the peer closed fd within secs (EOF or reset, nothing read). */
+static bool closed_by_peer(int fd, double secs)
+{
+    char b[4];
+    bool eof = false;
+    return nt_read_some(fd, b, sizeof(b), secs, &eof) == 0 && eof;
+}
+
+static xg_conn_limit_cfg climit(uint64_t max, uint64_t delay_ms)
+{
+    return (xg_conn_limit_cfg){.stat_prefix = "lim", .max_connections = max, .delay_ms = delay_ms, .enabled = true};
+}
+
+/* --max-downstream-connections: one count for every listener and worker;
+ * a listener with ignore_global_conn_limit is not counted. */
+XG_TEST(global_connection_limit)
+{
+    world2 d;
     xg_listener_opts o;
     xg_listener_opts_init(&o);
     o.max_conns = 2;
-    if (!CHECK(world_init(&w, &o)))
+    if (!CHECK(world2_init(&d, &o)))
         return;
+    world *w = &d.w;
+    uint16_t port2 = nt_free_port(), port3 = nt_free_port();
     xg_filter_chain plain = {.name = "plain"};
-    xg_res *r = make_listener("lim", w.port, &plain, 1, false);
-    CHECK(world_apply(&w, &r, 1));
+    xg_res *r[3] = {make_listener("a", w->port, &plain, 1, false), make_listener("b", port2, &plain, 1, false),
+                    make_listener("free", port3, &plain, 1, false)};
+    ((xg_listener *)r[2]->body)->ignore_global_conn_limit = true;
+    CHECK(world2_apply(&d, r, 3));
     int fds[3];
-    for (int i = 0; i < 3; i++) {
-        fds[i] = connect4(w.port);
-        nt_run_for(&w.loop, 0.03);
-    }
-    CHECK_EQ_INT(w.u.n, 2);
-    CHECK_EQ_INT(xg_listeners_stats(w.ls).overflow, 1);
-    char b[4];
-    bool eof = false;
-    CHECK_EQ_INT(nt_read_some(fds[2], b, sizeof(b), 1, &eof), 0);
-    CHECK(eof);
+    connect_n(w, fds, 1, w->port);
+    connect_n(w, fds + 1, 2, port2);
+    CHECK_EQ_INT(w->u.n, 2);
+    CHECK_EQ_INT(xg_listeners_stats(w->ls).overflow + xg_listeners_stats(d.ls2).overflow, 1);
+    CHECK(closed_by_peer(fds[2], 1));
+    /* The exempt listener still takes connections. */
+    int ex = connect4(port3);
+    run_until_n(&w->loop, &w->u, 3, 1);
+    CHECK_EQ_INT(w->u.n, 3);
     /* One leaves: room again. */
-    xg_conn_close(w.u.c[0], XG_CLOSE_ABORT);
-    nt_run_for(&w.loop, 0.03);
-    int again = connect4(w.port);
-    run_until_n(&w.loop, &w.u, 3, 1);
-    CHECK_EQ_INT(w.u.n, 3);
+    xg_conn_close(w->u.c[0], XG_CLOSE_ABORT);
+    nt_run_for(&w->loop, 0.03);
+    int again = connect4(port2);
+    run_until_n(&w->loop, &w->u, 4, 1);
+    CHECK_EQ_INT(w->u.n, 4);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
     close(again);
+    close(ex);
+    world2_free(&d);
+    for (int i = 0; i < 3; i++)
+        xg_res_unref(r[i]);
+}
+
+XG_TEST(connection_limit_filter_shared_by_workers)
+{
+    world2 d;
+    if (!CHECK(world2_init(&d, NULL)))
+        return;
+    xg_conn_limit_cfg cl = climit(2, 0);
+    xg_filter_chain chain = {.name = "limited", .conn_limit = &cl};
+    xg_res *r = make_listener("lim", d.w.port, &chain, 1, false);
+    CHECK(world2_apply(&d, &r, 1));
+    int fds[4];
+    connect_n(&d.w, fds, 4, d.w.port);
+    CHECK_EQ_INT(d.w.u.n, 2);
+    CHECK_EQ_INT(limited(&d), 2);
+    int closed = 0;
+    for (int i = 0; i < 4; i++)
+        closed += closed_by_peer(fds[i], 0.2);
+    CHECK_EQ_INT(closed, 2);
+    /* An update that adds another listener keeps the count: still full. */
+    xg_filter_chain other = {.name = "other"};
+    xg_res *r2[2] = {r, make_listener("other", nt_free_port(), &other, 1, false)};
+    CHECK(world2_apply(&d, r2, 2));
+    int more = connect4(d.w.port);
+    nt_run_for(&d.w.loop, 0.05);
+    CHECK_EQ_INT(d.w.u.n, 2);
+    CHECK(closed_by_peer(more, 1));
+    close(more);
+    /* A changed Listener resource with the same chain: the count carries over too. */
+    xg_res *r3[2] = {make_listener("lim", d.w.port, &chain, 1, false), r2[1]};
+    CHECK(world2_apply(&d, r3, 2));
+    more = connect4(d.w.port);
+    nt_run_for(&d.w.loop, 0.05);
+    CHECK_EQ_INT(d.w.u.n, 2);
+    CHECK(closed_by_peer(more, 1));
+    close(more);
+    /* One leaves: room for exactly one more. */
+    xg_conn_close(d.w.u.c[0], XG_CLOSE_ABORT);
+    nt_run_for(&d.w.loop, 0.05);
+    int again[2];
+    connect_n(&d.w, again, 2, d.w.port);
+    run_until_n(&d.w.loop, &d.w.u, 3, 1);
+    CHECK_EQ_INT(d.w.u.n, 3);
+    CHECK_EQ_INT(closed_by_peer(again[0], 0.2) + closed_by_peer(again[1], 0.2), 1);
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    close(again[0]);
+    close(again[1]);
+    world2_free(&d);
+    xg_res_unref(r);
+    xg_res_unref(r2[1]);
+    xg_res_unref(r3[0]);
+}
+
+XG_TEST(connection_limit_filter_delay_and_disabled)
+{
+    world w;
+    if (!CHECK(world_init(&w, NULL)))
+        return;
+    xg_conn_limit_cfg cl = climit(1, 2000);
+    xg_filter_chain chain = {.name = "slow", .conn_limit = &cl};
+    xg_res *r = make_listener("slow", w.port, &chain, 1, false);
+    CHECK(world_apply(&w, &r, 1));
+    int fds[2];
+    connect_n(&w, fds, 2, w.port);
+    CHECK_EQ_INT(w.u.n, 1);
+    CHECK_EQ_INT(xg_listeners_stats(w.ls).limited, 1);
+    /* Over the limit with a delay: held open (and not read) for the delay, then closed. */
+    CHECK(write(fds[1], "GET / HTTP/1.1\r\n\r\n", 18) == 18);
+    nt_run_for(&w.loop, 0.1);
+    char b[4];
+    bool eof = false;
+    CHECK_EQ_INT(nt_read_some(fds[1], b, sizeof(b), 0.05, &eof), 0);
+    CHECK(!eof);
+    bool gone = false;
+    double end = ev_time() + 5;
+    while (!gone && ev_time() < end) {
+        nt_run_for(&w.loop, 0.05);
+        gone = nt_read_some(fds[1], b, sizeof(b), 0.01, &eof) == 0 && eof;
+    }
+    CHECK(gone);
+    close(fds[0]);
+    close(fds[1]);
+    world_free(&w);
+    xg_res_unref(r);
+    /* runtime_enabled false: no limit. */
+    if (!CHECK(world_init(&w, NULL)))
+        return;
+    cl.enabled = false;
+    r = make_listener("off", w.port, &chain, 1, false);
+    CHECK(world_apply(&w, &r, 1));
+    connect_n(&w, fds, 2, w.port);
+    CHECK_EQ_INT(w.u.n, 2);
+    close(fds[0]);
+    close(fds[1]);
     world_free(&w);
     xg_res_unref(r);
 }

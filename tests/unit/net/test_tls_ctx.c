@@ -3,11 +3,14 @@
  * client xg_conn over loopback in one loop: SNI certificate choice
  * (wildcards, default), ALPN (server order, HTTP/1-only listeners), protocol
  * versions, client certificates (required, verified, rejected, SAN
- * matchers), upstream verification, session resumption, rotation keeping
- * old connections, and connect.c with TLS. Runs in both TLS flavours. */
+ * matchers), upstream verification, session resumption (and the session ID
+ * context: what makes a session resumable elsewhere), rotation keeping old
+ * connections, the files a context reads, and connect.c with TLS. Runs in
+ * both TLS flavours. */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "config/listener.h"
 #include "config/matcher.h"
 #include "core/error.h"
 #include "net/conn.h"
@@ -440,6 +443,171 @@ XG_TEST(configured_ticket_keys_survive_rotation)
     xg_tls_server_unref(s1);
     xg_tls_server_unref(s2);
     xg_tls_client_unref(cli);
+    xg_loop_dispose(&loop);
+}
+
+/* A session from base, then a handshake on other offering it: resumed? */
+static bool resumes_on(xg_loop *loop, xg_tls_server *base, xg_tls_server *other, xg_tls_client *cli, bool *ok)
+{
+    pair p;
+    CHECK(handshake(&p, loop, base, cli, "example.com", NULL));
+    CHECK(exchange(&p, "ticket"));
+    finish(&p);
+    *ok = handshake(&p, loop, other, cli, "example.com", NULL);
+    bool resumed = *ok && xg_conn_tls_resumed(p.srv.c);
+    finish(&p);
+    return resumed;
+}
+
+/* A resumed session skips the client-certificate check, so every setting
+ * that decides it is in the session ID context: after any of them changes
+ * the client does a full handshake and its certificate is checked again. */
+XG_TEST(session_id_covers_client_validation)
+{
+    SETUP();
+    xg_tls_certificate certs[1] = {cert("a")}, ccert[1] = {cert("client")};
+    xg_string_matcher other_uri = exact("spiffe://other");
+    xg_san_matcher sans_bad[1] = {{XG_SAN_URI, &other_uri}};
+    static uint8_t pin[1][32] = {{1, 2, 3}};
+    xg_validation_context base_vc = {.trusted_ca = file_ds("ca.pem")};
+    xg_tls_context stc = server_tc(certs, 1), ctc = client_tc();
+    stc.require_client_certificate = true;
+    stc.vc_kind = XG_VC_INLINE;
+    stc.vc = &base_vc;
+    ctc.certificates = ccert;
+    ctc.n_certificates = 1;
+    xg_tls_server *base = server(&stc, false), *same = server(&stc, false);
+    xg_tls_client *cli = client(&ctc);
+    if (!CHECK(base && same && cli))
+        return;
+    bool ok;
+    CHECK(resumes_on(&loop, base, same, cli, &ok)); /* the control: an equal context resumes */
+    static const struct {
+        const char *what;
+        bool passes; /* the client certificate meets the new rule */
+    } cases[] = {
+        {"verify_certificate_hash", false},
+        {"verify_certificate_spki", false},
+        {"SAN matcher", false},
+        {"crl", true},
+        {"only_verify_leaf_cert_crl", true},
+        {"allow_expired_certificate", true},
+        {"trust_chain_verification", true},
+        {"max_verify_depth", true},
+        {"require_client_certificate", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        xg_validation_context vc = base_vc;
+        xg_tls_context t = stc;
+        t.vc = &vc;
+        switch (i) {
+        case 0:
+            vc.hash_pins = pin, vc.n_hash_pins = 1;
+            break;
+        case 1:
+            vc.spki_pins = pin, vc.n_spki_pins = 1;
+            break;
+        case 2:
+            vc.san_matchers = sans_bad, vc.n_san_matchers = 1;
+            break;
+        case 3:
+            vc.crl = file_ds("ca.crl");
+            break;
+        case 4:
+            vc.crl = file_ds("ca.crl"), vc.only_verify_leaf_cert_crl = true;
+            break;
+        case 5:
+            vc.allow_expired_certificate = true;
+            break;
+        case 6:
+            vc.trust_chain = XG_TRUST_ACCEPT_UNTRUSTED;
+            break;
+        case 7:
+            vc.has_max_verify_depth = true, vc.max_verify_depth = 5;
+            break;
+        default:
+            t.require_client_certificate = false;
+        }
+        xg_tls_server *srv = server(&t, false);
+        if (!CHECK(srv != NULL))
+            continue;
+        bool resumed = resumes_on(&loop, base, srv, cli, &ok);
+        if (!CHECK(!resumed) || !CHECK(ok == cases[i].passes))
+            fprintf(stderr, "  %s: resumed %d, handshake %d\n", cases[i].what, resumed, ok);
+        xg_tls_server_unref(srv);
+    }
+    xg_tls_server_unref(base);
+    xg_tls_server_unref(same);
+    xg_tls_client_unref(cli);
+    xg_loop_dispose(&loop);
+}
+
+/* The server's identity in the session ID context is its certificates'
+ * names, not their keys (as Envoy): a renewed certificate keeps sessions;
+ * other names, or another filter chain's server_names, do not. */
+XG_TEST(renewed_certificate_keeps_sessions)
+{
+    SETUP();
+    xg_tls_certificate a[1] = {cert("a")}, a2[1] = {cert("a2")}, b[1] = {cert("b")};
+    xg_tls_context t1 = server_tc(a, 1), t2 = server_tc(a2, 1), t3 = server_tc(b, 1), ctc = client_tc();
+    xg_server_name names[1] = {{{"example.com", 11}, false}};
+    xg_tls_build chain_b = {.tc = &t1, .server_names = names, .n_server_names = 1};
+    xg_tls_server *s1 = server(&t1, false), *s2 = server(&t2, false), *s3 = server(&t3, false), *s4 = NULL;
+    char err[256];
+    CHECK_EQ_INT(xg_tls_server_new(&chain_b, &s4, err, sizeof(err)), 0);
+    xg_tls_client *cli = client(&ctc);
+    if (!CHECK(s1 && s2 && s3 && s4 && cli))
+        return;
+    bool ok;
+    CHECK(resumes_on(&loop, s1, s2, cli, &ok));
+    CHECK(!resumes_on(&loop, s1, s3, cli, &ok) && ok);
+    CHECK(!resumes_on(&loop, s1, s4, cli, &ok) && ok);
+    xg_tls_server *all[] = {s1, s2, s3, s4};
+    for (size_t i = 0; i < 4; i++)
+        xg_tls_server_unref(all[i]);
+    xg_tls_client_unref(cli);
+    xg_loop_dispose(&loop);
+}
+
+typedef struct seen_paths {
+    char v[8][400];
+    bool dir[8];
+    int n;
+} seen_paths;
+
+static void note_path(void *arg, const char *p, bool is_dir)
+{
+    seen_paths *s = arg;
+    if (s->n < 8) {
+        snprintf(s->v[s->n], sizeof(s->v[0]), "%s", p);
+        s->dir[s->n++] = is_dir;
+    }
+}
+
+/* The files a context was built from, for the file watch: a
+ * watched_directory stands for the files of its message. */
+XG_TEST(server_paths_for_the_file_watch)
+{
+    SETUP();
+    xg_tls_certificate certs[2] = {cert("a"), cert("b")};
+    certs[1].watched_directory = dir;
+    xg_validation_context vc = {.trusted_ca = file_ds("ca.pem")};
+    xg_tls_context stc = server_tc(certs, 2);
+    stc.vc_kind = XG_VC_INLINE;
+    stc.vc = &vc;
+    xg_tls_server *s = server(&stc, false);
+    if (!CHECK(s != NULL))
+        return;
+    seen_paths sp = {0};
+    xg_tls_server_paths(s, note_path, &sp);
+    if (CHECK_EQ_INT(sp.n, 5)) {
+        CHECK_STR(sp.v[0], path("a.pem"));
+        CHECK_STR(sp.v[1], path("a.key"));
+        CHECK(!sp.dir[0] && !sp.dir[1]);
+        CHECK(strcmp(sp.v[2], dir) == 0 && sp.dir[2] && strcmp(sp.v[3], dir) == 0 && sp.dir[3]);
+        CHECK_STR(sp.v[4], path("ca.pem"));
+    }
+    xg_tls_server_unref(s);
     xg_loop_dispose(&loop);
 }
 

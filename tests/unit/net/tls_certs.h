@@ -1,8 +1,9 @@
 /* Throwaway test PKI for the net/ TLS tests: a CA ("ca"), a second CA
- * ("ca2"), server certificates "a" (example.com, www.example.com) and "b"
- * (*.wild.test), a client certificate "client" (URI spiffe://client) and
- * "rogue" (same SAN, signed by ca2), made with the openssl CLI in a temp dir
- * once per test process and removed at exit. */
+ * ("ca2"), server certificates "a" (example.com, www.example.com), "a2" (a
+ * renewal of "a": the same names, a new key) and "b" (*.wild.test), a client
+ * certificate "client" (URI spiffe://client) and "rogue" (same SAN, signed
+ * by ca2), and an empty CRL of ca ("ca.crl"), made with the openssl CLI in a
+ * temp dir once per test process and removed at exit. */
 #ifndef XG_TLS_CERTS_H
 #define XG_TLS_CERTS_H
 
@@ -26,9 +27,13 @@ static const char *gen_script =
     "  -extfile $1.ext 2>/dev/null; }; "
     "ca ca; ca ca2; "
     "leaf a example.com 'DNS:example.com,DNS:www.example.com' ca; "
+    "leaf a2 example.com 'DNS:example.com,DNS:www.example.com' ca; "
     "leaf b wild 'DNS:*.wild.test' ca; "
     "leaf client client 'URI:spiffe://client' ca; "
-    "leaf rogue rogue 'URI:spiffe://client' ca2";
+    "leaf rogue rogue 'URI:spiffe://client' ca2; "
+    "touch index.txt; printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=index.txt\\ndefault_md=sha256\\n"
+    "default_crl_days=2\\n' > crl.cnf; "
+    "openssl ca -gencrl -config crl.cnf -keyfile ca.key -cert ca.pem -out ca.crl 2>/dev/null";
 
 static inline void make_certs(void)
 {

@@ -449,7 +449,7 @@ XG_TEST(nack_listener_fields)
     fails("name: l1\n" ADDR "filter_chains: [{filters: [{name: envoy.filters.network.tcp_proxy, typed_config: "
           "{'@type': type.googleapis.com/google.protobuf.Empty}}]}]\n",
           "filter_chains[0].filters[0]: network filter \"envoy.filters.network.tcp_proxy\" (type "
-          "\"type.googleapis.com/x.Y\") is not supported (only the http_connection_manager)");
+          "\"type.googleapis.com/x.Y\") is not supported (only the connection_limit and the http_connection_manager)");
     fails("name: l1\n" ADDR "filter_chains: [{filters: []}]\n",
           "filter_chains[0].filters: a filter chain needs the http_connection_manager network filter");
     fails("name: l1\n" ADDR "filter_chains: [{filter_chain_match: {transport_protocol: quic}, filters: []}]\n",
@@ -511,4 +511,57 @@ XG_TEST(observability_fields)
           HPATH ".http_filters[0].typed_config.upstream_log: access logging is not supported yet (field upstream_log)");
     fails("name: l1\n" ADDR "access_log: [{name: envoy.access_loggers.stdout}]\n",
           "access_log: access logging is not supported yet (field access_log)");
+}
+
+/* envoy.filters.network.connection_limit before the HCM: translated with
+ * Envoy's validation (stat_prefix, max_connections >= 1), its delay and
+ * runtime_enabled default; misplaced or repeated: NACK. */
+XG_TEST(connection_limit_filter)
+{
+#define CL_TYPE "type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit"
+#define HCM_FILTER                                                                                                     \
+    "{name: hcm, typed_config: {'@type': '" HCM_TYPE "', stat_prefix: s, " RDS ", http_filters: [" ROUTER "]}}"
+#define L_CL(cl)                                                                                                       \
+    "name: l1\n" ADDR "filter_chains: [{filters: [{name: cl, typed_config: {'@type': '" CL_TYPE "', " cl               \
+    "}}, " HCM_FILTER "]}]\n"
+    xg_res *r = xlate(L_CL("stat_prefix: lim, max_connections: 2, delay: 0.25s"));
+    const xg_listener *l = r ? r->body : NULL;
+    if (CHECK(l != NULL) && CHECK(l->chains[0].conn_limit != NULL)) {
+        const xg_conn_limit_cfg *c = l->chains[0].conn_limit;
+        CHECK_STR(c->stat_prefix, "lim");
+        CHECK_EQ_INT(c->max_connections, 2);
+        CHECK_EQ_INT(c->delay_ms, 250);
+        CHECK(c->enabled);
+        CHECK(l->chains[0].hcm != NULL);
+    }
+    xg_res_unref(r);
+    r = xlate(L_CL("stat_prefix: lim, max_connections: 5, runtime_enabled: {default_value: false, runtime_key: k}"));
+    l = r ? r->body : NULL;
+    if (CHECK(l != NULL) && CHECK(l->chains[0].conn_limit != NULL)) {
+        CHECK(!l->chains[0].conn_limit->enabled);
+        CHECK_EQ_INT(l->chains[0].conn_limit->delay_ms, 0);
+    }
+    xg_res_unref(r);
+    r = xlate(L_HCM(RDS ",", ROUTER));
+    CHECK(r != NULL && ((const xg_listener *)r->body)->chains[0].conn_limit == NULL);
+    xg_res_unref(r);
+    fails(L_CL("max_connections: 2"), "filter_chains[0].filters[0].typed_config.stat_prefix: must not be empty");
+    fails(L_CL("stat_prefix: x"), "filter_chains[0].filters[0].typed_config.max_connections: required");
+    fails(L_CL("stat_prefix: x, max_connections: 0"),
+          "filter_chains[0].filters[0].typed_config.max_connections: must be at least 1");
+    fails(L_CL("stat_prefix: x, max_connections: 1, delay: -1s"),
+          "filter_chains[0].filters[0].typed_config.delay: must not be negative");
+    fails("name: l1\n" ADDR "filter_chains: [{filters: [" HCM_FILTER ", {name: cl, typed_config: {'@type': '" CL_TYPE
+          "', stat_prefix: x, max_connections: 1}}]}]\n",
+          "filter_chains[0].filters[0]: the http_connection_manager is a terminal filter and must be the last one");
+    fails("name: l1\n" ADDR "filter_chains: [{filters: [{name: cl, typed_config: {'@type': '" CL_TYPE
+          "', stat_prefix: x, max_connections: 1}}, {name: cl2, typed_config: {'@type': '" CL_TYPE
+          "', stat_prefix: y, max_connections: 1}}, " HCM_FILTER "]}]\n",
+          "filter_chains[0].filters[1]: only one connection_limit filter per filter chain is supported");
+    fails("name: l1\n" ADDR "filter_chains: [{filters: [{name: cl, typed_config: {'@type': '" CL_TYPE
+          "', stat_prefix: x, max_connections: 1}}]}]\n",
+          "filter_chains[0].filters: a filter chain needs the http_connection_manager network filter");
+#undef L_CL
+#undef HCM_FILTER
+#undef CL_TYPE
 }

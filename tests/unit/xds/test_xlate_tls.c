@@ -472,6 +472,45 @@ XG_TEST(raw_buffer_by_type)
     xg_res_unref(r);
 }
 
+/* watched_directory (the listener's file watch uses it): kept on the
+ * TlsCertificate, the DataSource and the validation context; an empty path
+ * is a NACK, as in Envoy. */
+XG_TEST(watched_directories)
+{
+    setup();
+    char cert_path[256];
+    snprintf(cert_path, sizeof(cert_path), "%s", write_file("wd.pem", cert_pem));
+    snprintf(yaml, sizeof(yaml),
+             DTC "  common_tls_context:\n    tls_certificates: [{certificate_chain: {filename: %s, "
+                 "watched_directory: {path: /ds}}, private_key: {inline_string: %s}}]\n"
+                 "    validation_context: {trusted_ca: {filename: %s}, watched_directory: {path: /vc}}\n",
+             cert_path, yq(key_pem), cert_path);
+    xg_res *r = ts(true, yaml);
+    const xg_tls_context *tc = r ? r->body : NULL;
+    if (CHECK(tc != NULL)) {
+        CHECK_STR(tc->certificates[0].certificate_chain.watched_directory, "/ds");
+        CHECK(tc->certificates[0].watched_directory == NULL);
+        CHECK_STR(tc->vc->watched_directory, "/vc");
+    } else {
+        fprintf(stderr, "%s\n", err);
+    }
+    xg_res_unref(r);
+    snprintf(yaml, sizeof(yaml),
+             DTC "  common_tls_context:\n    tls_certificates: [{certificate_chain: {filename: %s}, "
+                 "private_key: {inline_string: %s}, watched_directory: {path: ''}}]\n",
+             cert_path, yq(key_pem));
+    nack(true, yaml,
+         "transport_socket.typed_config.common_tls_context.tls_certificates[0]: watched_directory.path must not be "
+         "empty");
+    snprintf(yaml, sizeof(yaml),
+             DTC "  common_tls_context:\n    tls_certificates: [{certificate_chain: {filename: %s, "
+                 "watched_directory: {path: ''}}, private_key: {inline_string: %s}}]\n",
+             cert_path, yq(key_pem));
+    nack(true, yaml,
+         "transport_socket.typed_config.common_tls_context.tls_certificates[0].certificate_chain: "
+         "watched_directory.path must not be empty");
+}
+
 XG_TEST(cleanup)
 {
     free(cert_pem);
