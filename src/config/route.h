@@ -327,6 +327,10 @@ typedef struct xg_route_forward {
     size_t n_hash_policies;
     const xg_upgrade *upgrades;
     size_t n_upgrades;
+    /* RouteAction.max_stream_duration is set (even empty): Envoy's "new"
+     * timeouts, under which max_grpc_timeout and grpc_timeout_offset are
+     * ignored (router/route_timeout.h). */
+    bool has_max_stream_duration;
     uint64_t max_stream_duration_ms;     /* XG_MS_UNSET: not set */
     uint64_t grpc_timeout_header_max_ms; /* XG_MS_UNSET: not set; 0: no cap */
     uint64_t grpc_timeout_header_offset_ms;

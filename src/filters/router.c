@@ -15,6 +15,7 @@
 #include "router/header_mutation.h"
 #include "router/route_action.h"
 #include "router/route_match.h"
+#include "router/route_timeout.h"
 #include "upstream/resp_flags.h"
 #include "upstream/upstream.h"
 
@@ -241,30 +242,6 @@ static const xg_upstream_cbs up_cbs = {
     .on_send_ready = up_send_ready,
 };
 
-/* The route timeout: the route's (0 disables), capped by grpc-timeout when
- * the route asks for that. */
-static double route_timeout(const xg_route_forward *fw, const xg_headers *h)
-{
-    double t = fw->timeout_ms / 1000.0;
-    uint64_t cap =
-        fw->grpc_timeout_header_max_ms != XG_MS_UNSET ? fw->grpc_timeout_header_max_ms : fw->max_grpc_timeout_ms;
-    const xg_header *g = cap != XG_MS_UNSET ? xg_headers_get_id(h, XG_HDR_GRPC_TIMEOUT) : NULL;
-    if (g == NULL || g->value_len < 2)
-        return t;
-    uint64_t v = 0;
-    for (uint32_t i = 0; i + 1 < g->value_len && g->value[i] >= '0' && g->value[i] <= '9'; i++)
-        v = v * 10 + (uint64_t)(g->value[i] - '0');
-    static const char units[] = "HMSmun";
-    static const double scale[] = {3600, 60, 1, 1e-3, 1e-6, 1e-9};
-    const char *u = memchr(units, g->value[g->value_len - 1], 6);
-    if (u == NULL)
-        return t;
-    double gt = (double)v * scale[u - units];
-    if (cap > 0 && gt > cap / 1000.0)
-        gt = cap / 1000.0;
-    return gt;
-}
-
 static int prepare_upstream_headers(router *r, const xg_route_target *t)
 {
     xg_stream *s = r->base.stream;
@@ -276,7 +253,23 @@ static int prepare_upstream_headers(router *r, const xg_route_target *t)
         int n = snprintf(ms, sizeof(ms), "%.0f", r->timeout * 1000);
         rc = xg_headers_add_copy(s->req, "x-envoy-expected-rq-timeout-ms", 30, ms, (size_t)n);
     }
+    if (rc == 0)
+        rc = xg_route_set_grpc_timeout(&s->route->forward, s->cfg->max_stream_duration_ms,
+                                       (uint64_t)(r->timeout * 1000 + 0.5), s->req, s->is_grpc);
     return rc;
+}
+
+/* auto_host_rewrite, as Envoy's UpstreamRequest::onPoolReady: the chosen
+ * host's hostname (EDS Endpoint.hostname) becomes :authority, the old one
+ * going to x-forwarded-host with append_x_forwarded_host. A host without a
+ * hostname leaves the request as it is. */
+static int on_host(void *user, const xg_host *h, xg_headers *req)
+{
+    router *r = user;
+    const xg_route_forward *fw = &r->base.stream->route->forward;
+    if (fw->host_rewrite != XG_HOST_REWRITE_AUTO || h->hostname == NULL || h->hostname[0] == '\0')
+        return 0;
+    return xg_route_update_authority(req, h->hostname, strlen(h->hostname), fw->append_x_forwarded_host);
 }
 
 static xg_filter_status forward(router *r, bool end_stream)
@@ -296,7 +289,7 @@ static xg_filter_status forward(router *r, bool end_stream)
         return XG_FILTER_STOP;
     }
     r->wc = t.weighted;
-    r->timeout = route_timeout(&s->route->forward, s->req);
+    r->timeout = xg_route_timeout_ms(&s->route->forward, s->req, s->is_grpc) / 1000.0;
     if (prepare_upstream_headers(r, &t) != 0) {
         xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
         return XG_FILTER_STOP;
@@ -307,7 +300,8 @@ static xg_filter_status forward(router *r, bool end_stream)
                             .arena = &s->arena,
                             .cb = &up_cbs,
                             .user = r,
-                            .downstream_proto = xg_stream_proto(s)};
+                            .downstream_proto = xg_stream_proto(s),
+                            .on_host = on_host};
     xg_upstream_reset why;
     r->t_up = s->info.t_upstream = ev_now(xg_stream_loop(s)->ev);
     if (xg_upstream_request_start(&p, &r->up, &why) != 0) {

@@ -129,19 +129,25 @@ static bool header_value(const xg_headers *h, const xg_lstr *name, xg_arena *a, 
     return true;
 }
 
+/* Envoy's HeaderUtility::matchHeaders. A missing header (without
+ * treat_missing_header_as_empty) is not matched and then inverted: it fails
+ * every value matcher, inverted or not; only a presence test can hold
+ * (present_match: false, or present_match: true inverted). With
+ * treat_missing_header_as_empty the value is "" and a presence test reads
+ * as present, as in Envoy. */
 bool xg_header_matcher_match(const xg_header_matcher *m, const xg_headers *h, xg_arena *a, int *err)
 {
     xg_hstr v = {"", 0};
     bool present = header_value(h, &m->name, a, &v, err);
-    if (m->kind == XG_HEADER_MATCH_PRESENT)
-        return (present == m->present) != m->invert;
     if (!present && !m->treat_missing_as_empty)
-        return m->invert;
+        return m->kind == XG_HEADER_MATCH_PRESENT && m->present == m->invert;
     if (!present)
         v = (xg_hstr){"", 0};
     bool match;
     int64_t n;
-    if (m->kind == XG_HEADER_MATCH_RANGE)
+    if (m->kind == XG_HEADER_MATCH_PRESENT)
+        match = m->present;
+    else if (m->kind == XG_HEADER_MATCH_RANGE)
         match = xg_parse_int64(v.s, v.len, &n) && n >= m->range_start && n < m->range_end;
     else
         match = xg_string_matcher_match(&m->string, v.s, v.len);

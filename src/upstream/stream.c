@@ -298,6 +298,9 @@ int xg_upstream_request_start(const xg_upstream_params *prm, xg_upstream_req **o
         *why = XG_UPSTREAM_CONNECT_FAILURE; /* the TLS context could not be built (logged at reconcile) */
         return XG_EIO;
     }
+    int rc = prm->on_host != NULL ? prm->on_host(prm->user, h, prm->headers) : 0;
+    if (rc != 0)
+        return rc;
     xg_upstream_req *r = xg_arena_alloc(prm->arena, sizeof *r);
     xg_pool *p = r != NULL ? xg__pool_get(h, rt->cfg->http.protocol, prm->downstream_proto, rt->tls) : NULL;
     if (p == NULL)
@@ -311,7 +314,7 @@ int xg_upstream_request_start(const xg_upstream_params *prm, xg_upstream_req **o
     xg_buf_init(&r->body);
     xg_host_ref(h);
     h->active_requests++;
-    int rc = xg__pool_attach(p, r);
+    rc = xg__pool_attach(p, r);
     if (rc != 0) {
         release(r);
         if (rc == XG_EAGAIN) {

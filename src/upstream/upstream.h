@@ -95,6 +95,13 @@ typedef struct xg_upstream_params {
     void *user;
     /* USE_DOWNSTREAM clusters speak the downstream's protocol. */
     xg_codec_proto downstream_proto;
+    /* Optional. Unlike the callbacks above, it runs synchronously inside
+     * xg_upstream_request_start, once, right after the host is picked and
+     * before the request can reach a connection (an idle connection sends
+     * the headers at once): the last chance to edit headers for that host
+     * (the router's auto_host_rewrite). h is borrowed for the call. A
+     * non-zero return fails the start with that code (LOCAL_RESET). */
+    int (*on_host)(void *user, const xg_host *h, xg_headers *headers);
 } xg_upstream_params;
 
 /* Starts a request. On 0, *out is the request and every later outcome comes

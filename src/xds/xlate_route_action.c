@@ -231,6 +231,7 @@ static int route_timeouts(xg_xlate *x, const pb_route_action *pb, xg_route_forwa
     const Envoy__Config__Route__V3__RouteAction__MaxStreamDuration *msd = pb->max_stream_duration;
     if (rc < 0 || msd == NULL)
         return rc;
+    out->has_max_stream_duration = true;
     size_t mark = xg_xlate_push(x, "max_stream_duration");
     rc = xg__xlate_duration_ms(x, "max_stream_duration", msd->max_stream_duration, XG_MS_UNSET,
                                &out->max_stream_duration_ms);

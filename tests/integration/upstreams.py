@@ -10,6 +10,15 @@ process by the tests (procs) and stopped by pid:
   upstreams.py grpc PORT NAME   gRPC server (python3-grpcio) without generated
                                 code: /test.Echo/Unary, /test.Echo/ServerStream,
                                 /test.Echo/BidiStream, /test.Echo/Fail
+  upstreams.py h2echo PORT NAME HTTP/2 server (h2c with prior knowledge, python3-h2):
+                                answers every request with the same JSON as
+                                "http" plus "peer" (the client's port, i.e.
+                                which connection it came on) and "active"
+                                (requests of that connection being answered
+                                when this one arrived); /slow/MS waits first
+                                without holding up other streams
+  upstreams.py garbage PORT NAME  reads a request head and answers bytes that
+                                are not HTTP, then closes
 
 Special HTTP paths (the query is ignored):
   /status/N        status N with the usual JSON body
@@ -20,6 +29,8 @@ Special HTTP paths (the query is ignored):
   /close           answers and closes the connection
   /reset           closes the connection without answering
   /__seen          JSON list of every request line seen so far (method and path)
+  /peer            the usual JSON plus "peer": the client's port (which
+                   connection the request came on)
 """
 import base64
 import hashlib
@@ -29,6 +40,7 @@ import socket
 import socketserver
 import struct
 import sys
+import threading
 import time
 
 
@@ -123,6 +135,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._chunked([b"y" * min(1000, n - i) for i in range(0, n, 1000)])
         if parts[0] == "drip":
             return self._chunked([b"0123456789"] * int(parts[1]), int(parts[2]) / 1000.0)
+        if parts[0] == "peer":
+            desc = dict(self._describe(body), peer=self.client_address[1])
+            return self._send(200, json.dumps(desc).encode())
         status = int(parts[1]) if parts[0] == "status" else 200
         extra = [("connection", "close")] if parts[0] == "close" else []
         if parts[0] == "close":
@@ -206,7 +221,108 @@ def serve_grpc(port, name):
     srv.wait_for_termination()
 
 
+class H2Echo:
+    """One h2c connection: the h2 state machine fed from the socket on this
+    thread; answers may come from other threads (/slow), so every use of the
+    state machine and the socket holds the lock."""
+
+    def __init__(self, sock, name):
+        import h2.config
+        import h2.connection
+        self.sock, self.name, self.lock = sock, name, threading.Lock()
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        self.requests = {}
+        self.active = 0
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def answer(self, sid, headers, body, active):
+        hd = dict(headers)
+        path = hd.get(":path", "/")
+        parts = path.split("?")[0].strip("/").split("/")
+        if parts[0] == "slow":
+            time.sleep(int(parts[1]) / 1000.0)
+        desc = {"server": self.name, "method": hd.get(":method"), "path": path, "version": "HTTP/2",
+                "headers": [[k, v] for k, v in headers], "body_len": len(body),
+                "body_sha256": hashlib.sha256(body).hexdigest(), "peer": self.sock.getpeername()[1],
+                "active": active}
+        out = json.dumps(desc).encode()
+        with self.lock:
+            self.conn.send_headers(sid, [(":status", "200"), ("content-type", "application/json"),
+                                         ("content-length", str(len(out))), ("x-upstream", self.name)])
+            self.conn.send_data(sid, out, end_stream=True)
+            self.flush()
+            self.active -= 1
+
+    def run(self):
+        import h2.events
+        with self.lock:
+            self.conn.initiate_connection()
+            self.flush()
+        while True:
+            data = self.sock.recv(65536)
+            if not data:
+                return
+            ended = []
+            with self.lock:
+                for ev in self.conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        self.requests[ev.stream_id] = (ev.headers, b"")
+                    elif isinstance(ev, h2.events.DataReceived):
+                        h, b = self.requests.get(ev.stream_id, ([], b""))
+                        self.requests[ev.stream_id] = (h, b + ev.data)
+                        self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in self.requests:
+                        self.active += 1
+                        ended.append((ev.stream_id,) + self.requests.pop(ev.stream_id) + (self.active,))
+                    elif isinstance(ev, h2.events.ConnectionTerminated):
+                        self.flush()
+                        return
+                self.flush()
+            for args in ended:
+                threading.Thread(target=self.answer, args=args, daemon=True).start()
+
+
+def serve_tcp(port, name, handle):
+    """A threaded TCP server: handle(sock, name) per connection."""
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(256)
+    print("listening", flush=True)
+    while True:
+        c, _ = ls.accept()
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def run(c=c):
+            try:
+                handle(c, name)
+            except OSError:
+                pass
+            finally:
+                c.close()
+        threading.Thread(target=run, daemon=True).start()
+
+
+def serve_h2echo(port, name):
+    serve_tcp(port, name, lambda c, n: H2Echo(c, n).run())
+
+
+def garbage(c, name):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = c.recv(65536)
+        if not chunk:
+            return
+        head += chunk
+    c.sendall(b"this is not HTTP at all\r\n\r\n")
+
+
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
     name = sys.argv[3] if len(sys.argv) > 3 else "%s-%d" % (kind, port)
-    {"http": serve_http, "grpc": serve_grpc}[kind](port, name)
+    {"http": serve_http, "grpc": serve_grpc, "h2echo": serve_h2echo,
+     "garbage": lambda p, n: serve_tcp(p, n, garbage)}[kind](port, name)

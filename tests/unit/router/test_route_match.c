@@ -279,15 +279,17 @@ XG_TEST(header_matchers_invert_missing_repeated)
     if (!CHECK(r != NULL))
         return;
     const xg_route_config *rc = rc_of(r);
-    /* Every request carries x-inv: a so that "inv" (which also matches a
-     * missing header) stays out of the way unless the case is about it. */
+    /* Every request carries x-inv: a so that "inv" stays out of the way
+     * unless the case is about it. */
     struct {
         const char *const *h;
         const char *want;
     } c[] = {
         {HDRS("x-inv", "a"), "absent"}, /* no x-absent: present_match false matches */
         {HDRS("x-inv", "b"), "inv"},    /* inverted exact */
-        {HDRS("x-absent", "1"), "inv"}, /* a missing header matches an inverted matcher */
+        /* A missing header fails an inverted value matcher too (Envoy): "inv"
+         * does not take it, the inverted presence test does. */
+        {HDRS("x-absent", "1"), "absent_inv"},
         {HDRS("x-inv", "a", "x-absent", "1"), "absent_inv"},
         {HDRS("x-inv", "a", "x-absent", "1", "x-absent-inv", "1", "x-empty", "v"), "root"},
         {HDRS("x-inv", "a", "x-absent", "1", "x-absent-inv", "1"), "empty"}, /* missing treated as "" */
@@ -301,6 +303,51 @@ XG_TEST(header_matchers_invert_missing_repeated)
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         if (!CHECK_STR(match(rc, "GET", "h", "/", c[i].h, 0), c[i].want))
             fprintf(stderr, "  case %zu\n", i);
+    xg_res_unref(r);
+}
+
+/* Each route has its own path so that the matchers never compete. */
+#define PHR(name, hm) "  - name: " name "\n    match: {path: /" name ", headers: [" hm "]}\n    route: {cluster: c}\n"
+
+XG_TEST(missing_header_semantics_follow_envoy)
+{
+    xg_res *r = rc_load(VH_ALL(
+        PHR("exact_inv", "{name: x-h, string_match: {exact: a}, invert_match: true}")
+            PHR("prefix_inv", "{name: x-h, string_match: {prefix: a}, invert_match: true}")
+                PHR("regex_inv", "{name: x-h, string_match: {safe_regex: {regex: 'a.*'}}, invert_match: true}")
+                    PHR("range_inv", "{name: x-h, range_match: {start: 0, end: 10}, invert_match: true}")
+                        PHR("present_inv", "{name: x-h, present_match: true, invert_match: true}")
+                            PHR("absent_inv", "{name: x-h, present_match: false, invert_match: true}")
+                                PHR("absent", "{name: x-h, present_match: false}")
+                                    PHR("empty_inv", "{name: x-h, string_match: {exact: a}, invert_match: true, "
+                                                     "treat_missing_header_as_empty: true}")
+                                        PHR("empty_range_inv", "{name: x-h, range_match: {start: 0, end: 10}, "
+                                                               "invert_match: true, treat_missing_header_as_empty: "
+                                                               "true}")
+                                            PHR("empty_present", "{name: x-h, present_match: true, "
+                                                                 "treat_missing_header_as_empty: true}")));
+    if (!CHECK(r != NULL))
+        return;
+    const xg_route_config *rc = rc_of(r);
+    struct {
+        const char *route;
+        bool missing, present_a, present_b;
+    } c[] = {
+        /* header missing / "x-h: a" / "x-h: b" */
+        {"exact_inv", false, false, true},   {"prefix_inv", false, false, true},  {"regex_inv", false, false, true},
+        {"range_inv", false, true, true},    {"present_inv", true, false, false}, {"absent_inv", false, true, true},
+        {"absent", true, false, false},      {"empty_inv", true, false, true},    {"empty_range_inv", true, true, true},
+        {"empty_present", true, true, true},
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/%s", c[i].route);
+        bool got[3] = {*match(rc, "GET", "h", path, NULL, 0) != '\0',
+                       *match(rc, "GET", "h", path, HDRS("x-h", "a"), 0) != '\0',
+                       *match(rc, "GET", "h", path, HDRS("x-h", "b"), 0) != '\0'};
+        if (!CHECK(got[0] == c[i].missing && got[1] == c[i].present_a && got[2] == c[i].present_b))
+            fprintf(stderr, "  %s: missing %d a %d b %d\n", c[i].route, got[0], got[1], got[2]);
+    }
     xg_res_unref(r);
 }
 
