@@ -1,7 +1,7 @@
 /* Listeners: per-worker SO_REUSEPORT sockets for every listener address, the
- * accept loop, per-listener connection limits, filter-chain selection in
- * Envoy's order (with the tls_inspector's SNI/ALPN), the TLS handshake, and
- * draining. Two halves:
+ * accept loop, connection limits (global, and per filter chain with the
+ * connection_limit filter), filter-chain selection in Envoy's order (with the
+ * tls_inspector's SNI/ALPN), the TLS handshake, and draining. Two halves:
  *
  *  - The manager (main or xds thread): turns a snapshot's listeners into an
  *    immutable xg_listener_set: TLS server contexts per filter chain (files
@@ -112,9 +112,13 @@ int xg_listener_mgr_build(xg_listener_mgr *m, const xg_snapshot *snap, xg_listen
  * without a snapshot); find resolves SDS secrets (may be NULL). */
 int xg_listener_mgr_build_from(xg_listener_mgr *m, xg_res *const *listeners, size_t n, xg_tls_secret_find_cb find,
                                void *find_arg, xg_listener_set **out, char *err, size_t errlen);
-/* Every file the set's TLS contexts were built from (xg_tls_server_paths),
- * possibly more than once. */
-void xg_listener_set_paths(const xg_listener_set *s, xg_tls_path_cb cb, void *arg);
+/* Every file the listeners' TLS contexts read (xg_tls_build_paths), possibly
+ * more than once, without building anything; the strings live in the
+ * listener and secret resources. */
+void xg_listener_paths(xg_res *const *listeners, size_t n, xg_tls_secret_find_cb find, void *find_arg,
+                       xg_tls_path_cb cb, void *arg);
+/* The same for the listeners of snap (its secrets resolve SDS names). */
+void xg_listener_snapshot_paths(const xg_snapshot *snap, xg_tls_path_cb cb, void *arg);
 void xg_listener_set_ref(xg_listener_set *s);
 /* Any thread; the last reference closes sockets no worker took. */
 void xg_listener_set_unref(xg_listener_set *s);

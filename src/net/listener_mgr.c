@@ -189,12 +189,24 @@ void xg_listener_set_unref(xg_listener_set *s)
     free(s);
 }
 
-void xg_listener_set_paths(const xg_listener_set *s, xg_tls_path_cb cb, void *arg)
+static void chain_paths(const xg_filter_chain *fc, xg_tls_secret_find_cb find, void *find_arg, xg_tls_path_cb cb,
+                        void *arg)
 {
-    for (size_t i = 0; i < s->n; i++)
-        for (size_t j = 0; j <= s->v[i].l->n_chains; j++)
-            if (s->v[i].tls[j] != NULL)
-                xg_tls_server_paths(s->v[i].tls[j], cb, arg);
+    if (fc == NULL || fc->tls == NULL)
+        return;
+    xg_tls_build b = {.tc = fc->tls, .find = find, .find_arg = find_arg};
+    xg_tls_build_paths(&b, cb, arg);
+}
+
+void xg_listener_paths(xg_res *const *listeners, size_t n, xg_tls_secret_find_cb find, void *find_arg,
+                       xg_tls_path_cb cb, void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        const xg_listener *l = listeners[i]->body;
+        for (size_t j = 0; j < l->n_chains; j++)
+            chain_paths(&l->chains[j], find, find_arg, cb, arg);
+        chain_paths(l->default_chain, find, find_arg, cb, arg);
+    }
 }
 
 static int chain_tls(xg__lcfg *c, const xg_filter_chain *fc, size_t slot, xg_tls_secret_find_cb find, void *arg,
@@ -398,6 +410,12 @@ int xg_listener_mgr_build_from(xg_listener_mgr *m, xg_res *const *listeners, siz
 static xg_res *snap_secret(void *arg, const char *name)
 {
     return xg_snapshot_find(arg, XG_RES_SECRET, name);
+}
+
+void xg_listener_snapshot_paths(const xg_snapshot *snap, xg_tls_path_cb cb, void *arg)
+{
+    xg_listener_paths(snap->tables[XG_RES_LISTENER]->res, xg_snapshot_count(snap, XG_RES_LISTENER), snap_secret,
+                      (void *)snap, cb, arg);
 }
 
 int xg_listener_mgr_build(xg_listener_mgr *m, const xg_snapshot *snap, xg_listener_set **out, char *err, size_t errlen)

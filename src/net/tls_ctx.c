@@ -298,35 +298,50 @@ void xg__tls_common_dispose(xg__tls_common *com)
     free(com->alpn);
 }
 
-/* A file source, or the watched_directory that stands for it: dir is the
- * enclosing message's watched_directory (TlsCertificate,
- * CertificateValidationContext), which the DataSource's own one overrides. */
-static void ds_path(const xg_datasource *ds, const char *dir, xg_tls_path_cb cb, void *arg)
+static void ds_path(const xg_datasource *ds, xg_tls_path_cb cb, void *arg)
 {
-    if (ds->kind != XG_DS_FILE)
-        return;
-    if (ds->watched_directory != NULL)
-        dir = ds->watched_directory;
-    if (dir != NULL)
-        cb(arg, dir, true);
-    else
-        cb(arg, ds->value, false);
+    if (ds->kind == XG_DS_FILE)
+        cb(arg, ds->value);
 }
 
-void xg__tls_common_paths(const xg__tls_common *com, xg_tls_path_cb cb, void *arg)
+static void vc_paths(const xg_validation_context *vc, xg_tls_path_cb cb, void *arg)
 {
-    for (size_t i = 0; i < com->n_certs; i++) {
-        ds_path(&com->certs[i]->certificate_chain, com->certs[i]->watched_directory, cb, arg);
-        ds_path(&com->certs[i]->private_key, com->certs[i]->watched_directory, cb, arg);
+    ds_path(&vc->trusted_ca, cb, arg);
+    ds_path(&vc->crl, cb, arg);
+}
+
+/* The secret name of the given kind, or NULL. */
+static const xg_secret *lookup(const xg_tls_build *b, const char *name, xg_secret_kind kind)
+{
+    xg_res *r = b->find != NULL ? b->find(b->find_arg, name) : NULL;
+    const xg_secret *s = r != NULL && r->type == XG_RES_SECRET ? r->body : NULL;
+    return s != NULL && s->kind == kind ? s : NULL;
+}
+
+void xg_tls_build_paths(const xg_tls_build *b, xg_tls_path_cb cb, void *arg)
+{
+    const xg_tls_context *tc = b->tc;
+    const xg_secret *s;
+    for (size_t i = 0; i < tc->n_certificates; i++) {
+        ds_path(&tc->certificates[i].certificate_chain, cb, arg);
+        ds_path(&tc->certificates[i].private_key, cb, arg);
     }
-    const xg_validation_context *vcs[2] = {com->vc_inline, com->vc_sds};
-    for (size_t i = 0; i < 2; i++)
-        if (vcs[i] != NULL) {
-            ds_path(&vcs[i]->trusted_ca, vcs[i]->watched_directory, cb, arg);
-            ds_path(&vcs[i]->crl, vcs[i]->watched_directory, cb, arg);
+    for (size_t i = 0; i < tc->n_certificate_sds; i++)
+        if ((s = lookup(b, tc->certificate_sds[i].name, XG_SECRET_TLS_CERTIFICATE)) != NULL) {
+            ds_path(&s->tls_certificate.certificate_chain, cb, arg);
+            ds_path(&s->tls_certificate.private_key, cb, arg);
         }
-    for (size_t i = 0; com->ticket_keys != NULL && i < com->ticket_keys->n_keys; i++)
-        ds_path(&com->ticket_keys->keys[i], NULL, cb, arg);
+    if (tc->vc != NULL)
+        vc_paths(tc->vc, cb, arg);
+    if ((tc->vc_kind == XG_VC_SDS || tc->vc_kind == XG_VC_COMBINED) &&
+        (s = lookup(b, tc->vc_sds.name, XG_SECRET_VALIDATION_CONTEXT)) != NULL)
+        vc_paths(&s->validation_context, cb, arg);
+    const xg_ticket_keys *tk = tc->ticket_mode == XG_TICKETS_INLINE ? tc->ticket_keys : NULL;
+    if (tc->ticket_mode == XG_TICKETS_SDS &&
+        (s = lookup(b, tc->ticket_keys_sds.name, XG_SECRET_SESSION_TICKET_KEYS)) != NULL)
+        tk = &s->session_ticket_keys;
+    for (size_t i = 0; tk != NULL && i < tk->n_keys; i++)
+        ds_path(&tk->keys[i], cb, arg);
 }
 
 /* --- parameters --- */

@@ -53,13 +53,13 @@ void xg_tls_server_unref(xg_tls_server *s);
 /* How many certificates, and whether the context offers "h2" (tests, logs). */
 size_t xg_tls_server_cert_count(const xg_tls_server *s);
 
-/* A file the context was built from: its path, and whether it is a
- * directory (a watched_directory standing for the files in it). */
-typedef void (*xg_tls_path_cb)(void *arg, const char *path, bool is_dir);
-/* Reports every file-backed source of the context (certificates, keys,
- * trusted CAs, CRLs, ticket keys, including those of its SDS secrets): the
- * watched_directory for a source that has one, else the file itself. */
-void xg_tls_server_paths(const xg_tls_server *s, xg_tls_path_cb cb, void *arg);
+/* A file a context reads (a certificate chain, a key, a trusted CA, a CRL,
+ * a session ticket key). */
+typedef void (*xg_tls_path_cb)(void *arg, const char *file);
+/* Reports every file a context built from b reads, including those of the
+ * SDS secrets b->find resolves (a missing secret is skipped), without
+ * building anything: what the file watch checks. Any thread. */
+void xg_tls_build_paths(const xg_tls_build *b, xg_tls_path_cb cb, void *arg);
 
 /* Builds a client context for upstream connections. Same errors. */
 int xg_tls_client_new(const xg_tls_build *b, xg_tls_client **out, char *err, size_t errlen);

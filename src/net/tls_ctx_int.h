@@ -64,8 +64,6 @@ typedef struct xg__tls_common {
  * the partly built com is disposed. */
 int xg__tls_common_init(xg__tls_common *com, const xg_tls_build *b, xg__tls_err *e);
 void xg__tls_common_dispose(xg__tls_common *com);
-/* xg_tls_server_paths for either kind of context. */
-void xg__tls_common_paths(const xg__tls_common *com, xg_tls_path_cb cb, void *arg);
 /* Protocol versions, ciphers, curves, signature algorithms, options. */
 int xg__tls_apply_params(SSL_CTX *ctx, const xg_tls_params *p, bool server, xg__tls_err *e);
 /* Loads certificate i of com into ctx (chain and key). */

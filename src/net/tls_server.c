@@ -357,11 +357,6 @@ void xg_tls_server_unref(xg_tls_server *s)
         server_free(s);
 }
 
-void xg_tls_server_paths(const xg_tls_server *s, xg_tls_path_cb cb, void *arg)
-{
-    xg__tls_common_paths(&s->com, cb, arg);
-}
-
 size_t xg_tls_server_cert_count(const xg_tls_server *s)
 {
     return s->n_ctx;

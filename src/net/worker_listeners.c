@@ -234,8 +234,10 @@ done:
 
 /* --- the publishing side --- */
 
-/* Seconds the certificate files must be quiet before a rebuild: a writer
- * replacing the certificate and then the key is seen as one change. */
+/* The certificate file watch: a check every second, and a rebuild once the
+ * files have been quiet for 0.3 s (a writer replacing the certificate and
+ * then the key is seen as one change). */
+#define WATCH_INTERVAL 1.0
 #define WATCH_SETTLE 0.3
 
 static void on_files_changed(void *arg);
@@ -254,7 +256,7 @@ int xg_dataplane_new(xg_workers *ws, const xg_listener_opts *o, xg_listener_conn
         return rc;
     }
     if (o != NULL && o->watch_loop != NULL &&
-        (rc = xg_cert_watch_new(o->watch_loop, WATCH_SETTLE, on_files_changed, dp, &dp->watch)) != 0) {
+        (rc = xg_cert_watch_new(o->watch_loop, WATCH_INTERVAL, WATCH_SETTLE, on_files_changed, dp, &dp->watch)) != 0) {
         xg_listener_mgr_free(dp->mgr);
         free(dp->reapers);
         free(dp);
@@ -280,42 +282,13 @@ static void remember_tables(xg_dataplane *dp, const xg_snapshot *s)
     xg_snap_table_ref(dp->built_s);
 }
 
-/* The set for s: the last one when neither listeners nor secrets changed
- * (snapshots share unchanged tables), else a new build. A reference, or
- * NULL when there is none (the workers keep what they have). */
-static xg_listener_set *set_for(xg_dataplane *dp, const xg_snapshot *s, bool *built)
-{
-    *built = false;
-    if (dp->last != NULL && s->tables[XG_RES_LISTENER] == dp->built_l && s->tables[XG_RES_SECRET] == dp->built_s) {
-        xg_listener_set_ref(dp->last);
-        return dp->last;
-    }
-    char err[512] = "";
-    xg_listener_set *set;
-    int rc = xg_listener_mgr_build(dp->mgr, s, &set, err, sizeof(err));
-    if (rc != 0) {
-        xg_log_error("listeners of snapshot %llu: %s; the previous listeners stay", (unsigned long long)s->generation,
-                     err[0] ? err : xg_strerror(rc));
-        if (dp->last != NULL)
-            xg_listener_set_ref(dp->last);
-        return dp->last;
-    }
-    xg_listener_set_unref(dp->last);
-    dp->last = set;
-    xg_listener_set_ref(set);
-    remember_tables(dp, s);
-    *built = true;
-    return set;
-}
-
 typedef struct path_list {
     const char **v;
-    bool *dir;
     size_t n, cap;
     bool nomem;
 } path_list;
 
-static void add_path(void *arg, const char *path, bool is_dir)
+static void add_path(void *arg, const char *file)
 {
     path_list *l = arg;
     if (l->nomem)
@@ -323,32 +296,63 @@ static void add_path(void *arg, const char *path, bool is_dir)
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
         const char **v = realloc(l->v, cap * sizeof(*v));
-        bool *d = v != NULL ? realloc(l->dir, cap * sizeof(*d)) : NULL;
-        if (v != NULL)
-            l->v = v;
-        if (d == NULL) {
+        if (v == NULL) {
             l->nomem = true;
             return;
         }
-        l->dir = d;
+        l->v = v;
         l->cap = cap;
     }
-    l->v[l->n] = path;
-    l->dir[l->n++] = is_dir;
+    l->v[l->n++] = file;
 }
 
-/* The files of set become the watched ones (the set is referenced while
- * its paths are read: they live in its TLS contexts' resources). */
-static void watch_set(xg_dataplane *dp, const xg_listener_set *set)
+/* The files the listeners of s read, and their digest, taken before a
+ * build reads them (cert_watch.h). */
+static uint64_t files_before(xg_dataplane *dp, const xg_snapshot *s, path_list *l)
 {
+    *l = (path_list){0};
     if (dp->watch == NULL)
-        return;
-    path_list l = {0};
-    xg_listener_set_paths(set, add_path, &l);
-    if (l.nomem || xg_cert_watch_set(dp->watch, l.v, l.dir, l.n) != 0)
+        return 0;
+    xg_listener_snapshot_paths(s, add_path, l);
+    return xg_cert_watch_digest(l->v, l->n);
+}
+
+/* After a build from those files: they are the ones watched now. */
+static void files_after(xg_dataplane *dp, path_list *l, uint64_t digest)
+{
+    if (dp->watch != NULL && (l->nomem || xg_cert_watch_set(dp->watch, l->v, l->n, digest) != 0))
         xg_log_error("certificate file watch: out of memory; rotated files take effect with the next listener update");
-    free(l.v);
-    free(l.dir);
+    free(l->v);
+}
+
+/* The set for s: the last one when neither listeners nor secrets changed
+ * (snapshots share unchanged tables), else a new build. A reference, or
+ * NULL when there is none (the workers keep what they have). */
+static xg_listener_set *set_for(xg_dataplane *dp, const xg_snapshot *s)
+{
+    if (dp->last != NULL && s->tables[XG_RES_LISTENER] == dp->built_l && s->tables[XG_RES_SECRET] == dp->built_s) {
+        xg_listener_set_ref(dp->last);
+        return dp->last;
+    }
+    char err[512] = "";
+    path_list files;
+    uint64_t digest = files_before(dp, s, &files);
+    xg_listener_set *set;
+    int rc = xg_listener_mgr_build(dp->mgr, s, &set, err, sizeof(err));
+    if (rc != 0) {
+        free(files.v);
+        xg_log_error("listeners of snapshot %llu: %s; the previous listeners stay", (unsigned long long)s->generation,
+                     err[0] ? err : xg_strerror(rc));
+        if (dp->last != NULL)
+            xg_listener_set_ref(dp->last);
+        return dp->last;
+    }
+    files_after(dp, &files, digest);
+    xg_listener_set_unref(dp->last);
+    dp->last = set;
+    xg_listener_set_ref(set);
+    remember_tables(dp, s);
+    return set;
 }
 
 static int post(xg_dataplane *dp, unsigned i, xg_snapshot *s, xg_listener_set *set, bool set_only)
@@ -396,8 +400,7 @@ static void keep_current(xg_dataplane *dp, xg_snapshot *s)
 
 static int publish_locked(xg_dataplane *dp, xg_snapshot *s)
 {
-    bool built = false;
-    xg_listener_set *set = s != NULL ? set_for(dp, s, &built) : NULL;
+    xg_listener_set *set = s != NULL ? set_for(dp, s) : NULL;
     int first_err = 0;
     for (unsigned i = 0; i < xg_workers_count(dp->ws); i++) {
         if (s == NULL) {
@@ -411,8 +414,6 @@ static int publish_locked(xg_dataplane *dp, xg_snapshot *s)
         if (rc != 0 && rc != XG_EAGAIN && first_err == 0)
             first_err = rc;
     }
-    if (built)
-        watch_set(dp, set);
     xg_listener_set_unref(set);
     keep_current(dp, s);
     if (s == NULL) {
@@ -439,19 +440,22 @@ static void refresh_locked(xg_dataplane *dp)
     if (dp->stopped || dp->cur == NULL)
         return;
     char err[512] = "";
+    path_list files;
+    uint64_t digest = files_before(dp, dp->cur, &files);
     xg_listener_set *set;
     int rc = xg_listener_mgr_build(dp->mgr, dp->cur, &set, err, sizeof(err));
     if (rc != 0) {
+        free(files.v);
         xg_log_error("listeners after a certificate file change: %s; the previous TLS contexts stay",
                      err[0] ? err : xg_strerror(rc));
         return;
     }
+    files_after(dp, &files, digest);
     xg_listener_set_unref(dp->last);
     dp->last = set; /* its reference */
     for (unsigned i = 0; i < xg_workers_count(dp->ws); i++)
         if ((rc = post(dp, i, NULL, set, true)) != 0 && rc != XG_EAGAIN)
             xg_log_error("worker %u: cannot post the rebuilt listeners: %s", i, xg_strerror(rc));
-    watch_set(dp, set);
 }
 
 int xg_dataplane_refresh(xg_dataplane *dp)

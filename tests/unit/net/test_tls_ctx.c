@@ -12,6 +12,7 @@
 
 #include "config/listener.h"
 #include "config/matcher.h"
+#include "config/secret.h"
 #include "core/error.h"
 #include "net/conn.h"
 #include "net/connect.h"
@@ -570,44 +571,51 @@ XG_TEST(renewed_certificate_keeps_sessions)
 }
 
 typedef struct seen_paths {
-    char v[8][400];
-    bool dir[8];
+    const char *file[8];
     int n;
 } seen_paths;
 
-static void note_path(void *arg, const char *p, bool is_dir)
+static void note_path(void *arg, const char *file)
 {
     seen_paths *s = arg;
-    if (s->n < 8) {
-        snprintf(s->v[s->n], sizeof(s->v[0]), "%s", p);
-        s->dir[s->n++] = is_dir;
-    }
+    if (s->n < 8)
+        s->file[s->n++] = file;
 }
 
-/* The files a context was built from, for the file watch: a
- * watched_directory stands for the files of its message. */
-XG_TEST(server_paths_for_the_file_watch)
+static xg_res *one_secret(void *arg, const char *name)
+{
+    xg_res *r = arg;
+    return strcmp(name, ((const xg_secret *)r->body)->name) == 0 ? r : NULL;
+}
+
+/* The files a context reads, for the file watch: inline certificates, SDS
+ * ones (a missing secret is skipped), the validation context's CA and CRL;
+ * inline and environment sources are not files. */
+XG_TEST(build_paths_for_the_file_watch)
 {
     SETUP();
     xg_tls_certificate certs[2] = {cert("a"), cert("b")};
-    certs[1].watched_directory = dir;
-    xg_validation_context vc = {.trusted_ca = file_ds("ca.pem")};
+    certs[1].private_key = (xg_datasource){.kind = XG_DS_INLINE, .value = "k", .len = 1};
+    xg_validation_context vc = {.trusted_ca = file_ds("ca.pem"), .crl = file_ds("ca.crl")};
+    xg_sds_ref refs[2] = {{.name = "sds"}, {.name = "missing"}};
     xg_tls_context stc = server_tc(certs, 2);
     stc.vc_kind = XG_VC_INLINE;
     stc.vc = &vc;
-    xg_tls_server *s = server(&stc, false);
-    if (!CHECK(s != NULL))
-        return;
+    stc.certificate_sds = refs;
+    stc.n_certificate_sds = 2;
+    xg_res *r = xg_res_new(XG_RES_SECRET, "sds");
+    xg_secret *sec = xg_arena_calloc(&r->arena, 1, sizeof(*sec));
+    *sec = (xg_secret){.name = "sds", .kind = XG_SECRET_TLS_CERTIFICATE};
+    sec->tls_certificate = cert("a2");
+    r->body = sec;
+    xg_tls_build b = {.tc = &stc, .find = one_secret, .find_arg = r};
     seen_paths sp = {0};
-    xg_tls_server_paths(s, note_path, &sp);
-    if (CHECK_EQ_INT(sp.n, 5)) {
-        CHECK_STR(sp.v[0], path("a.pem"));
-        CHECK_STR(sp.v[1], path("a.key"));
-        CHECK(!sp.dir[0] && !sp.dir[1]);
-        CHECK(strcmp(sp.v[2], dir) == 0 && sp.dir[2] && strcmp(sp.v[3], dir) == 0 && sp.dir[3]);
-        CHECK_STR(sp.v[4], path("ca.pem"));
-    }
-    xg_tls_server_unref(s);
+    xg_tls_build_paths(&b, note_path, &sp);
+    static const char *const want[] = {"a.pem", "a.key", "b.pem", "a2.pem", "a2.key", "ca.pem", "ca.crl"};
+    if (CHECK_EQ_INT(sp.n, 7))
+        for (int i = 0; i < 7; i++)
+            CHECK_STR(sp.file[i], path(want[i]));
+    xg_res_unref(r);
     xg_loop_dispose(&loop);
 }
 
