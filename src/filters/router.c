@@ -39,16 +39,7 @@ static bool suppress(const router *r)
 
 static xg_hvar_ctx hvar_ctx(xg_stream *s, const xg_host *host)
 {
-    const char *sni = xg_stream_sni(s);
-    const xg_worker_rt *w = xg_worker_rt_self();
-    const char *me = w != NULL ? w->hostname : "";
-    return (xg_hvar_ctx){.hostname = {me, (uint32_t)strlen(me)},
-                         .request = s->req,
-                         .downstream_remote = (const struct sockaddr *)&s->remote,
-                         .downstream_direct_remote = xg_stream_peer(s),
-                         .downstream_local = xg_stream_local(s),
-                         .upstream_remote = host != NULL ? (const struct sockaddr *)&host->addr : NULL,
-                         .requested_server_name = {sni, sni != NULL ? (uint32_t)strlen(sni) : 0}};
+    return xg_stream_hvar_ctx(s, host != NULL ? (const struct sockaddr *)&host->addr : NULL);
 }
 
 /* --- complete answers: direct responses and redirects --- */
@@ -284,6 +275,7 @@ static xg_filter_status forward(router *r, bool end_stream)
     xg_cluster_rt *c =
         w != NULL && t.cluster[0] != '\0' ? xg_clusters_find(w->clusters, t.cluster, strlen(t.cluster)) : NULL;
     s->info.cluster = t.cluster;
+    s->weighted = t.weighted; /* its response headers go on local replies too, as in Envoy */
     if (c == NULL) {
         xg_filter_local_reply(&r->base, t.not_found_code, NULL, XG_RF_NC, "cluster_not_found");
         return XG_FILTER_STOP;

@@ -16,6 +16,7 @@
 #include "router/header_mutation.h"
 #include "router/route_action.h"
 #include "router/route_match.h"
+#include "router/route_timeout.h"
 #include "upstream/resp_flags.h"
 
 static void on_timer(struct ev_loop *ev, ev_timer *w, int revents);
@@ -408,18 +409,31 @@ void xg__stream_on_send_ready(xg_stream *s)
 
 /* --- local replies --- */
 
-static int reply_headers(xg_stream *s, int from, int status, const char *body, xg_hstr location, xg_headers **h,
-                         const char **b, size_t *blen)
+xg_hvar_ctx xg_stream_hvar_ctx(const xg_stream *s, const struct sockaddr *upstream)
+{
+    const char *sni = xg_stream_sni(s);
+    const xg_worker_rt *w = xg_worker_rt_self();
+    const char *me = w != NULL ? w->hostname : "";
+    return (xg_hvar_ctx){.hostname = {me, (uint32_t)strlen(me)},
+                         .request = s->req,
+                         .downstream_remote = (const struct sockaddr *)&s->remote,
+                         .downstream_direct_remote = xg_stream_peer(s),
+                         .downstream_local = xg_stream_local(s),
+                         .upstream_remote = upstream,
+                         .requested_server_name = {sni, sni != NULL ? (uint32_t)strlen(sni) : 0}};
+}
+
+static int reply_headers(xg_stream *s, int status, const char *body, xg_hstr location, xg_headers **h, const char **b,
+                         size_t *blen)
 {
     int rc = xg__local_reply_build(s, status, body, h, b, blen);
     if (rc == 0 && location.len > 0)
         rc = xg_headers_add_copy(*h, "location", 8, location.s, location.len);
-    if (rc == 0 && s->route != NULL && from > 0 && s->req != NULL) {
-        xg_hvar_ctx ctx = {.request = s->req,
-                           .downstream_remote = (const struct sockaddr *)&s->remote,
-                           .downstream_direct_remote = xg_stream_peer(s),
-                           .downstream_local = xg_stream_local(s)};
-        rc = xg_route_finalize_response(s->rc, s->vh, s->route, NULL, *h, &ctx);
+    /* As in Envoy, every local reply once a route is chosen carries its
+     * response header mutations (the weighted cluster's too, when picked). */
+    if (rc == 0 && s->route != NULL && s->req != NULL) {
+        xg_hvar_ctx ctx = xg_stream_hvar_ctx(s, NULL);
+        rc = xg_route_finalize_response(s->rc, s->vh, s->route, s->weighted, *h, &ctx);
     }
     return rc;
 }
@@ -443,7 +457,7 @@ static void reply(xg_stream *s, int from, int status, const char *body, uint32_t
     xg_headers *h;
     const char *b;
     size_t blen;
-    if (reply_headers(s, from, status, body, location, &h, &b, &blen) != 0) {
+    if (reply_headers(s, status, body, location, &h, &b, &blen) != 0) {
         s->reply_busy = false;
         xg__stream_reset(s, XG_RF_LR, "internal_error");
         return;
@@ -562,9 +576,12 @@ static void begin_request(xg_stream *s, bool end_stream)
     }
     if (s->route != NULL && s->route->action == XG_ROUTE_FORWARD && s->route->forward.idle_timeout_ms != XG_MS_UNSET)
         s->idle_timeout = s->route->forward.idle_timeout_ms / 1000.0;
-    if (s->route != NULL && s->route->action == XG_ROUTE_FORWARD &&
-        s->route->forward.max_stream_duration_ms != XG_MS_UNSET && s->route->forward.max_stream_duration_ms > 0)
-        s->duration_deadline = s->info.t_start + s->route->forward.max_stream_duration_ms / 1000.0;
+    if (s->route != NULL && s->route->action == XG_ROUTE_FORWARD) {
+        uint64_t ms; /* Envoy's refreshDurationTimeout: route, grpc-timeout, then the HCM's */
+        bool on =
+            xg_route_stream_duration_ms(&s->route->forward, s->cfg->max_stream_duration_ms, s->req, s->is_grpc, &ms);
+        s->duration_deadline = on ? s->info.t_start + ms / 1000.0 : 0;
+    }
     rearm(s);
     xg__pipe_decode_headers(s, end_stream);
 }

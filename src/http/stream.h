@@ -21,6 +21,7 @@
 #include "event/loop.h"
 #include "filters/filter.h"
 #include "http/headers.h"
+#include "router/header_mutation.h"
 
 struct xg_hconn;    /* http/hcm_int.h */
 struct xg_snap_pin; /* net/worker_listeners.h */
@@ -61,15 +62,15 @@ typedef struct xg__held {
 
 /* One direction of the filter chain (decode: request, encode: response). */
 typedef struct xg__pipe {
-    int hdr_at;    /* decode: the next filter for the headers (n_filters: all passed); encode: counts down, -1 */
-    bool hdr_in;   /* headers entered the pipe */
-    bool hdr_done; /* headers went through every filter */
-    bool hdr_end;  /* the headers carried end_stream */
-    bool stopped;  /* a filter returned STOP; everything after waits */
-    bool buffering;  /* decode: the headers wait at filter hdr_at - 1 (STOP_AND_BUFFER); the body goes up to it */
-    bool inner_stop; /* decode, buffering: a filter before the buffering one stopped the body */
+    int hdr_at;        /* decode: the next filter for the headers (n_filters: all passed); encode: counts down, -1 */
+    bool hdr_in;       /* headers entered the pipe */
+    bool hdr_done;     /* headers went through every filter */
+    bool hdr_end;      /* the headers carried end_stream */
+    bool stopped;      /* a filter returned STOP; everything after waits */
+    bool buffering;    /* decode: the headers wait at filter hdr_at - 1 (STOP_AND_BUFFER); the body goes up to it */
+    bool inner_stop;   /* decode, buffering: a filter before the buffering one stopped the body */
     uint64_t buffered; /* decode: body bytes kept for the buffering filter */
-    bool ended;    /* end of stream went out of the pipe */
+    bool ended;        /* end of stream went out of the pipe */
     xg__held *held, *held_tail;
     xg_buf bytes;
 } xg__pipe;
@@ -87,6 +88,7 @@ typedef struct xg_stream {
     const xg_route_config *rc; /* NULL: no route config (RDS not there) */
     const xg_vhost *vh;
     const xg_route *route;
+    const xg_weighted_cluster *weighted; /* the router's pick among weighted_clusters, or NULL */
 
     xg_headers *req;  /* request headers as they go through the chain */
     xg_headers *resp; /* response headers once sent */
@@ -104,14 +106,14 @@ typedef struct xg_stream {
     xg__pipe dec, enc;
 
     /* state */
-    bool req_complete;  /* end of request received from the codec */
-    bool resp_started;  /* response headers went to the codec */
-    bool resp_complete; /* end of response went to the codec */
-    bool codec_done;    /* the codec will not name this stream again */
-    bool ended;         /* teardown started (filters destroyed) */
-    bool reply_busy;    /* a local reply is being produced */
-    bool dec_abandoned; /* the response no longer depends on the request: its bytes are dropped */
-    bool codec_error;   /* the codec rejected the request */
+    bool req_complete;    /* end of request received from the codec */
+    bool resp_started;    /* response headers went to the codec */
+    bool resp_complete;   /* end of response went to the codec */
+    bool codec_done;      /* the codec will not name this stream again */
+    bool ended;           /* teardown started (filters destroyed) */
+    bool reply_busy;      /* a local reply is being produced */
+    bool dec_abandoned;   /* the response no longer depends on the request: its bytes are dropped */
+    bool codec_error;     /* the codec rejected the request */
     uint32_t rx_owed;     /* request body bytes delivered but not yet consumed */
     uint32_t rx_preacked; /* buffered request bytes acknowledged early, not yet consumed by the last filter */
     uint32_t dec_limit;   /* decoder buffer limit (xg_filter_set_decoder_buffer_limit) */
@@ -136,6 +138,10 @@ const struct sockaddr *xg_stream_local(const xg_stream *s);
 const char *xg_stream_sni(const xg_stream *s);
 bool xg_stream_is_tls(const xg_stream *s);
 xg_codec_proto xg_stream_proto(const xg_stream *s);
+/* What header values with command operators (%DOWNSTREAM_REMOTE_ADDRESS%,
+ * %HOSTNAME%, ...) read for this stream; upstream is the chosen host's
+ * address or NULL. Borrows from the stream. */
+xg_hvar_ctx xg_stream_hvar_ctx(const xg_stream *s, const struct sockaddr *upstream);
 /* The worker loop the stream runs on. */
 xg_loop *xg_stream_loop(const xg_stream *s);
 

@@ -11,6 +11,8 @@ configuration level in Envoy's order."""
 import http.client
 import os
 import re
+import socket
+import time
 
 import pytest
 import yaml
@@ -300,6 +302,20 @@ def test_route_timeout_expires_with_504(world):
     assert stream_log(world, "/slow/2000")[:2] == (504, "UT")
 
 
+def test_grpc_timeout_header_bounds_the_stream_under_grpc_timeout_header_max(world):
+    grpc = ["-H", "content-type: application/grpc", "--http2-prior-knowledge"]
+    t0 = time.monotonic()
+    status, h, _, _, _ = world.curl("/a/timeout/grpc-header", "-H", "grpc-timeout: 300m", *grpc)
+    took = time.monotonic() - t0
+    assert status == 200 and h.get("grpc-status") not in (None, "0"), h  # a gRPC error, not the upstream's answer
+    assert took < 1.4, took  # cut at ~0.3 s, long before the upstream's 1.5 s
+    wait_until(lambda: stream_log(world, "/slow/1500"), 5, "stream log line")
+    assert stream_log(world, "/slow/1500")[1] == "DT"
+    # the same header on a plain HTTP request is not read: it runs to the end
+    status, _, _, _, body = world.curl("/a/timeout/grpc-header", "-H", "grpc-timeout: 300m")
+    assert status == 200 and echo(body)["path"] == "/slow/1500"
+
+
 def test_route_timeout_0_disables_it(world):
     status, _, _, _, body = world.curl("/a/timeout/off")
     d = echo(body)
@@ -344,6 +360,13 @@ def test_request_header_mutations_without_client_values(world):
 def test_weighted_cluster_request_headers_come_first(world):
     d = echo(world.curl("/a/headers/weighted")[4])
     assert header_values(d, "x-order") == ["weighted", "route", "vhost", "config"]
+
+
+def test_weighted_cluster_response_headers_on_a_local_reply(world):
+    status, h, _, _, _ = world.curl("/a/headers/weighted-missing")
+    assert status == 503  # cluster_not_found, answered by xdsgate
+    assert h.get("x-weighted") == socket.gethostname()  # the chosen entry's headers, %HOSTNAME% filled in
+    assert h.get("x-resp-order") == "config"  # and the levels above it
 
 
 def test_response_header_mutations_in_envoys_order(world):
