@@ -346,6 +346,14 @@ def keepalive(port):
     return conn
 
 
+def try_keepalive(port):
+    """A keep-alive connection that answered, or None (refused or closed)."""
+    try:
+        return keepalive(port)
+    except (ConnectionError, http.client.HTTPException, OSError):
+        return None
+
+
 def refused_or_closed(port):
     """True when a new connection gets no answer: refused, or accepted and closed by xdsgate."""
     try:
@@ -373,8 +381,9 @@ def answers(port):
 
 def test_connection_limit_filter(world):
     port = world.ports["LIMIT"]
-    held = [keepalive(port), keepalive(port)]
+    held = [wait_until(lambda: try_keepalive(port), 10, "a first connection")]  # the start-up probe may linger
     try:
+        held.append(wait_until(lambda: try_keepalive(port), 10, "a second connection"))
         assert refused_or_closed(port)  # max_connections 2: the third is closed
         for conn in held:  # the two keep working
             assert get(conn)[:2] == (200, "limit")
@@ -387,8 +396,10 @@ def test_connection_limit_filter(world):
 
 def test_global_connection_limit_flag(procs, tmp_path, pki):
     w = TlsWorld(procs, tmp_path, pki, extra=["--max-downstream-connections", "2"])
-    held = [keepalive(w.ports["SIBLING"]), keepalive(w.ports["GONE"])]
+    # the start-up probes of every port were counted too: they free their slots as they close
+    held = [wait_until(lambda: try_keepalive(w.ports["SIBLING"]), 10, "a first connection")]
     try:
+        held.append(wait_until(lambda: try_keepalive(w.ports["GONE"]), 10, "a second connection"))
         assert refused_or_closed(w.ports["SIBLING"])  # all listeners together: the third is closed
         assert refused_or_closed(w.ports["LIMIT"])
         assert get(held[0])[0] == 200 and get(held[1])[0] == 200
