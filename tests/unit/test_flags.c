@@ -40,6 +40,7 @@ XG_TEST(defaults)
     CHECK(!f.has_xds_server && !f.ignore_unknown_fields && !f.help && !f.version);
     CHECK_EQ_INT(f.initial_fetch_timeout_ms, 15000);
     CHECK_STR(f.xds_ca, "");
+    CHECK_EQ_INT(f.max_downstream_connections, 0);
     CHECK_STR(err, "");
     free(err);
 }
@@ -118,6 +119,26 @@ XG_TEST(bad_values_name_the_flag)
     expect_rejected("--xds-mode", "incremental", "--xds-mode");
     expect_rejected("--node-id", "", "--node-id");
     expect_rejected("--node-cluster", "", "--node-cluster");
+}
+
+XG_TEST(max_downstream_connections)
+{
+    static const struct {
+        const char *in;
+        uint64_t n;
+    } ok[] = {{"0", 0}, {"2", 2}, {"1000000000", 1000000000}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        xg_flags f;
+        char *err = NULL;
+        const char *args[] = {"--max-downstream-connections", ok[i].in, NULL};
+        CHECK_EQ_INT(parse(&f, &err, args), 0);
+        CHECK_EQ_INT(f.max_downstream_connections, ok[i].n);
+        free(err);
+    }
+    expect_rejected("--max-downstream-connections", "-1", "--max-downstream-connections");
+    expect_rejected("--max-downstream-connections", "abc", "--max-downstream-connections");
+    expect_rejected("--max-downstream-connections", "1000000001", "--max-downstream-connections");
+    expect_rejected("--max-downstream-connections", "", "--max-downstream-connections");
 }
 
 XG_TEST(unknown_flags_and_missing_values_name_the_flag)
