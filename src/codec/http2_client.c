@@ -18,9 +18,7 @@ int xg__h2_client_headers_done(xg__h2 *h, xg__h2_stream *st, const nghttp2_frame
         if (h->base.cb->on_error != NULL)
             h->base.cb->on_error(h->base.owner, st->user, st->id, XG_CERR_PROTOCOL, "response headers too large");
         st->local_rst = true;
-        return nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_PROTOCOL_ERROR) == 0
-                   ? 0
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
+        return xg__h2_submit_rst(h, f->hd.stream_id, NGHTTP2_PROTOCOL_ERROR) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     if (in->status < 200) {
         /* 1xx: informational; the next block is a new one (on_begin_headers). */

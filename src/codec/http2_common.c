@@ -242,9 +242,7 @@ static int headers_done(xg__h2 *h, const nghttp2_frame *f)
     st->in_done = true;
     if (st->too_large) {
         st->local_rst = true;
-        return nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_PROTOCOL_ERROR) == 0
-                   ? 0
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
+        return xg__h2_submit_rst(h, f->hd.stream_id, NGHTTP2_PROTOCOL_ERROR) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     if (st->rejected || !end)
         return 0;
@@ -346,6 +344,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     xg__h2 *h = H(ud);
     h->out_frames++;
     h->data_out += f->hd.type == NGHTTP2_DATA;
+    xg__h2_frame_gone(h, f->hd.type);
     if (f->hd.type == NGHTTP2_HEADERS && h->base.role == XG_ROLE_CLIENT) {
         h->n_opened += f->headers.cat == NGHTTP2_HCAT_REQUEST;
         /* The request's stream exists in nghttp2 only now: attach it, unless
@@ -359,6 +358,12 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         return 0;
     xg_codec_err kind = f->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ? XG_CERR_FLOOD : XG_CERR_PROTOCOL;
     xg__h2_fail(h, kind, f->goaway.error_code, h->fatal_detail ? h->fatal_detail : "protocol error");
+    return 0;
+}
+
+static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib_error, void *ud)
+{
+    xg__h2_frame_gone(H(ud), f->hd.type);
     return 0;
 }
 
@@ -566,7 +571,7 @@ void xg__h2_reset(xg_codec *c, uint32_t sid, xg_reset_reason r)
     uint64_t unconsumed = st->unconsumed;
     detach(h, st);
     /* Bytes delivered but never to be consumed still count against the connection window. */
-    if (nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, (int32_t)sid, code_for(r)) != 0 ||
+    if (xg__h2_submit_rst(h, (int32_t)sid, code_for(r)) != 0 ||
         (unconsumed > 0 && nghttp2_session_consume_connection(h->s, (size_t)unconsumed) != 0))
         h->dead = true; /* out of memory: the connection cannot be trusted to progress */
 }
@@ -720,6 +725,7 @@ static int set_callbacks(nghttp2_session_callbacks **cbs)
     nghttp2_session_callbacks_set_error_callback2(*cbs, on_error2);
     nghttp2_session_callbacks_set_on_frame_send_callback(*cbs, on_frame_send);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(*cbs, xg__h2_on_invalid_frame);
+    nghttp2_session_callbacks_set_on_frame_not_send_callback(*cbs, on_frame_not_send);
     return 0;
 }
 

@@ -66,6 +66,7 @@ typedef struct xg__h2 {
     uint64_t window_in;    /* WINDOW_UPDATE frames received */
     uint64_t data_out;     /* DATA frames sent */
     uint32_t out_frames;   /* frames serialized into out and not all written yet */
+    uint32_t rst_queued;   /* RST_STREAMs queued in nghttp2 (ours and its stream errors) */
     uint32_t empty_frames; /* consecutive HEADERS/CONTINUATION/DATA without payload or END_STREAM */
     uint32_t block_bytes;  /* bytes of the header block being received (HEADERS + CONTINUATION) */
     uint32_t block_frames;
@@ -132,8 +133,14 @@ void xg__h2_abort(xg__h2 *h);
  * flags whose payload (padding excluded) is payload bytes long; the error
  * detail when a limit is broken, else NULL. */
 const char *xg__h2_track_inbound(xg__h2 *h, uint8_t type, uint8_t flags, size_t payload);
-/* The detail when more than max_outbound_frames wait to be written, else NULL. */
+/* The detail when more than max_outbound_frames wait to be written, or more
+ * than max_outbound_control_frames RST_STREAMs (PING and SETTINGS ACKs are
+ * nghttp2's max_outbound_ack), else NULL. */
 const char *xg__h2_check_outbound(const xg__h2 *h);
+/* RST_STREAM(code) on sid, counted for max_outbound_control_frames; 0 or an nghttp2 error. */
+int xg__h2_submit_rst(xg__h2 *h, int32_t sid, uint32_t code);
+/* A frame left nghttp2 (sent or dropped): the RST_STREAM count follows. */
+void xg__h2_frame_gone(xg__h2 *h, uint8_t type);
 /* nghttp2's on_invalid_frame_recv: stream or connection error by
  * stream_error_on_invalid_http_message (0 or NGHTTP2_ERR_CALLBACK_FAILURE). */
 int xg__h2_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_error, void *ud);

@@ -51,7 +51,27 @@ const char *xg__h2_track_inbound(xg__h2 *h, uint8_t type, uint8_t flags, size_t 
 const char *xg__h2_check_outbound(const xg__h2 *h)
 {
     size_t queued = nghttp2_session_get_outbound_queue_size(h->s) + h->out_frames;
-    return queued > h->opts.max_outbound_frames ? "too many frames queued for the peer" : NULL;
+    if (queued > h->opts.max_outbound_frames)
+        return "too many frames queued for the peer";
+    return h->rst_queued > h->opts.max_outbound_control_frames ? "too many RST_STREAM frames queued for the peer"
+                                                               : NULL;
+}
+
+int xg__h2_submit_rst(xg__h2 *h, int32_t sid, uint32_t code)
+{
+    int rc = nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, sid, code);
+    h->rst_queued += rc == 0;
+    return rc;
+}
+
+void xg__h2_frame_gone(xg__h2 *h, uint8_t type)
+{
+    if (type == NGHTTP2_RST_STREAM && h->rst_queued > 0)
+        h->rst_queued--;
+    /* nghttp2 may fold a second RST for a stream into the first: an empty
+     * queue puts the count right. */
+    if (nghttp2_session_get_outbound_queue_size(h->s) == 0)
+        h->rst_queued = 0;
 }
 
 /* The HTTP/2 error code a connection error gets for nghttp2's error. */
@@ -78,11 +98,11 @@ static uint32_t code_of(int lib_error)
 int xg__h2_on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_error, void *ud)
 {
     xg__h2 *h = ud;
-    if (lib_error == NGHTTP2_ERR_REFUSED_STREAM)
-        return 0;
     bool http = lib_error == NGHTTP2_ERR_HTTP_HEADER || lib_error == NGHTTP2_ERR_HTTP_MESSAGING;
-    if (http && h->opts.stream_error_on_invalid_http_message)
+    if (lib_error == NGHTTP2_ERR_REFUSED_STREAM || (http && h->opts.stream_error_on_invalid_http_message)) {
+        h->rst_queued++; /* nghttp2 queued RST_STREAM for it */
         return 0;
+    }
     if (h->fatal == XG_CERR_NONE) {
         h->fatal = XG_CERR_PROTOCOL;
         h->fatal_code = code_of(lib_error);

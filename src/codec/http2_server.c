@@ -16,9 +16,7 @@ int xg__h2_server_begin_headers(xg__h2 *h, const nghttp2_frame *f)
     xg_arena *arena = NULL;
     if (h->dead || h->local_goaway || h->base.cb->on_stream_begin(h->base.owner, sid, &user, &arena) != 0 ||
         arena == NULL) {
-        return nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, (int32_t)sid, NGHTTP2_REFUSED_STREAM) == 0
-                   ? 0
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
+        return xg__h2_submit_rst(h, (int32_t)sid, NGHTTP2_REFUSED_STREAM) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     h->streams_opened++;
     xg__h2_stream *st = xg__h2_stream_new(h, sid, user, arena);

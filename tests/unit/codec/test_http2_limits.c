@@ -298,3 +298,24 @@ XG_TEST(outbound_control_frames)
     flooded();
     stop();
 }
+
+/* RST_STREAMs count as control frames too (Envoy): here the stream errors a
+ * client provokes with invalid requests it never reads the answers to. */
+XG_TEST(outbound_rst_stream_frames)
+{
+    const char *bad[] = {":method", "GET", ":scheme", "http", ":path", "/", ":authority", "a", "X-Up", "1", NULL};
+    xg_codec_opts o;
+    xg_codec_opts_init(&o);
+    o.stream_error_on_invalid_http_message = true;
+    o.max_outbound_control_frames = 10;
+    start(&o);
+    for (uint32_t sid = 1; sid <= 19; sid += 2)
+        headers_frame(&in, D, sid, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, bad);
+    CHECK_EQ_INT(feed_buf(&S, &in), 0); /* 10 RST_STREAMs wait */
+    drain(&S);
+    CHECK_EQ_INT(count_frames(&S.wire, NGHTTP2_RST_STREAM, NGHTTP2_PROTOCOL_ERROR, NULL), 10);
+    for (uint32_t sid = 21; sid <= 41; sid += 2) /* written out: the count starts again */
+        headers_frame(&in, D, sid, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, bad);
+    flooded();
+    stop();
+}
