@@ -213,6 +213,8 @@ static void arm_deadline(xg_hconn *hc)
     }
     if (hc->drain_deadline > 0 && (d == 0 || hc->drain_deadline < d))
         d = hc->drain_deadline;
+    if (hc->close_deadline > 0 && (d == 0 || hc->close_deadline < d))
+        d = hc->close_deadline;
     double in = d == 0 ? 0 : d - now_of(hc);
     xg_conn_set_deadline(hc->conn, d == 0 ? 0 : in > 0.001 ? in : 0.001);
 }
@@ -226,11 +228,17 @@ static void settle(xg_hconn *hc)
         return;
     bool out = xg_codec_want_write(hc->codec) || hc->wait_write;
     bool quiet = hc->n_streams == 0;
-    bool done = xg_codec_should_close(hc->codec) || (hc->goaway_final && quiet) ||
-                (xg_conn_eof(hc->conn) && hc->eof_fed && quiet);
+    bool failed = xg_codec_should_close(hc->codec);
+    bool done = failed || (hc->goaway_final && quiet) || (xg_conn_eof(hc->conn) && hc->eof_fed && quiet);
     if (done && !out) {
         hconn_close(hc, XG_CLOSE_FLUSH);
         return;
+    }
+    /* A peer that broke the protocol (or flooded us) and does not read its
+     * GOAWAY must not hold the connection: delayed_close_timeout, then abort. */
+    if (failed && hc->close_deadline == 0) {
+        uint64_t ms = hc->cfg->delayed_close_timeout_ms > 0 ? hc->cfg->delayed_close_timeout_ms : 1000;
+        hc->close_deadline = now_of(hc) + ms / 1000.0;
     }
     arm_deadline(hc);
 }
@@ -363,6 +371,11 @@ static void on_deadline(xg_conn *c, void *owner)
 {
     xg_hconn *hc = owner;
     double now = now_of(hc);
+    if (hc->close_deadline > 0 && now >= hc->close_deadline) {
+        xg_log_debug("downstream connection does not take its final bytes: resetting it");
+        hconn_close(hc, XG_CLOSE_RESET);
+        return;
+    }
     if (hc->drain_deadline > 0 && now >= hc->drain_deadline) {
         hc->drain_deadline = 0;
         goaway_final(hc);

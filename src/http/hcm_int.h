@@ -40,6 +40,7 @@ typedef struct xg_hconn {
     double idle_since;     /* ev_now when the last stream ended (or accept); 0 while streams are active */
     double drain_deadline; /* HTTP/2: when the final GOAWAY follows the notice; 0: none */
     double max_deadline;   /* max_connection_duration; 0: none */
+    double close_deadline; /* the codec gave up (protocol error, flood) but output is pending: abort then */
 
     bool draining;    /* no new requests wanted (GOAWAY notice / connection: close) */
     bool goaway_sent; /* the codec was told about the drain (GOAWAY notice) */

@@ -126,8 +126,7 @@ static void on_timer(struct ev_loop *ev, ev_timer *w, int revents)
     xg_stream *s = w->data;
     double now = now_of(s);
     if (s->req == NULL && s->headers_deadline > 0 && now >= s->headers_deadline) {
-        s->headers_deadline = 0;
-        xg__hconn_drain(s->hc);
+        s->headers_deadline = 0; /* Envoy ends this stream only (HTTP/1 closes: the request is incomplete) */
         timeout(s, "request header timeout", 0, "request_header_timeout");
     } else if (!s->req_complete && s->request_deadline > 0 && now >= s->request_deadline) {
         s->request_deadline = 0;

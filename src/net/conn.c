@@ -761,7 +761,13 @@ void xg_conn_close(xg_conn *c, xg_close_mode mode)
     c->cb = NULL;
     if (c->dead)
         return;
-    if (mode == XG_CLOSE_ABORT || !c->started || c->handshaking) {
+    if (mode == XG_CLOSE_RESET && c->fd >= 0) {
+        /* Discard what the kernel still holds too: a peer that reads nothing
+         * (zero window) would otherwise keep the socket, FIN unsent, for ever. */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    if (mode != XG_CLOSE_FLUSH || !c->started || c->handshaking) {
         xg__conn_die(c, XG_CONN_LOCAL);
         return;
     }

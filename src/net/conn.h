@@ -265,6 +265,7 @@ typedef enum xg_close_mode {
     XG_CLOSE_FLUSH, /* write what is queued (bounded by close_timeout), shut down our side, read and discard
                        until the peer's FIN or the deadline (so a final response is not lost to an RST) */
     XG_CLOSE_ABORT, /* now, discarding queued output; an RST when the peer still sends */
+    XG_CLOSE_RESET, /* ABORT, and the kernel's unsent bytes too: an RST at once (a peer that never reads) */
 } xg_close_mode;
 
 /* The owner gives the conn up: no callback runs afterwards, and the conn

@@ -261,8 +261,17 @@ static void codec_opts(const xg_cluster *cfg, xg_codec_opts *o)
         o->conn_window = h2->initial_connection_window_size;
     if (h2->has_hpack_table_size)
         o->hpack_table_size = h2->hpack_table_size;
+    /* The cluster's HTTP/2 flood limits, each only when set (0: the codec's Envoy default). */
     if (h2->max_outbound_frames > 0)
         o->max_outbound_frames = h2->max_outbound_frames;
+    if (h2->max_outbound_control_frames > 0)
+        o->max_outbound_control_frames = h2->max_outbound_control_frames;
+    if (h2->max_consecutive_inbound_frames_with_empty_payload > 0)
+        o->max_empty_frames = h2->max_consecutive_inbound_frames_with_empty_payload;
+    if (h2->max_inbound_priority_frames_per_stream > 0)
+        o->max_priority_per_stream = h2->max_inbound_priority_frames_per_stream;
+    if (h2->max_inbound_window_update_frames_per_data_frame_sent > 0)
+        o->max_window_updates_per_data = h2->max_inbound_window_update_frames_per_data_frame_sent;
 }
 
 /* AUTO over TLS: the protocol the server chose by ALPN. */

@@ -60,6 +60,8 @@ static int h2_unsupported(xg_xlate *x, const pb_h2 *pb)
         return xg__ces_fail_at(x, "allow_metadata", "not supported");
     if (pb->override_stream_error_on_invalid_http_message != NULL)
         return xg__ces_fail_at(x, "override_stream_error_on_invalid_http_message", "not supported upstream");
+    if (pb->stream_error_on_invalid_http_messaging)
+        return xg__ces_fail_at(x, "stream_error_on_invalid_http_messaging", "not supported upstream");
     if (pb->n_custom_settings_parameters > 0)
         return xg__ces_fail_at(x, "custom_settings_parameters", "not supported");
     if (pb->connection_keepalive != NULL)

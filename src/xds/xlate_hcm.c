@@ -278,6 +278,8 @@ static int h2_options(xg_xlate *x, const pb_h2 *pb, xg_hcm_h2_options *out)
         return xg__fail_at(x, "custom_settings_parameters", "not supported");
     out->allow_connect = pb->allow_connect;
     out->override_stream_error_on_invalid_http_message = tri(pb->override_stream_error_on_invalid_http_message);
+    if (pb->override_stream_error_on_invalid_http_message == NULL && pb->stream_error_on_invalid_http_messaging)
+        out->override_stream_error_on_invalid_http_message = XG_TRUE; /* the deprecated spelling, as Envoy reads it */
     int rc = u32_range(x, "hpack_table_size", pb->hpack_table_size, 4096, 0, UINT32_MAX, &out->hpack_table_size);
     if (rc == 0)
         rc = u32_range(x, "max_concurrent_streams", pb->max_concurrent_streams, 100, 1, max31,

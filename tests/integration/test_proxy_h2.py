@@ -341,8 +341,6 @@ def test_headers_on_an_idle_lower_stream_is_protocol_error(world):
     world.still_serves()
 
 
-@pytest.mark.xfail(strict=True, reason="src/http/hcm.c settle() waits forever for output the peer never reads; "
-                                       "Envoy closes after delayed_close_timeout (see the issue 4 codec report)")
 def test_ping_flood_without_reading_is_closed(world):
     assert flood_without_reading(world.port, PingFrame(0, opaque_data=b"12345678").serialize())
     world.still_serves()
@@ -516,8 +514,6 @@ def test_configured_outbound_control_frame_limit(world):
     d.close()
 
 
-@pytest.mark.xfail(strict=True, reason="src/http/stream.c drains the whole connection on request_headers_timeout; "
-                                       "Envoy answers 408 on the stream only (see the issue 4 codec report)")
 def test_request_headers_timeout_ends_only_the_stream(world):
     """limits: request_headers_timeout 1s. Envoy sends a 408 local reply on the stream whose
     headers did not complete; the connection is not drained."""

@@ -136,3 +136,33 @@ XG_TEST(buffer_per_route_nacks)
         CHECK_STR(err,
                   "typed_per_filter_config[\"buf\"].buffer.max_request_bytes: is required and must be greater than 0");
 }
+
+/* Http2ProtocolOptions' deprecated stream_error_on_invalid_http_messaging (12)
+ * stands for the override (14) when that is not set; the override wins. */
+XG_TEST(deprecated_stream_error_spelling)
+{
+#define L_H2(h2)                                                                                                       \
+    "name: l1\naddress: {socket_address: {address: 0.0.0.0, port_value: 8080}}\nfilter_chains:\n"                      \
+    "- filters:\n  - name: hcm\n    typed_config: {'@type': "                                                          \
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager, "          \
+    "stat_prefix: s, rds: {route_config_name: r, config_source: {ads: {}}}, http2_protocol_options: {" h2 "}, "        \
+    "http_filters: [" ROUTER "]}\n"
+    static const struct {
+        const char *h2;
+        xg_tristate want;
+    } cases[] = {{"", XG_UNSET},
+                 {"stream_error_on_invalid_http_messaging: true", XG_TRUE},
+                 {"stream_error_on_invalid_http_messaging: true, override_stream_error_on_invalid_http_message: false",
+                  XG_FALSE}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof(yaml), L_H2("%s"), cases[i].h2);
+        xg_res *r = listener(yaml);
+        if (!CHECK(r != NULL))
+            continue;
+        const xg_hcm *h = ((const xg_listener *)r->body)->chains[0].hcm;
+        CHECK_EQ_INT(h->h2.override_stream_error_on_invalid_http_message, cases[i].want);
+        xg_res_unref(r);
+    }
+#undef L_H2
+}
