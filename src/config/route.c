@@ -31,3 +31,14 @@ const xg_typed_config *xg_typed_config_find(const xg_typed_config_map *m, const 
 {
     return m->n ? bsearch(key, m->items, m->n, sizeof(*m->items), cmp_key) : NULL;
 }
+
+const xg_typed_config *xg_typed_config_most_specific(const xg_route_config *rc, const xg_vhost *vh,
+                                                     const xg_route *rt, const char *name)
+{
+    const xg_typed_config *tc = rt != NULL ? xg_typed_config_find(&rt->per_filter, name) : NULL;
+    if (tc == NULL && vh != NULL)
+        tc = xg_typed_config_find(&vh->per_filter, name);
+    if (tc == NULL && rc != NULL)
+        tc = xg_typed_config_find(&rc->per_filter, name);
+    return tc;
+}

@@ -34,6 +34,7 @@ typedef struct xg_typed_config {
      * came from (also when wrapped in a FilterConfig); else both NULL. */
     const void *translated;
     const char *translated_type; /* static, e.g. "envoy.extensions.filters.http.buffer.v3.BufferPerRoute" */
+    bool disables; /* an envoy.config.route.v3.FilterConfig with disabled: true (the filter is off here) */
 } xg_typed_config;
 
 /* typed_per_filter_config of a route config, vhost, route or weighted cluster,
@@ -45,6 +46,15 @@ typedef struct xg_typed_config_map {
 
 /* The entry for filter name key, or NULL. */
 const xg_typed_config *xg_typed_config_find(const xg_typed_config_map *m, const char *key);
+
+struct xg_route_config;
+struct xg_vhost;
+struct xg_route;
+/* The most specific typed_per_filter_config entry for the HTTP filter named
+ * name: the route's, else the virtual host's, else the route
+ * configuration's (any of the three may be NULL); NULL when none has one. */
+const xg_typed_config *xg_typed_config_most_specific(const struct xg_route_config *rc, const struct xg_vhost *vh,
+                                                     const struct xg_route *rt, const char *name);
 
 /* --- header mutations --- */
 

@@ -75,6 +75,7 @@ static void cb_error(void *owner, void *user, uint32_t sid, xg_codec_err kind, c
         xg__stream_on_codec_error(user, kind, detail);
         return;
     }
+    hc->failed = true;
     xg_log_debug("downstream %s connection error: %s (%s)", hc->proto == XG_PROTO_HTTP2 ? "HTTP/2" : "HTTP/1",
                  xg_codec_err_name(kind), detail != NULL ? detail : "");
 }
@@ -228,18 +229,17 @@ static void settle(xg_hconn *hc)
         return;
     bool out = xg_codec_want_write(hc->codec) || hc->wait_write;
     bool quiet = hc->n_streams == 0;
-    bool failed = xg_codec_should_close(hc->codec);
-    bool done = failed || (hc->goaway_final && quiet) || (xg_conn_eof(hc->conn) && hc->eof_fed && quiet);
+    bool done = xg_codec_should_close(hc->codec) || (hc->goaway_final && quiet) ||
+                (xg_conn_eof(hc->conn) && hc->eof_fed && quiet);
     if (done && !out) {
         hconn_close(hc, XG_CLOSE_FLUSH);
         return;
     }
     /* A peer that broke the protocol (or flooded us) and does not read its
-     * GOAWAY must not hold the connection: delayed_close_timeout, then abort. */
-    if (failed && hc->close_deadline == 0) {
-        uint64_t ms = hc->cfg->delayed_close_timeout_ms > 0 ? hc->cfg->delayed_close_timeout_ms : 1000;
-        hc->close_deadline = now_of(hc) + ms / 1000.0;
-    }
+     * GOAWAY must not hold the connection: delayed_close_timeout (0: none),
+     * then a reset. A normal last response to a slow reader is never cut. */
+    if (hc->failed && out && hc->close_deadline == 0)
+        hc->close_deadline = now_of(hc) + hc->cfg->delayed_close_timeout_ms / 1000.0 + 0.001;
     arm_deadline(hc);
 }
 

@@ -40,11 +40,12 @@ typedef struct xg_hconn {
     double idle_since;     /* ev_now when the last stream ended (or accept); 0 while streams are active */
     double drain_deadline; /* HTTP/2: when the final GOAWAY follows the notice; 0: none */
     double max_deadline;   /* max_connection_duration; 0: none */
-    double close_deadline; /* the codec gave up (protocol error, flood) but output is pending: abort then */
+    double close_deadline; /* the codec failed (protocol error, flood) but output is pending: reset then */
 
     bool draining;    /* no new requests wanted (GOAWAY notice / connection: close) */
     bool goaway_sent; /* the codec was told about the drain (GOAWAY notice) */
     bool goaway_final;
+    bool failed;      /* a connection-level codec error (on_error with sid 0): GOAWAY queued */
     bool closing;     /* we gave the conn up (xg_conn_close) */
     bool in_codec;    /* inside feed/output: codec callbacks may run, no re-entry */
     bool again;       /* a pump was asked for while in_codec */

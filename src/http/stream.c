@@ -534,7 +534,12 @@ static int create_filters(xg_stream *s)
     uint16_t k = 0;
     for (size_t i = 0; i < s->cfg->n_filters; i++) {
         const xg_http_filter *fc = &s->cfg->filters[i];
-        xg_filter_create_fn fn = fc->disabled ? NULL : xg_filter_factory(fc->kind);
+        /* Envoy: a per-route entry for the filter decides (FilterConfig
+         * disabled: true turns it off, any other config turns it on), else
+         * HttpFilter.disabled. The router is always there. */
+        const xg_typed_config *pr = xg_typed_config_most_specific(s->rc, s->vh, s->route, fc->name);
+        bool off = fc->kind != XG_HTTP_FILTER_ROUTER && (pr != NULL ? pr->disables : fc->disabled);
+        xg_filter_create_fn fn = off ? NULL : xg_filter_factory(fc->kind);
         if (fn == NULL)
             continue;
         xg_filter *f = fn(s, fc);

@@ -344,7 +344,13 @@ void xg_filter_continue_decoding(xg_filter *f)
     } else {
         if (!p->stopped)
             return;
-        p->stopped = p->buffering = false;
+        /* The buffering filter resumes while one before it still holds a
+         * body item: that hold becomes the plain stop it is (the item waits
+         * for its filter's own continue). */
+        p->stopped = p->buffering && p->inner_stop;
+        p->buffering = p->inner_stop = false;
+        if (p->stopped)
+            return;
     }
     dec_run(s);
     xg__hconn_pump(s->hc);

@@ -38,6 +38,7 @@ static int check_per_filter_type(xg_xlate *x, const Google__Protobuf__Any *any, 
                                     (ProtobufCMessage **)&fc);
     if (rc < 0)
         return rc;
+    tc->disables = fc->disabled;
     const char *inner = fc->config ? xg__any_type_name(fc->config) : "";
     if (fc->config != NULL && !fc->is_optional && xg_pb_find_type(inner) == NULL)
         rc = xg__fail_at(x, "config", "type \"%s\" is not supported and the FilterConfig is not optional",

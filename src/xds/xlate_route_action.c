@@ -232,6 +232,11 @@ static int route_timeouts(xg_xlate *x, const pb_route_action *pb, xg_route_forwa
     if (rc < 0 || msd == NULL)
         return rc;
     out->has_max_stream_duration = true;
+    /* Envoy's "new" timeouts drop the route timeout; xdsgate keeps one the
+     * route sets explicitly, but the 15 s default never cuts a gRPC stream
+     * configured this way (docs/routing.md, Differences from Envoy). */
+    if (pb->timeout == NULL)
+        out->timeout_ms = 0;
     size_t mark = xg_xlate_push(x, "max_stream_duration");
     rc = xg__xlate_duration_ms(x, "max_stream_duration", msd->max_stream_duration, XG_MS_UNSET,
                                &out->max_stream_duration_ms);

@@ -118,8 +118,10 @@ class ProxyWorld:
         before = len([e for e in self.stub.events("ack") if e["type_url"].endswith(type_url_suffix)])
         self.save()
         self.stub.wait_event("ack", count=1)
+        # generous: sanitizer builds on a loaded 2-core CI machine are slow, and a fast ACK passes at once
         wait_until(lambda: len([e for e in self.stub.events("ack") if e["type_url"].endswith(type_url_suffix)])
-                   > before, 10, "ACK of the new " + type_url_suffix)
+                   > before, 30, "ACK of the new %s; xdsgate log tail:\n%s" % (type_url_suffix,
+                                                                         self.gate.proc.stderr()[-3000:]))
         time.sleep(0.2)  # the workers apply the published snapshot at their next loop iteration
 
     def url(self, path, tls=False, port=None):

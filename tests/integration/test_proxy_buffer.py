@@ -3,7 +3,9 @@ held until it is complete and then forwarded with a content-length; more
 than max_request_bytes is answered 413 "Payload Too Large" and never reaches
 the upstream; BufferPerRoute turns the filter off or changes the limit for a
 route (above the 64 KiB HTTP/2 stream window: the client is never stalled);
-a zero limit is NACKed naming the field. Snapshot: snapshots/proxy_buffer.yaml."""
+a route's FilterConfig with disabled: true turns the filter off, and any
+per-route config turns on a filter configured with disabled: true; a zero
+limit is NACKed naming the field. Snapshot: snapshots/proxy_buffer.yaml."""
 import hashlib
 import json
 import os
@@ -22,14 +24,16 @@ class World:
     def __init__(self, procs, tmp):
         self.tmp = str(tmp)
         self.up = start_upstream(procs, "http", "up")
-        self.port = harness.free_port()
+        self.port, self.optin = harness.free_port(), harness.free_port()
         self.path = os.path.join(self.tmp, "snapshot.yaml")
-        self.doc = yaml.safe_load(render("proxy_buffer.yaml", {"LISTEN": self.port, "UP": self.up}))
+        self.doc = yaml.safe_load(render("proxy_buffer.yaml", {"LISTEN": self.port, "OPTIN": self.optin,
+                                                               "UP": self.up}))
         self.save()
         self.stub = Stub(procs, self.path)
         self.gate = Gate(procs, self.stub.port, "sotw", ["--log-level", "debug"])
         self.gate.wait_ready()
         harness.wait_port(self.port)
+        harness.wait_port(self.optin)
 
     def save(self):
         write_atomic(self.path, yaml.safe_dump(self.doc, sort_keys=False))
@@ -39,14 +43,14 @@ class World:
         out = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/__seen" % self.up], capture_output=True, timeout=10)
         return [tuple(x) for x in json.loads(out.stdout)]
 
-    def curl(self, path, body, *args):
+    def curl(self, path, body, *args, port=None):
         """(status, headers, body) of a POST of body (bytes) through xdsgate with curl."""
         src = os.path.join(self.tmp, "req.bin")
         with open(src, "wb") as f:
             f.write(body)
         out = os.path.join(self.tmp, "resp.bin")
         r = subprocess.run(["curl", "-s", "-S", "-m", "20", "-D", "-", "-o", out, "--data-binary", "@" + src]
-                           + list(args) + ["http://127.0.0.1:%d%s" % (self.port, path)],
+                           + list(args) + ["http://127.0.0.1:%d%s" % (port or self.port, path)],
                            capture_output=True, timeout=30)
         assert r.returncode == 0, r.stderr.decode()
         status, headers, _, _ = parse_head(r.stdout.decode("latin-1"))
@@ -164,9 +168,28 @@ def test_route_with_the_filter_disabled_streams_any_size(world):
     assert d["body_len"] == len(body) and header_values(d, "content-length") == []  # streamed, nothing added
 
 
+def test_filter_config_disabled_turns_the_filter_off_for_a_route(world):
+    body = os.urandom(5000)
+    status, _, resp = world.curl("/off", body, "-H", "Transfer-Encoding: chunked")
+    assert status == 200
+    d = echo(resp)
+    assert d["body_len"] == len(body) and header_values(d, "content-length") == []
+
+
+def test_disabled_filter_is_turned_on_by_a_route_config(world):
+    # "buf" is disabled: true on this listener: bodies stream, whatever their size...
+    status, _, resp = world.curl("/elsewhere", os.urandom(5000), port=world.optin)
+    assert status == 200 and echo(resp)["body_len"] == 5000
+    # ...except on /on, whose BufferPerRoute turns it on with a 100-byte limit
+    status, _, resp = world.curl("/on/small", b"x" * 100, "-H", "Transfer-Encoding: chunked", port=world.optin)
+    assert status == 200 and header_values(echo(resp), "content-length") == ["100"]
+    status, _, resp = world.curl("/on/big", b"x" * 101, port=world.optin)
+    assert status == 413 and resp == b"Payload Too Large"
+
+
 def test_zero_limit_is_nacked_naming_the_field(world):
     n_before = len(world.stub.events("nack", type_url=LDS))
-    lst = [r for r in world.doc["resources"] if r["@type"] == LDS][0]
+    lst = [r for r in world.doc["resources"] if r["@type"] == LDS and r["name"] == "buffered"][0]
     flt = lst["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"][0]["typed_config"]
     flt["max_request_bytes"] = 0
     try:

@@ -106,7 +106,7 @@ XG_TEST(router_timeout_follows_envoy)
     CHECK_EQ_INT(timeout_of(rc, "legacy0", NULL, true), 0);
     /* With max_stream_duration (new timeouts) the deprecated fields are ignored. */
     CHECK_EQ_INT(timeout_of(rc, "hdrmax", "60S", true), 3000);
-    CHECK_EQ_INT(timeout_of(rc, "legacy_new", "5S", true), 15000); /* even an empty MaxStreamDuration */
+    CHECK_EQ_INT(timeout_of(rc, "legacy_new", "5S", true), 0); /* even an empty MaxStreamDuration; no 15 s default */
     xg_res_unref(r);
 }
 

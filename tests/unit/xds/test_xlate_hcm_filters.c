@@ -109,7 +109,9 @@ XG_TEST(buffer_per_route_translated)
                        "  typed_per_filter_config:\n"
                        "    buf: {'@type': type.googleapis.com/envoy.config.route.v3.FilterConfig,\n"
                        "          config: {'@type': " PER_ROUTE_TYPE ", buffer: {max_request_bytes: 77}}}\n"
-                       "  routes:\n  - match: {prefix: /}\n    route: {cluster: c}\n");
+                       "  routes:\n  - match: {prefix: /}\n    route: {cluster: c}\n"
+                       "    typed_per_filter_config:\n"
+                       "      buf: {'@type': type.googleapis.com/envoy.config.route.v3.FilterConfig, disabled: true}\n");
     if (!CHECK(r != NULL))
         return;
     const xg_route_config *rc = r->body;
@@ -122,7 +124,17 @@ XG_TEST(buffer_per_route_translated)
     if (CHECK(t != NULL && t->translated != NULL)) {
         const xg_buffer_config *b = t->translated;
         CHECK(!b->disabled && b->max_request_bytes == 77);
+        CHECK(!t->disables);
     }
+    /* the most specific entry wins: the route's FilterConfig turns the filter off */
+    const xg_vhost *vh = &rc->vhosts[0];
+    t = xg_typed_config_most_specific(rc, vh, &vh->routes[0], "buf");
+    CHECK(t != NULL && t->disables && t->translated == NULL);
+    t = xg_typed_config_most_specific(rc, vh, NULL, "buf");
+    CHECK(t != NULL && !t->disables && ((const xg_buffer_config *)t->translated)->max_request_bytes == 77);
+    t = xg_typed_config_most_specific(rc, NULL, NULL, "buf");
+    CHECK(t != NULL && ((const xg_buffer_config *)t->translated)->disabled);
+    CHECK(xg_typed_config_most_specific(rc, vh, &vh->routes[0], "other") == NULL);
     xg_res_unref(r);
 }
 

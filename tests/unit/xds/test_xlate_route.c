@@ -266,6 +266,26 @@ XG_TEST(forward_action_fields)
     xg_res_unref(r);
 }
 
+/* Envoy's "new" timeouts: max_stream_duration (even empty) drops the 15 s
+ * default route timeout; an explicit one is kept (docs/routing.md). */
+XG_TEST(route_timeout_under_max_stream_duration)
+{
+    xg_res *r = xlate(VH(ROUTE("{prefix: /plain}", "route: {cluster: c1}") /**/
+                         ROUTE("{prefix: /msd}", "route: {cluster: c1, max_stream_duration: {}}") /**/
+                         ROUTE("{prefix: /both}", "route: {cluster: c1, timeout: 3s, max_stream_duration: "
+                                                  "{grpc_timeout_header_max: 0s}}")));
+    const xg_route_config *rc = body(r);
+    if (!CHECK(rc != NULL))
+        return;
+    const xg_route *rt = rc->vhosts[0].routes;
+    CHECK_EQ_INT(rt[0].forward.timeout_ms, 15000);
+    CHECK(!rt[0].forward.has_max_stream_duration);
+    CHECK_EQ_INT(rt[1].forward.timeout_ms, 0);
+    CHECK(rt[1].forward.has_max_stream_duration);
+    CHECK_EQ_INT(rt[2].forward.timeout_ms, 3000);
+    xg_res_unref(r);
+}
+
 XG_TEST(retry_inherited_and_overridden)
 {
     rename_to = previous_hosts;
