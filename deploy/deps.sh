@@ -12,6 +12,8 @@ PKGS=(
   libxxhash-dev libjansson-dev
   # tests
   python3 python3-pytest python3-yaml python3-protobuf python3-grpcio python3-h2 curl nghttp2-client nghttp2-server
+  # the DNS cluster tests' resolver (the binary only, run unprivileged on a high port; no system service)
+  dnsmasq-base
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
   # benchmarks

@@ -9,6 +9,7 @@
 #include "admin/admin.h"
 #include "admin/quit.h"
 #include "admin/xds_admin.h"
+#include "cluster/dns_mgr.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "event/loop.h"
@@ -29,6 +30,7 @@ typedef struct xg_app {
     xg_xds_admin *xds_admin;
     xg_workers *workers;
     xg_dataplane *dp; /* listeners and clusters on the workers, fed by every publish */
+    xg_dns_mgr *dns;  /* DNS clusters' lookups (main thread) */
     xg_xds_state *xds;
     xg_ads *ads;
     ev_signal sigterm, sigint;
@@ -47,6 +49,7 @@ static void shutdown_app(xg_app *app)
     ev_signal_stop(app->main.ev, &app->sigint);
     if (app->ads != NULL)
         xg_ads_stop(app->ads);
+    xg_dns_mgr_stop(app->dns);
     if (app->dp != NULL)
         xg_dataplane_publish(app->dp, NULL);
     if (app->workers != NULL)
@@ -85,6 +88,8 @@ static void on_publish(void *ctx, xg_snapshot *s, xg_xds_status *st)
         int rc = xg_dataplane_publish(app->dp, s);
         if (rc != 0)
             xg_log_error("cannot publish snapshot %llu: %s", (unsigned long long)s->generation, xg_strerror(rc));
+        if (xg_dns_mgr_update(app->dns, s) != 0) /* after the workers' post: they see the snapshot first */
+            xg_log_error("cannot pass snapshot %llu to the DNS resolver", (unsigned long long)s->generation);
     }
     xg_xds_admin_post(app->xds_admin, s, st);
 }
@@ -170,6 +175,8 @@ static int start(xg_app *app)
         rc = xg_workers_start(app->workers);
     if (rc == 0)
         rc = start_dataplane(app);
+    if (rc == 0)
+        rc = xg_dns_mgr_new(&app->main, &(xg_dns_mgr_opts){.workers = app->workers}, &app->dns);
     /* Last: from here on the xds thread posts to the main loop and the workers. */
     if (rc == 0 && f->has_xds_server)
         rc = start_xds(app);
@@ -183,6 +190,7 @@ static void cleanup(xg_app *app)
     xg_ads_free(app->ads);
     xg_xds_state_free(app->xds);
     xg_workers_free(app->workers);
+    xg_dns_mgr_free(app->dns);
     xg_dataplane_free(app->dp);
     xg_xds_admin_free(app->xds_admin);
     xg_admin_free(app->admin);

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "cluster/cluster_int.h"
+#include "cluster/dns_hosts.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "net/tls_ctx.h"
@@ -236,6 +237,8 @@ static void rt_free(xg_cluster_rt *rt)
         xg_res_unref(rt->tls_secrets[i]);
     xg_res_unref(rt->eps_res);
     xg_res_unref(rt->res);
+    xg_dns_hosts_unref(rt->dns);
+    free(rt->dns_eps);
     free(rt->name);
     free(rt);
 }

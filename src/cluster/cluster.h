@@ -71,6 +71,11 @@ typedef struct xg_cluster_rt {
     bool removed;  /* gone from the config: draining */
     bool seen;     /* reconcile scratch */
     xg_cluster_stats stats;
+    /* STRICT_DNS / LOGICAL_DNS: the resolver's latest answer posted to this
+     * worker (cluster/dns_hosts.h; referenced) and the endpoints made from
+     * it and the config, which eps points to (owned). */
+    struct xg_dns_hosts *dns;
+    struct xg_endpoints *dns_eps;
 } xg_cluster_rt;
 
 /* What the upstream layer (pools) must do when the cluster layer drops or

@@ -32,4 +32,8 @@ xg_cluster_rt *xg__cluster_rt_new(xg_clusters *cs, const char *name);
 /* Inserts rt into an open-addressing name table. */
 void xg__name_tab_put(xg_cluster_rt **slots, size_t mask, xg_cluster_rt *rt);
 
+/* reconcile.c: rebuilds a DNS cluster's hosts from its config and rt->dns
+ * (the resolver's latest answer). 0 or XG_ENOMEM (the previous hosts stay). */
+int xg__cluster_dns_refresh(xg_clusters *cs, xg_cluster_rt *rt);
+
 #endif

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "cluster/cluster_int.h"
+#include "cluster/dns_hosts.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -109,6 +110,24 @@ static int alloc_sets(staged *st, const xg_endpoints *eps)
     return st->tab == NULL || (total > 0 && st->created == NULL) ? XG_ENOMEM : 0;
 }
 
+/* LOGICAL_DNS: the cluster's one logical host follows the DNS answer to e's
+ * new address in place, so its pools and the connections in them stay
+ * (Envoy's logical host); only new connections go to the new address. NULL
+ * when rt is not such a cluster or has no host yet. */
+static xg_host *logical_host(xg_cluster_rt *rt, const xg_lb_endpoint *e, uint64_t hash)
+{
+    if (rt->cfg->type != XG_CLUSTER_LOGICAL_DNS || rt->n_hosts != 1)
+        return NULL;
+    xg_host *h = NULL;
+    for (uint32_t i = 0; h == NULL && i <= rt->tab_mask; i++)
+        h = rt->tab[i];
+    memcpy(&h->addr, &e->addr, e->addrlen);
+    h->addrlen = e->addrlen;
+    h->hash = hash;
+    xg_sockaddr_str((const struct sockaddr *)&h->addr, h->addr_str, sizeof h->addr_str);
+    return h;
+}
+
 /* Places one endpoint: its existing host or a new one. Duplicated addresses
  * keep the first occurrence (Envoy would count them twice; a proxy that
  * keys state by address cannot). */
@@ -124,6 +143,8 @@ static int stage_endpoint(xg_cluster_rt *rt, staged *st, const xg_lb_endpoint *e
         return 0;
     }
     h = xg__host_tab_find(rt->tab, rt->tab_mask, sa, e->addrlen, hash);
+    if (h == NULL)
+        h = logical_host(rt, e, hash);
     if (h == NULL) {
         if ((h = host_new(rt, e, hash)) == NULL)
             return XG_ENOMEM;
@@ -221,6 +242,35 @@ static int rebuild_hosts(xg_clusters *cs, xg_cluster_rt *rt, const xg_endpoints 
     return rc;
 fail:
     staged_dispose(&st, true);
+    return rc;
+}
+
+/* DNS clusters: hosts from the config with each name replaced by the
+ * resolver's latest answer (dns_hosts.h); the endpoints made for that live
+ * in rt->dns_eps once installed. */
+static int rebuild_dns(xg_clusters *cs, xg_cluster_rt *rt, const xg_cluster *cfg, bool *installed)
+{
+    xg_endpoints *eps = NULL;
+    *installed = false;
+    int rc = xg_dns_endpoints(cfg, rt->dns, &eps);
+    if (rc != 0)
+        return rc;
+    rc = rebuild_hosts(cs, rt, eps, installed);
+    if (*installed) {
+        free(rt->dns_eps);
+        rt->dns_eps = eps;
+    } else {
+        free(eps);
+    }
+    return rc;
+}
+
+int xg__cluster_dns_refresh(xg_clusters *cs, xg_cluster_rt *rt)
+{
+    bool installed;
+    int rc = rebuild_dns(cs, rt, rt->cfg, &installed);
+    if (installed)
+        rt->eps = rt->dns_eps;
     return rc;
 }
 
@@ -343,14 +393,15 @@ static int update_cluster(xg_clusters *cs, xg_cluster_rt *rt, xg_res *res, const
         rt->cfg = cfg;
         rt->lb_vt = xg_lb_for(cfg->lb.policy);
         bool installed;
-        if ((rc = rebuild_hosts(cs, rt, eps, &installed)) != 0 && !installed && rt->res != NULL) {
+        rc = xg_cluster_is_dns(cfg) ? rebuild_dns(cs, rt, cfg, &installed) : rebuild_hosts(cs, rt, eps, &installed);
+        if (rc != 0 && !installed && rt->res != NULL) {
             rt->cfg = old_cfg; /* the previous hosts and config stay */
             rt->lb_vt = old_vt;
             return rc;
         }
         swap_ref(&rt->res, res);
         swap_ref(&rt->eps_res, eps_res);
-        rt->eps = eps;
+        rt->eps = xg_cluster_is_dns(cfg) ? rt->dns_eps : eps;
     }
     update_tls(cs, rt, snap, res, cfg_changed, &conn_changed);
     if (conn_changed) {

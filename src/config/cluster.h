@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "config/endpoint.h"
 #include "config/tls.h"
@@ -213,6 +214,21 @@ typedef enum xg_dns_family {
     XG_DNS_ALL = 4,
 } xg_dns_family;
 
+/* Where a DNS cluster's lookups go: Cluster.typed_dns_resolver_config
+ * (CaresDnsResolverConfig), the deprecated dns_resolution_config or
+ * dns_resolvers + use_tcp_for_dns_lookups; none: the system's
+ * (/etc/resolv.conf). Search domains, ndots, timeouts and attempts always
+ * come from the system's settings. */
+typedef struct xg_dns_resolver_config {
+    struct sockaddr_storage *resolvers; /* IP literals with their ports (0 given: 53) */
+    size_t n_resolvers;
+    bool resolvers_as_fallback; /* use_resolvers_as_fallback: only when the system has no nameserver */
+    bool use_tcp;               /* dns_resolver_options.use_tcp_for_dns_lookups */
+    bool no_default_search_domain;
+    bool filter_unroutable_families; /* drop addresses of a family no interface has */
+    uint32_t udp_max_queries;        /* accepted: every query has its own socket (0: unset) */
+} xg_dns_resolver_config;
+
 typedef struct xg_cluster {
     const char *name;
     const char *alt_stat_name; /* or NULL */
@@ -235,6 +251,7 @@ typedef struct xg_cluster {
     int64_t dns_failure_refresh_max_ms;  /* 0: 10 x base */
     bool respect_dns_ttl;
     xg_dns_family dns_lookup_family;
+    xg_dns_resolver_config dns_resolver; /* STRICT_DNS / LOGICAL_DNS */
     bool wait_for_warm_on_init;  /* default true */
     int64_t cleanup_interval_ms; /* default 5000 */
     bool has_tcp_keepalive;      /* upstream_connection_options.tcp_keepalive present: SO_KEEPALIVE on */

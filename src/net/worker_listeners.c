@@ -126,6 +126,7 @@ static int rt_new(xg_dataplane *dp, xg_worker_rt **out)
         free(rt);
         return rc;
     }
+    xg_clusters_set_current(rt->clusters); /* DNS answers posted to this worker find the table (cluster/dns_hosts.h) */
     *out = rt;
     return 0;
 }
@@ -136,6 +137,7 @@ static int rt_new(xg_dataplane *dp, xg_worker_rt **out)
 static void rt_free(xg_worker_rt *rt)
 {
     xg_listeners_free(rt->listeners);
+    xg_clusters_set_current(NULL);
     xg_clusters_free(rt->clusters);
     pin_drop(rt->pin);
     xg_listener_set_unref(rt->applied);

@@ -96,5 +96,7 @@ int xg__xlate_health_checks(xg_xlate *x, const Envoy__Config__Cluster__V3__Clust
 int xg__xlate_circuit_breakers(xg_xlate *x, const Envoy__Config__Cluster__V3__CircuitBreakers *pb, xg_cluster *c);
 int xg__xlate_outlier(xg_xlate *x, const Envoy__Config__Cluster__V3__OutlierDetection *pb, xg_cluster *c);
 int xg__xlate_protocol_options(xg_xlate *x, const Envoy__Config__Cluster__V3__Cluster *pb, xg_cluster *c);
+/* xlate_cluster_dns.c: refresh rates, TTL, lookup family and resolvers. */
+int xg__xlate_cluster_dns(xg_xlate *x, const Envoy__Config__Cluster__V3__Cluster *pb, xg_cluster *c);
 
 #endif

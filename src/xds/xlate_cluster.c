@@ -2,7 +2,8 @@
  * XG_RES_ENDPOINTS dependency), timeouts and buffer limits, inline endpoints
  * for STATIC and DNS clusters, DNS settings, upstream TLS and connection
  * options, with Envoy's defaults. The load balancer, health checks, breakers,
- * outlier detection and protocol options are in xlate_cluster_{lb,hc,proto}.c. */
+ * outlier detection, protocol options and DNS settings are in
+ * xlate_cluster_{lb,hc,proto,dns}.c. */
 #include <string.h>
 
 #include "config/cluster.h"
@@ -73,44 +74,6 @@ static int load_assignment(xg_xlate *x, const pb_cluster *pb, xg_cluster *c)
         rc = xg_xlate_fail(x, "a LOGICAL_DNS cluster needs exactly one locality with exactly one lb_endpoint");
     xg_xlate_pop(x, mark);
     c->load_assignment = e;
-    return rc;
-}
-
-/* Envoy's DNS intervals must be above 1 ms; an absent one takes its default. */
-static bool over_1ms(const Google__Protobuf__Duration *d)
-{
-    return d == NULL || d->seconds > 0 || d->nanos > 1000000;
-}
-
-static int dns_settings(xg_xlate *x, const pb_cluster *pb, xg_cluster *c)
-{
-    if (pb->typed_dns_resolver_config != NULL)
-        return xg__ces_fail_at(x, "typed_dns_resolver_config",
-                               "not supported yet (xdsgate uses the system resolver configuration)");
-    if ((unsigned)pb->dns_lookup_family > CL(DNS_LOOKUP_FAMILY__ALL))
-        return xg__ces_fail_at(x, "dns_lookup_family", "unknown value %d", (int)pb->dns_lookup_family);
-    c->dns_lookup_family = (xg_dns_family)pb->dns_lookup_family;
-    c->respect_dns_ttl = pb->respect_dns_ttl;
-    int rc =
-        xg__ces_duration(x, "dns_refresh_rate", pb->dns_refresh_rate, 5000, XG__DUR_NONNEG, &c->dns_refresh_rate_ms);
-    if (rc == 0 && !over_1ms(pb->dns_refresh_rate))
-        rc = xg__ces_fail_at(x, "dns_refresh_rate", "must be greater than 1ms");
-    const Envoy__Config__Cluster__V3__Cluster__RefreshRate *f = pb->dns_failure_refresh_rate;
-    if (rc != 0 || f == NULL)
-        return rc;
-    size_t mark = xg_xlate_push(x, "dns_failure_refresh_rate");
-    if (f->base_interval == NULL)
-        rc = xg__ces_fail_at(x, "base_interval", "required");
-    if (rc == 0)
-        rc = xg__ces_duration(x, "base_interval", f->base_interval, 0, XG__DUR_NONNEG, &c->dns_failure_refresh_base_ms);
-    if (rc == 0)
-        rc = xg__ces_duration(x, "max_interval", f->max_interval, 10 * c->dns_failure_refresh_base_ms, XG__DUR_NONNEG,
-                              &c->dns_failure_refresh_max_ms);
-    if (rc == 0 && !over_1ms(f->base_interval))
-        rc = xg__ces_fail_at(x, "base_interval", "must be greater than 1ms");
-    if (rc == 0 && c->dns_failure_refresh_max_ms < c->dns_failure_refresh_base_ms)
-        rc = xg__ces_fail_at(x, "max_interval", "must be greater than or equal to base_interval");
-    xg_xlate_pop(x, mark);
     return rc;
 }
 
@@ -198,7 +161,7 @@ int xg_xlate_cluster(xg_xlate *x, const pb_cluster *pb)
     if (rc == 0)
         rc = transport_socket(x, pb, c);
     if (rc == 0)
-        rc = dns_settings(x, pb, c);
+        rc = xg__xlate_cluster_dns(x, pb, c);
     if (rc == 0)
         rc = connection_options(x, pb, c);
     if (rc == 0)

@@ -200,7 +200,8 @@ XG_TEST(dns_clusters)
          "{endpoint: {address: {socket_address: {address: b.example, port_value: 80}}}}]}]}\n",
          "load_assignment: a LOGICAL_DNS cluster needs exactly one locality with exactly one lb_endpoint");
     nack(STATIC1 "typed_dns_resolver_config: {name: envoy.network.dns_resolver.cares}\n",
-         "typed_dns_resolver_config: not supported yet (xdsgate uses the system resolver configuration)");
+         "typed_dns_resolver_config.typed_config: required (a "
+         "envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig)");
     nack(STATIC1 "dns_refresh_rate: 0.001s\n", "dns_refresh_rate: must be greater than 1ms");
     nack(STATIC1 "dns_failure_refresh_rate: {base_interval: 5s, max_interval: 1s}\n",
          "dns_failure_refresh_rate.max_interval: must be greater than or equal to base_interval");
