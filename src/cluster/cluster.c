@@ -9,6 +9,7 @@
 
 #include "cluster/cluster_int.h"
 #include "cluster/dns_hosts.h"
+#include "cluster/priority.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "net/tls_ctx.h"
@@ -125,72 +126,40 @@ xg_cluster_rt *xg_clusters_find(const xg_clusters *cs, const char *name, size_t 
     }
 }
 
-/* --- host sets and picking --- */
+/* --- host sets and picking (the balancing itself: priority.h) --- */
 
-static int build_lb(xg_cluster_rt *rt, xg_lb **lb, xg_host *const *hosts, uint32_t n)
+static xg_prio_cfg prio_cfg(xg_cluster_rt *rt)
 {
-    xg_lb *prev = *lb;
-    *lb = NULL;
-    int rc = n > 0 ? rt->lb_vt->init(lb, &rt->cfg->lb, hosts, n, prev, &rt->owner->rng) : 0;
-    xg_lb_destroy(prev);
-    return rc;
+    return (xg_prio_cfg){.vt = rt->lb_vt, .lb = &rt->cfg->lb, .rng = &rt->owner->rng};
 }
 
 int xg__set_rebuild(xg_cluster_rt *rt, xg_host_set *s)
 {
-    s->n_healthy = s->n_degraded = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-        xg_host *h = s->hosts[i];
-        if (xg_host_healthy(h))
-            s->healthy[s->n_healthy++] = h;
-        else if (xg_host_degraded(h))
-            s->degraded[s->n_degraded++] = h;
-    }
-    int rc = build_lb(rt, &s->lb, s->healthy, s->n_healthy);
-    if (rc != 0)
-        s->n_healthy = 0;
-    int rc2 = build_lb(rt, &s->lb_degraded, s->degraded, s->n_degraded);
-    if (rc2 != 0)
-        s->n_degraded = 0;
-    return rc != 0 ? rc : rc2;
+    xg_prio_cfg c = prio_cfg(rt);
+    return xg_prio_set_rebuild(s, &c);
 }
 
 void xg__set_dispose(xg_host_set *s)
 {
-    xg_lb_destroy(s->lb);
-    xg_lb_destroy(s->lb_degraded);
+    xg_prio_set_dispose(s);
     free(s->hosts); /* healthy and degraded share this allocation */
+    free(s->locality_weights);
     memset(s, 0, sizeof *s);
 }
 
-/* Issue 4's priority rule: the highest priority (lowest number) with a
- * healthy host; failing that, the first with a degraded host. Issue 5 puts
- * the overprovisioning factor and panic threshold here. */
-void xg__choose_set(xg_cluster_rt *rt)
+int xg__choose_set(xg_cluster_rt *rt)
 {
-    rt->pick_set = -1;
-    rt->pick_degraded = false;
-    for (uint32_t i = 0; i < rt->n_sets; i++) {
-        if (rt->sets[i].n_healthy > 0) {
-            rt->pick_set = (int)i;
-            return;
-        }
-    }
-    for (uint32_t i = 0; i < rt->n_sets; i++) {
-        if (rt->sets[i].n_degraded > 0) {
-            rt->pick_set = (int)i;
-            rt->pick_degraded = true;
-            return;
-        }
-    }
+    if (rt->n_sets == 0)
+        return 0;
+    xg_prio_cfg c = prio_cfg(rt);
+    return xg_prio_rebalance(rt->sets, rt->n_sets, &c);
 }
 
 xg_host *xg_cluster_pick(xg_cluster_rt *rt, const xg_lb_ctx *ctx)
 {
-    if (rt->pick_set < 0)
+    if (rt->n_sets == 0)
         return NULL;
-    xg_host_set *s = &rt->sets[rt->pick_set];
-    return xg_lb_pick(rt->pick_degraded ? s->lb_degraded : s->lb, ctx);
+    return xg_prio_pick(rt->sets, rt->n_sets, xg_lb_policy_hashed(rt->cfg->lb.policy), &rt->owner->rng, ctx);
 }
 
 int xg_cluster_hosts_changed(xg_cluster_rt *rt)
@@ -201,8 +170,8 @@ int xg_cluster_hosts_changed(xg_cluster_rt *rt)
         if (rc != 0 && first == 0)
             first = rc;
     }
-    xg__choose_set(rt);
-    return first;
+    int rc = xg__choose_set(rt);
+    return first != 0 ? first : rc;
 }
 
 /* --- lifetimes --- */
@@ -220,7 +189,6 @@ xg_cluster_rt *xg__cluster_rt_new(xg_clusters *cs, const char *name)
     rt->name_hash = XXH3_64bits(name, strlen(name));
     rt->owner = cs;
     rt->refs = 1;
-    rt->pick_set = -1;
     rt->lb_vt = &xg_lb_round_robin;
     return rt;
 }

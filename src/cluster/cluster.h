@@ -57,11 +57,8 @@ typedef struct xg_cluster_rt {
     xg_host **tab; /* hosts by address: open addressing, tab_mask + 1 slots, at most half full */
     uint32_t tab_mask;
     uint32_t n_hosts;
-    /* Where pick() goes, precomputed when hosts change (issue 5 replaces this
-     * with the overprovisioned priority load and panic mode): the set index
-     * and whether its degraded hosts are meant, or -1 when nothing is usable. */
-    int pick_set;
-    bool pick_degraded;
+    /* The balancing policy's module; each set carries its priority load,
+     * panic flag and balancers (cluster/priority.h). */
     const xg_lb_vt *lb_vt;
     struct xg_tls_client *tls; /* client context when cfg->tls (referenced), else NULL */
     xg_res *tls_secrets[4];    /* the SDS secrets tls was built from (referenced), to spot rotations */
@@ -141,9 +138,12 @@ int xg_clusters_on_snapshot(xg_clusters *cs, const xg_snapshot *snap);
  * a request that keeps it takes a reference. */
 xg_cluster_rt *xg_clusters_find(const xg_clusters *cs, const char *name, size_t len);
 
-/* Picks a host: the balancer of the highest priority with healthy hosts,
- * else of the first with degraded hosts. NULL when the cluster has no usable
- * host (the caller answers 503 with UH). Borrowed: reference it to keep it. */
+/* Picks a host as Envoy does (cluster/priority.h): a priority by the
+ * overprovisioned priority loads (by ctx->hash for RING_HASH and MAGLEV, at
+ * random otherwise), all of its hosts when it is in panic, else a locality
+ * when locality-weighted, then the policy's pick. NULL when the cluster has
+ * no usable host (the caller answers 503 with UH). Borrowed: reference it to
+ * keep it. ctx may be NULL. */
 xg_host *xg_cluster_pick(xg_cluster_rt *rt, const xg_lb_ctx *ctx);
 
 /* Recomputes the usable subsets and balancers after host flags or EDS health

@@ -21,8 +21,9 @@ uint32_t xg__tab_size(size_t n);
  * passed to the policy and destroyed). 0 or XG_ENOMEM (that subset then has
  * no balancer and counts as empty). */
 int xg__set_rebuild(xg_cluster_rt *rt, xg_host_set *s);
-/* Sets rt->pick_set / pick_degraded from the sets. */
-void xg__choose_set(xg_cluster_rt *rt);
+/* Recomputes the priority loads, panic flags and panic balancers of rt's
+ * sets (after rebuilding them). 0 or XG_ENOMEM. */
+int xg__choose_set(xg_cluster_rt *rt);
 /* Frees a host set's arrays and balancers (not the hosts). */
 void xg__set_dispose(xg_host_set *s);
 

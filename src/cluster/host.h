@@ -52,6 +52,7 @@ typedef struct xg_host {
     /* A balancer's per-host carry-over while it rebuilds (lb.h); 0 otherwise. */
     uint64_t lb_mark;
     double lb_carry;
+    uint32_t locality;   /* index of its locality in its host set (locality_weights) */
 } xg_host;
 
 /* The hosts of one priority. Arrays are owned by the set; the hosts are
@@ -62,10 +63,23 @@ typedef struct xg_host_set {
     uint32_t n;
     xg_host **healthy; /* usable: HEALTHY or UNKNOWN and no XG_HOST_F_* flag */
     uint32_t n_healthy;
-    xg_host **degraded; /* DEGRADED and no flag: a last resort */
+    xg_host **degraded; /* DEGRADED and no flag: what the healthy hosts cannot take (priority.h) */
     uint32_t n_degraded;
     struct xg_lb *lb;          /* over healthy[], NULL when empty */
     struct xg_lb *lb_degraded; /* over degraded[], NULL when empty */
+    /* Priority load and panic (cluster/priority.h), recomputed with the
+     * subsets: percent of requests for the healthy and degraded hosts. */
+    uint32_t overprovisioning; /* the assignment's overprovisioning_factor, percent (140) */
+    uint32_t n_excluded;       /* waiting for their first health check (not counted) */
+    uint8_t load_healthy, load_degraded;
+    bool panic;
+    struct xg_lb *lb_all; /* panic: over hosts[], else NULL */
+    /* The localities of this priority in config order: their
+     * load_balancing_weight (0 = none), and the locality-weighted pick
+     * (cluster/priority.h) when the cluster asks for one, else NULL. */
+    uint32_t *locality_weights;
+    uint32_t n_localities;
+    struct xg_locality_lb *loc;
 } xg_host_set;
 
 /* True when the host may take traffic normally. */

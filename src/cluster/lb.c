@@ -1,15 +1,18 @@
 /* The policy -> module table. */
 #include "cluster/lb.h"
-#include "core/log.h"
-
-/* Per-thread: the fallback warning is logged once per worker. */
-static __thread bool warned;
 
 const xg_lb_vt *xg_lb_for(xg_lb_policy policy)
 {
-    if (policy != XG_LB_ROUND_ROBIN && !warned) {
-        warned = true;
-        xg_log_warn("load balancer policy %d is not implemented yet: using round_robin", (int)policy);
+    switch (policy) {
+    case XG_LB_LEAST_REQUEST:
+        return &xg_lb_least_request;
+    case XG_LB_RANDOM:
+        return &xg_lb_random;
+    case XG_LB_RING_HASH:
+        return &xg_lb_ring_hash;
+    case XG_LB_MAGLEV:
+        return &xg_lb_maglev;
+    default:
+        return &xg_lb_round_robin;
     }
-    return &xg_lb_round_robin;
 }

@@ -8,14 +8,8 @@
 #include <stdlib.h>
 
 #include "cluster/lb.h"
+#include "cluster/lb_edf.h"
 #include "core/error.h"
-
-typedef struct rr_entry {
-    double deadline;
-    double step;  /* 1 / weight */
-    uint64_t seq; /* tie-break: insertion order, so equal deadlines alternate fairly */
-    xg_host *host;
-} rr_entry;
 
 typedef struct rr {
     xg_lb base;
@@ -23,33 +17,10 @@ typedef struct rr {
     size_t n;
     bool weighted;
     size_t cursor; /* unweighted */
-    double now;    /* weighted: the deadline of the last pick */
-    uint64_t seq;
-    xg_host **hosts; /* unweighted */
-    rr_entry *heap;  /* weighted: a binary min-heap on (deadline, seq) */
+    xg_host **hosts;
+    double *w;    /* weighted: each host's weight */
+    xg_edf sched; /* weighted */
 } rr;
-
-static bool before(const rr_entry *a, const rr_entry *b)
-{
-    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
-}
-
-static void sift_down(rr *b, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < b->n && before(&b->heap[l], &b->heap[m]))
-            m = l;
-        if (l + 1 < b->n && before(&b->heap[l + 1], &b->heap[m]))
-            m = l + 1;
-        if (m == i)
-            return;
-        rr_entry t = b->heap[i];
-        b->heap[i] = b->heap[m];
-        b->heap[m] = t;
-        i = m;
-    }
-}
 
 static xg_host *rr_pick(xg_lb *lb, const xg_lb_ctx *ctx)
 {
@@ -59,84 +30,61 @@ static xg_host *rr_pick(xg_lb *lb, const xg_lb_ctx *ctx)
         b->cursor = b->cursor + 1 == b->n ? 0 : b->cursor + 1;
         return h;
     }
-    rr_entry *top = &b->heap[0];
-    b->now = top->deadline;
-    top->deadline += top->step;
-    top->seq = b->seq++;
-    xg_host *h = top->host;
-    sift_down(b, 0);
-    return h;
+    uint32_t i = xg_edf_top(&b->sched);
+    return b->hosts[xg_edf_pick(&b->sched, b->w[i])];
 }
 
 static void rr_destroy(xg_lb *lb)
 {
     rr *b = (rr *)lb;
     free(b->hosts);
-    free(b->heap);
+    free(b->w);
+    xg_edf_dispose(&b->sched);
     free(b);
 }
 
-static bool all_equal(xg_host *const *hosts, size_t n)
+static bool all_equal(const xg_lb_hosts *in)
 {
-    for (size_t i = 1; i < n; i++)
-        if (hosts[i]->weight != hosts[0]->weight)
+    for (size_t i = 1; i < in->n; i++)
+        if (xg_lb_weight(in, i) != xg_lb_weight(in, 0))
             return false;
     return true;
 }
 
 /* Marks every host of prev with its remaining distance to its deadline. */
-static void carry_out(const rr *prev, uint64_t mark)
+static void carry_out(const rr *prev, uint64_t mark, bool clear)
 {
-    for (size_t i = 0; i < prev->n; i++) {
-        prev->heap[i].host->lb_mark = mark;
-        prev->heap[i].host->lb_carry = prev->heap[i].deadline - prev->now;
+    for (uint32_t i = 0; i < prev->sched.n; i++) {
+        const xg_edf_entry *e = &prev->sched.heap[i];
+        prev->hosts[e->idx]->lb_mark = clear ? 0 : mark;
+        prev->hosts[e->idx]->lb_carry = e->deadline - prev->sched.now;
     }
 }
 
-static void clear_marks(const rr *prev)
+static int init_weighted(rr *b, const xg_lb_hosts *in, const rr *prev)
 {
-    for (size_t i = 0; i < prev->n; i++)
-        prev->heap[i].host->lb_mark = 0;
-}
-
-static int init_weighted(rr *b, xg_host *const *hosts, const rr *prev)
-{
-    b->heap = calloc(b->n, sizeof *b->heap);
-    if (b->heap == NULL)
+    b->w = malloc(b->n * sizeof *b->w);
+    if (b->w == NULL || xg_edf_init(&b->sched, (uint32_t)b->n) != 0)
         return XG_ENOMEM;
     uint64_t mark = (uintptr_t)b;
-    if (prev != NULL && prev->weighted)
-        carry_out(prev, mark);
+    bool carry = prev != NULL && prev->weighted;
+    if (carry)
+        carry_out(prev, mark, false);
     for (size_t i = 0; i < b->n; i++) {
-        rr_entry *e = &b->heap[i];
-        e->host = hosts[i];
-        e->step = 1.0 / hosts[i]->weight;
-        e->deadline = hosts[i]->lb_mark == mark ? hosts[i]->lb_carry : e->step;
-        e->seq = b->seq++;
+        xg_host *h = b->hosts[i];
+        b->w[i] = xg_lb_weight(in, i);
+        xg_edf_add(&b->sched, (uint32_t)i, h->lb_mark == mark ? h->lb_carry : 1.0 / b->w[i]);
     }
-    if (prev != NULL && prev->weighted)
-        clear_marks(prev);
-    for (size_t i = b->n / 2; i-- > 0;)
-        sift_down(b, i);
+    if (carry)
+        carry_out(prev, mark, true);
+    xg_edf_heapify(&b->sched);
     /* A fresh balancer skips a random number of picks: workers start apart. */
     if (prev == NULL)
-        for (uint64_t k = xg_rng_below(b->rng, b->n); k > 0; k--)
-            rr_pick(&b->base, NULL);
+        xg_edf_skip(&b->sched, b->w, xg_rng_below(b->rng, b->n));
     return 0;
 }
 
-static int init_plain(rr *b, xg_host *const *hosts, const rr *prev)
-{
-    b->hosts = malloc(b->n * sizeof *b->hosts);
-    if (b->hosts == NULL)
-        return XG_ENOMEM;
-    for (size_t i = 0; i < b->n; i++)
-        b->hosts[i] = hosts[i];
-    b->cursor = (prev != NULL && !prev->weighted) ? prev->cursor % b->n : xg_rng_below(b->rng, b->n);
-    return 0;
-}
-
-static int rr_init(xg_lb **out, const xg_lb_config *cfg, xg_host *const *hosts, size_t n, xg_lb *prev_lb, xg_rng *rng)
+static int rr_init(xg_lb **out, const xg_lb_config *cfg, const xg_lb_hosts *in, xg_lb *prev_lb, xg_rng *rng)
 {
     const rr *prev = (prev_lb != NULL && prev_lb->vt == &xg_lb_round_robin) ? (const rr *)prev_lb : NULL;
     rr *b = calloc(1, sizeof *b);
@@ -144,11 +92,17 @@ static int rr_init(xg_lb **out, const xg_lb_config *cfg, xg_host *const *hosts, 
         return XG_ENOMEM;
     b->base.vt = &xg_lb_round_robin;
     b->rng = rng;
-    b->n = n;
-    b->weighted = !all_equal(hosts, n);
-    int rc = b->weighted ? init_weighted(b, hosts, prev) : init_plain(b, hosts, prev);
-    if (rc != 0)
+    b->n = in->n;
+    b->weighted = !all_equal(in);
+    int rc = XG_ENOMEM;
+    if ((b->hosts = malloc(b->n * sizeof *b->hosts)) == NULL)
         goto fail;
+    for (size_t i = 0; i < b->n; i++)
+        b->hosts[i] = in->hosts[i];
+    if (b->weighted && (rc = init_weighted(b, in, prev)) != 0)
+        goto fail;
+    if (!b->weighted)
+        b->cursor = (prev != NULL && !prev->weighted) ? prev->cursor % b->n : xg_rng_below(rng, b->n);
     *out = &b->base;
     return 0;
 fail:

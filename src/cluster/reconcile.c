@@ -9,6 +9,7 @@
 
 #include "cluster/cluster_int.h"
 #include "cluster/dns_hosts.h"
+#include "cluster/priority.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -65,6 +66,7 @@ typedef struct staged {
     uint32_t n;
     xg_host **created; /* new hosts, freed on failure */
     uint32_t n_created;
+    uint32_t *loc_index; /* per eps locality: its index in its host set (priority.h) */
 } staged;
 
 static void staged_dispose(staged *s, bool failed)
@@ -75,6 +77,7 @@ static void staged_dispose(staged *s, bool failed)
             free(s->created[i]);
         }
     free(s->created);
+    free(s->loc_index);
     if (failed) {
         for (uint32_t i = 0; i < s->n_sets; i++)
             xg__set_dispose(&s->sets[i]);
@@ -107,7 +110,9 @@ static int alloc_sets(staged *st, const xg_endpoints *eps)
     st->mask = xg__tab_size(total) - 1;
     st->tab = calloc((size_t)st->mask + 1, sizeof *st->tab);
     st->created = total > 0 ? malloc(total * sizeof *st->created) : NULL;
-    return st->tab == NULL || (total > 0 && st->created == NULL) ? XG_ENOMEM : 0;
+    if (st->tab == NULL || (total > 0 && st->created == NULL))
+        return XG_ENOMEM;
+    return xg_prio_localities(st->sets, st->n_sets, eps, &st->loc_index);
 }
 
 /* LOGICAL_DNS: the cluster's one logical host follows the DNS answer to e's
@@ -173,6 +178,7 @@ static void apply_endpoints(const staged *st, const xg_endpoints *eps)
             h->seen = true;
             h->weight = e->weight > 0 ? e->weight : 1;
             h->priority = loc->priority;
+            h->locality = st->loc_index[l];
             h->eds_health = e->health;
             set_hostname(h, e->hostname);
         }
@@ -183,11 +189,8 @@ static void apply_endpoints(const staged *st, const xg_endpoints *eps)
  * the policies can carry their per-host state over. */
 static void hand_over_lbs(xg_cluster_rt *rt, staged *st)
 {
-    for (uint32_t p = 0; p < st->n_sets && p < rt->n_sets; p++) {
-        st->sets[p].lb = rt->sets[p].lb;
-        st->sets[p].lb_degraded = rt->sets[p].lb_degraded;
-        rt->sets[p].lb = rt->sets[p].lb_degraded = NULL;
-    }
+    for (uint32_t p = 0; p < st->n_sets && p < rt->n_sets; p++)
+        xg_prio_set_hand_over(&st->sets[p], &rt->sets[p]);
 }
 
 /* Installs st in rt and retires the hosts that were not placed. */
@@ -210,7 +213,8 @@ static int install(xg_clusters *cs, xg_cluster_rt *rt, staged *st, const xg_endp
         int r = xg__set_rebuild(rt, &rt->sets[p]);
         rc = rc != 0 ? rc : r;
     }
-    xg__choose_set(rt);
+    int r = xg__choose_set(rt);
+    rc = rc != 0 ? rc : r;
     for (uint32_t i = 0; old_tab != NULL && i <= old_mask; i++)
         if (old_tab[i] != NULL && !old_tab[i]->seen)
             host_remove(cs, old_tab[i]);
@@ -287,7 +291,6 @@ static void remove_all_hosts(xg_clusters *cs, xg_cluster_rt *rt)
     rt->tab = NULL;
     rt->tab_mask = 0;
     rt->n_hosts = 0;
-    rt->pick_set = -1;
     for (uint32_t i = 0; tab != NULL && i <= mask; i++)
         if (tab[i] != NULL)
             host_remove(cs, tab[i]);

@@ -34,6 +34,7 @@ typedef enum xg_lb_policy {
 typedef struct xg_lb_config {
     xg_lb_policy policy;
     uint32_t choice_count;          /* LEAST_REQUEST: default 2, >= 2 */
+    double active_request_bias;     /* LEAST_REQUEST with unequal weights: default 1.0, >= 0 */
     uint64_t ring_min;              /* RING_HASH: default 1024 */
     uint64_t ring_max;              /* RING_HASH: default 8388608, >= ring_min */
     uint64_t maglev_table_size;     /* MAGLEV: default 65537, prime */

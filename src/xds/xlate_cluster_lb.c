@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb-c.h"
 #include "envoy/extensions/load_balancing_policies/maglev/v3/maglev.pb-c.h"
 #include "envoy/extensions/load_balancing_policies/random/v3/random.pb-c.h"
@@ -42,6 +43,9 @@ static int ring_sizes(xg_xlate *x, const Google__Protobuf__UInt64Value *min, con
 {
     out->ring_min = xg__ces_u64(min, 1024);
     out->ring_max = xg__ces_u64(max, RING_MAX);
+    /* Envoy accepts 0 and then builds an empty ring that routes nowhere. */
+    if (out->ring_min == 0)
+        return xg__ces_fail_at(x, "minimum_ring_size", "must be at least 1");
     if (out->ring_min > RING_MAX)
         return xg__ces_fail_at(x, "minimum_ring_size", "must be at most %llu", RING_MAX);
     if (out->ring_max > RING_MAX)
@@ -63,14 +67,20 @@ static int maglev_size(xg_xlate *x, const Google__Protobuf__UInt64Value *v, xg_l
     return 0;
 }
 
+/* LEAST_REQUEST's knobs. active_request_bias: its default_value (xdsgate
+ * has no runtime); a negative or NaN bias means 1.0, with a warning, as in
+ * Envoy. */
 static int choice_count(xg_xlate *x, const Google__Protobuf__UInt32Value *v,
                         const Envoy__Config__Core__V3__RuntimeDouble *bias, bool slow_start, xg_lb_config *out)
 {
     out->choice_count = xg__ces_u32(v, 2);
     if (out->choice_count < 2)
         return xg__ces_fail_at(x, "choice_count", "must be at least 2, got %u", out->choice_count);
-    if (bias != NULL && bias->default_value != 1.0)
-        return xg__ces_fail_at(x, "active_request_bias", "not supported (only the default 1.0)");
+    out->active_request_bias = bias != NULL ? bias->default_value : 1.0;
+    if (!(out->active_request_bias >= 0.0)) {
+        xg_log_warn("least request: invalid active_request_bias %g, using 1.0", out->active_request_bias);
+        out->active_request_bias = 1.0;
+    }
     if (slow_start)
         return xg__ces_fail_at(x, "slow_start_config", "not supported");
     return 0;
@@ -309,6 +319,7 @@ int xg__xlate_cluster_lb(xg_xlate *x, const pb_cluster *pb, xg_lb_config *out)
 {
     memset(out, 0, sizeof(*out));
     out->choice_count = 2;
+    out->active_request_bias = 1.0;
     out->ring_min = 1024;
     out->ring_max = RING_MAX;
     out->maglev_table_size = 65537;

@@ -335,6 +335,12 @@ static void one_conn_one_pending(xg_cluster *c)
     c->thresholds[XG_PRIORITY_DEFAULT].max_pending_requests = 1;
 }
 
+/* healthy_panic_threshold 0: an unhealthy-only cluster has no host. */
+static void no_panic(xg_cluster *c)
+{
+    c->lb.healthy_panic_threshold = 0;
+}
+
 XG_TEST(overflow_is_uo_and_no_healthy_host_is_uh)
 {
     h1srv s;
@@ -360,7 +366,7 @@ XG_TEST(overflow_is_uo_and_no_healthy_host_is_uh)
     CHECK_EQ_INT(atomic_load(&s.conns), 1); /* b waited for a's connection */
 
     tep sick = {"127.0.0.1", s.port, 1, XG_HEALTH_UNHEALTHY, 0};
-    tenv_cluster(&e, &sick, 1, NULL);
+    tenv_cluster(&e, &sick, 1, no_panic); /* with panic mode (Envoy's default) it would be used */
     rec d;
     rec_init(&d, &e, "GET", "/ok");
     CHECK_EQ_INT(rec_start(&d, true), XG_ENOENT);

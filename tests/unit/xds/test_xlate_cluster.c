@@ -248,6 +248,14 @@ XG_TEST(lb_policies)
     xg_res_unref(r);
     r = cluster(EDS "lb_policy: RANDOM\n");
     CHECK(r != NULL && ((const xg_cluster *)r->body)->lb.policy == XG_LB_RANDOM);
+    CHECK(r != NULL && ((const xg_cluster *)r->body)->lb.active_request_bias == 1.0);
+    xg_res_unref(r);
+    /* active_request_bias: its default_value; negative means 1.0, as in Envoy */
+    r = cluster(EDS "least_request_lb_config: {active_request_bias: {default_value: 2.5, runtime_key: k}}\n");
+    CHECK(r != NULL && ((const xg_cluster *)r->body)->lb.active_request_bias == 2.5);
+    xg_res_unref(r);
+    r = cluster(EDS "least_request_lb_config: {active_request_bias: {default_value: -1, runtime_key: k}}\n");
+    CHECK(r != NULL && ((const xg_cluster *)r->body)->lb.active_request_bias == 1.0);
     xg_res_unref(r);
 }
 
@@ -267,8 +275,8 @@ XG_TEST(lb_policy_nacks)
          "maglev_lb_config.table_size: must be a prime number, got 65536");
     nack(EDS "lb_policy: LEAST_REQUEST\nleast_request_lb_config: {choice_count: 1}\n",
          "least_request_lb_config.choice_count: must be at least 2, got 1");
-    nack(EDS "least_request_lb_config: {active_request_bias: {default_value: 2, runtime_key: k}}\n",
-         "least_request_lb_config.active_request_bias: not supported (only the default 1.0)");
+    nack(EDS "lb_policy: RING_HASH\nring_hash_lb_config: {minimum_ring_size: 0}\n",
+         "ring_hash_lb_config.minimum_ring_size: must be at least 1");
     nack(EDS "round_robin_lb_config: {slow_start_config: {slow_start_window: 10s}}\n",
          "round_robin_lb_config.slow_start_config: not supported");
     nack(EDS "common_lb_config: {zone_aware_lb_config: {}}\n", "common_lb_config.zone_aware_lb_config: not supported");
