@@ -196,6 +196,8 @@ xg_cluster_rt *xg__cluster_rt_new(xg_clusters *cs, const char *name)
 static void rt_free(xg_cluster_rt *rt)
 {
     XG_ASSERT(rt->n_hosts == 0);
+    if (rt->breaker != NULL && rt->breaker_release != NULL)
+        rt->breaker_release(rt->breaker);
     for (uint32_t i = 0; i < rt->n_sets; i++)
         xg__set_dispose(&rt->sets[i]);
     free(rt->sets);

@@ -24,6 +24,7 @@
 #include "event/loop.h"
 
 struct xg_tls_client; /* net/tls_ctx.h */
+struct xg_breaker;    /* upstream/breaker.h */
 
 /* Per-worker counters of one cluster, named as Envoy's cluster stats; the
  * admin side sums them over workers. */
@@ -40,6 +41,17 @@ typedef struct xg_cluster_stats {
     uint64_t upstream_rq_rx_reset; /* reset by the upstream */
     uint64_t upstream_rq_tx_reset; /* reset by us (cancel) */
     uint64_t membership_change;
+    /* circuit breakers and retries (filters/router*.c, upstream/breaker.h) */
+    uint64_t upstream_cx_overflow;             /* max_connections reached: the request waits */
+    uint64_t upstream_rq_retry;                /* retries scheduled */
+    uint64_t upstream_rq_retry_success;        /* ... whose attempt needed no further retry */
+    uint64_t upstream_rq_retry_overflow;       /* not retried: max_retries / retry_budget */
+    uint64_t upstream_rq_retry_limit_exceeded; /* not retried: num_retries used up (URX) */
+    uint64_t upstream_rq_per_try_timeout;
+    uint64_t upstream_rq_per_try_idle_timeout;
+    uint64_t upstream_rq_timeout;              /* the route timeout (UT) */
+    uint64_t retry_or_shadow_abandoned;        /* the body passed the retry buffer limit */
+    uint64_t upstream_cx_max_duration_reached; /* max_connection_duration ended a connection */
 } xg_cluster_stats;
 
 typedef struct xg_clusters xg_clusters;
@@ -68,6 +80,12 @@ typedef struct xg_cluster_rt {
     bool removed;  /* gone from the config: draining */
     bool seen;     /* reconcile scratch */
     xg_cluster_stats stats;
+    /* The process-wide circuit breaker counts of this cluster name
+     * (upstream/breaker.h), bound by the upstream layer on first use, and how
+     * to let it go: the cluster layer calls breaker_release(breaker) when rt
+     * is freed (a function pointer, so cluster/ does not depend on upstream/). */
+    struct xg_breaker *breaker;
+    void (*breaker_release)(struct xg_breaker *b);
     /* STRICT_DNS / LOGICAL_DNS: the resolver's latest answer posted to this
      * worker (cluster/dns_hosts.h; referenced) and the endpoints made from
      * it and the config, which eps points to (owned). */

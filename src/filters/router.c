@@ -1,45 +1,28 @@
 /* The router filter (envoy.filters.http.router), always the last filter:
  * answers no-route (404 NR), direct_response and redirect routes; for a
- * forwarding route picks the cluster, applies the route's request
- * mutations and rewrites, starts the upstream request (upstream/upstream.h)
- * and streams both bodies with back-pressure; applies the response header
- * mutations; enforces the route timeout (504 UT); turns upstream failures
- * into Envoy's local replies (503 UH/UF/UO, 502 UPE) or a reset once the
- * response has started. */
+ * forwarding route picks the cluster, works out the timeouts and the retry
+ * state (the route's, and for internal requests the x-envoy-* control
+ * headers, which are removed from every request), applies the route's
+ * request mutations and rewrites, and hands over to the attempts
+ * (router_upstream.c, router_retry.c); streams the request body with
+ * back-pressure, keeping it for retries up to the buffer limit; enforces
+ * the route timeout (504 UT). */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "http/stream.h"
+#include "core/log.h"
+#include "filters/router_int.h"
 #include "net/worker_listeners.h"
 #include "router/header_mutation.h"
 #include "router/route_action.h"
 #include "router/route_match.h"
 #include "router/route_timeout.h"
 #include "upstream/resp_flags.h"
-#include "upstream/upstream.h"
 
-typedef struct router {
-    xg_filter base; /* first */
-    const xg_router_config *cfg;
-    const xg_weighted_cluster *wc;
-    xg_upstream_req *up;
-    double t_up;      /* when the upstream request started */
-    double timeout;   /* seconds, 0: none */
-    size_t owed_req;  /* request bytes forwarded while the upstream side was full */
-    size_t owed_resp; /* response bytes taken while the downstream was full */
-    bool up_done;     /* the upstream request reached its terminal event (or was cancelled) */
-    bool timer_started;
-} router;
-
-static bool suppress(const router *r)
+bool xg__router_suppress(const router *r)
 {
     return r->cfg != NULL && r->cfg->suppress_envoy_headers;
-}
-
-static xg_hvar_ctx hvar_ctx(xg_stream *s, const xg_host *host)
-{
-    return xg_stream_hvar_ctx(s, host != NULL ? (const struct sockaddr *)&host->addr : NULL);
 }
 
 /* --- complete answers: direct responses and redirects --- */
@@ -57,7 +40,7 @@ static int answer_headers(router *r, int status, size_t body_len, const xg_hstr 
         rc = xg_headers_add_copy(h, "content-length", 14, cl, (size_t)m);
     if (rc == 0 && location != NULL && location->len > 0)
         rc = xg_headers_add_ref(h, "location", 8, location->s, location->len);
-    xg_hvar_ctx ctx = hvar_ctx(s, NULL);
+    xg_hvar_ctx ctx = xg_stream_hvar_ctx(s, NULL);
     if (rc == 0)
         rc = xg_route_finalize_response(s->rc, s->vh, s->route, NULL, h, &ctx);
     *out = h;
@@ -74,7 +57,6 @@ static xg_filter_status answer(router *r, int status, const uint8_t *body, size_
     }
     s->info.details = "direct_response";
     s->info.local_reply = true;
-    r->up_done = true;
     bool with_body = len > 0 && !s->is_head;
     xg_filter_encode_headers(&r->base, h, !with_body);
     if (with_body && !s->ended)
@@ -88,7 +70,7 @@ static xg_filter_status direct(router *r)
     const xg_direct_response *d = &s->route->direct;
     xg_hstr loc = {0};
     if (xg_route_direct_has_location(d->status) &&
-        xg_route_redirect_location(s->route, s->req, !suppress(r), &loc) != 0) {
+        xg_route_redirect_location(s->route, s->req, !xg__router_suppress(r), &loc) != 0) {
         xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
         return XG_FILTER_STOP;
     }
@@ -99,168 +81,129 @@ static xg_filter_status redirect(router *r)
 {
     xg_stream *s = r->base.stream;
     xg_hstr loc;
-    if (xg_route_redirect_location(s->route, s->req, !suppress(r), &loc) != 0) {
+    if (xg_route_redirect_location(s->route, s->req, !xg__router_suppress(r), &loc) != 0) {
         xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
         return XG_FILTER_STOP;
     }
     return answer(r, s->route->redirect.code, NULL, 0, &loc);
 }
 
-/* --- forwarding --- */
+/* --- forwarding: the request's control headers --- */
 
-static const char *reset_text(xg_upstream_reset why)
+void xg__router_start_timer(router *r)
 {
-    switch (why) {
-    case XG_UPSTREAM_NO_HEALTHY_HOST:
-        return "no healthy upstream";
-    case XG_UPSTREAM_OVERFLOW:
-        return "upstream connect error or disconnect/reset before headers. reset reason: overflow";
-    case XG_UPSTREAM_CONNECT_FAILURE:
-    case XG_UPSTREAM_CONNECT_TIMEOUT:
-        return "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
-    case XG_UPSTREAM_CONN_TERMINATION:
-        return "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
-    case XG_UPSTREAM_REMOTE_RESET:
-        return "upstream connect error or disconnect/reset before headers. reset reason: remote reset";
-    case XG_UPSTREAM_REFUSED:
-        return "upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset";
-    case XG_UPSTREAM_PROTOCOL_ERROR:
-        return "upstream connect error or disconnect/reset before headers. reset reason: protocol error";
-    default:
-        return "upstream connect error or disconnect/reset before headers. reset reason: local reset";
-    }
-}
-
-static void fail(router *r, xg_upstream_reset why, bool started)
-{
-    uint32_t flag = xg_upstream_reset_flag(why);
-    const char *details = xg_upstream_reset_detail(why, started);
-    if (started)
-        xg_filter_reset_stream(&r->base, flag, details);
-    else
-        xg_filter_local_reply(&r->base, xg_upstream_reset_status(why), reset_text(why), flag, details);
-}
-
-static void start_timer(router *r)
-{
-    if (r->timer_started || r->up_done)
+    const xg_stream *s = r->base.stream;
+    if (r->timer_started || s->resp_complete || s->ended)
         return;
     r->timer_started = true;
     if (r->timeout > 0)
         xg_stream_set_route_timeout(r->base.stream, r->timeout);
 }
 
-static void note_host(router *r)
+static bool header_u64(const xg_headers *h, const char *name, uint64_t *v)
 {
-    xg_host *h = r->up != NULL ? xg_upstream_request_host(r->up) : NULL;
-    if (h != NULL)
-        snprintf(r->base.stream->info.upstream_host, sizeof(r->base.stream->info.upstream_host), "%s", h->addr_str);
+    const xg_header *e = xg_headers_get(h, name, strlen(name));
+    return e != NULL && xg_parse_uint64(e->value, e->value_len, v);
 }
 
-static void up_headers(void *user, xg_headers *h, bool end_stream)
+/* Envoy's strict_check_headers: a listed x-envoy-* header the request
+ * carries must be valid (integers; known retry conditions). Returns the
+ * first invalid one, or NULL. */
+static const xg_header *strict_check(const router *r, const xg_headers *h)
 {
-    router *r = user;
+    for (size_t i = 0; r->cfg != NULL && i < r->cfg->n_strict_check_headers; i++) {
+        const xg_lstr *name = &r->cfg->strict_check_headers[i];
+        const xg_header *e = xg_headers_get(h, name->s, name->len);
+        uint64_t v;
+        bool ok = true, grpc = strcmp(name->s, "x-envoy-retry-grpc-on") == 0;
+        if (e == NULL)
+            continue;
+        if (grpc || strcmp(name->s, "x-envoy-retry-on") == 0)
+            xg_retry_on_parse(e->value, e->value_len, grpc, &ok);
+        else
+            ok = xg_parse_uint64(e->value, e->value_len, &v);
+        if (!ok)
+            return e;
+    }
+    return NULL;
+}
+
+static bool strict_reject(router *r)
+{
     xg_stream *s = r->base.stream;
-    note_host(r);
-    if (end_stream || h->status == 101) {
-        r->up_done = end_stream;
-        xg_stream_set_route_timeout(s, 0);
+    const xg_header *e = s->internal ? strict_check(r, s->req) : NULL;
+    if (e == NULL)
+        return false;
+    char *body = xg_arena_alloc(&s->arena, e->name_len + e->value_len + 40);
+    char *details = xg_arena_alloc(&s->arena, e->name_len + 40);
+    if (body == NULL || details == NULL) {
+        xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
+        return true;
     }
-    xg_hvar_ctx ctx = hvar_ctx(s, r->up != NULL ? xg_upstream_request_host(r->up) : NULL);
-    int rc = xg_route_finalize_response(s->rc, s->vh, s->route, r->wc, h, &ctx);
-    if (rc == 0 && !suppress(r)) {
-        char ms[24];
-        int n = snprintf(ms, sizeof(ms), "%.0f", (ev_now(xg_stream_loop(s)->ev) - r->t_up) * 1000);
-        rc = xg_headers_set(h, "x-envoy-upstream-service-time", 29, ms, (size_t)n, true);
-    }
-    if (rc != 0) {
-        if (!r->up_done)
-            xg_upstream_cancel(r->up);
-        r->up_done = true;
-        xg_filter_reset_stream(&r->base, XG_RF_LR, "internal_error");
-        return;
-    }
-    s->info.details = "via_upstream";
-    xg_filter_encode_headers(&r->base, h, end_stream);
+    sprintf(body, "invalid header '%.*s' with value '%.*s'", (int)e->name_len, e->name, (int)e->value_len, e->value);
+    sprintf(details, "request_headers_failed_strict_check{%.*s}", (int)e->name_len, e->name);
+    xg_filter_local_reply(&r->base, 400, body, XG_RF_IH, details);
+    return true;
 }
 
-static void up_data(void *user, const char *p, size_t n, bool end_stream)
+/* Envoy's FilterUtility::finalTimeout: the route's timeout, which an
+ * internal request may replace with x-envoy-upstream-rq-timeout-ms (or, with
+ * respect_expected_rq_timeout, x-envoy-expected-rq-timeout-ms); a per-try
+ * timeout not below it is dropped. */
+static void timeouts(router *r)
 {
-    router *r = user;
     xg_stream *s = r->base.stream;
-    if (end_stream) {
-        r->up_done = true;
-        xg_stream_set_route_timeout(s, 0);
+    uint64_t ms = xg_route_timeout_ms(&s->route->forward, s->req, s->is_grpc), v;
+    bool respect = r->cfg != NULL && r->cfg->respect_expected_rq_timeout;
+    if (s->internal && respect && xg_headers_get(s->req, "x-envoy-expected-rq-timeout-ms", 30) != NULL) {
+        if (header_u64(s->req, "x-envoy-expected-rq-timeout-ms", &v))
+            ms = v;
+    } else if (s->internal && header_u64(s->req, "x-envoy-upstream-rq-timeout-ms", &v)) {
+        ms = v;
     }
-    xg_filter_encode_data(&r->base, p, n, end_stream);
-    if (r->up_done || s->ended)
-        return;
-    if (xg_filter_downstream_blocked(&r->base))
-        r->owed_resp += n;
-    else
-        xg_upstream_consumed(r->up, n);
+    if (s->internal && xg_headers_get(s->req, "x-envoy-upstream-rq-timeout-alt-response", 40) != NULL)
+        r->timeout_status = 204;
+    if (r->rs.per_try_timeout_ms >= ms && ms != 0)
+        r->rs.per_try_timeout_ms = 0;
+    r->timeout_ms = ms;
+    r->timeout = (double)ms / 1000.0;
 }
 
-static void up_trailers(void *user, xg_headers *t)
+/* The router's control headers never go upstream (Envoy consumes them from
+ * internal requests; the connection manager strips them from external
+ * ones). */
+static void strip_control_headers(xg_headers *h)
 {
-    router *r = user;
-    r->up_done = true;
-    xg_stream_set_route_timeout(r->base.stream, 0);
-    xg_filter_encode_trailers(&r->base, t);
+    for (size_t i = 0; i < xg_n_retry_request_headers; i++)
+        xg_headers_remove(h, xg_retry_request_headers[i].s, xg_retry_request_headers[i].len);
+    xg_headers_remove(h, "x-envoy-upstream-rq-timeout-ms", 30);
+    xg_headers_remove(h, "x-envoy-upstream-rq-timeout-alt-response", 40);
+    xg_headers_remove(h, "x-envoy-expected-rq-timeout-ms", 30);
 }
 
-static void up_reset(void *user, xg_upstream_reset why, bool started)
+/* The per-request buffer limit for retries: the decoder buffer limit (the
+ * listener's per_connection_buffer_limit_bytes, or a buffer filter's),
+ * lowered by the route's (else the virtual host's)
+ * per_request_buffer_limit_bytes. */
+static uint32_t body_limit(const xg_stream *s)
 {
-    router *r = user;
-    r->up_done = true;
-    note_host(r);
-    fail(r, why, started);
+    uint32_t lim = s->route->per_request_buffer_limit_bytes;
+    if (lim == 0 && s->vh != NULL)
+        lim = s->vh->per_request_buffer_limit_bytes;
+    return lim != 0 && lim < s->dec_limit ? lim : s->dec_limit;
 }
-
-static void up_send_ready(void *user)
-{
-    router *r = user;
-    size_t n = r->owed_req;
-    r->owed_req = 0;
-    xg_filter_request_consumed(&r->base, n);
-}
-
-static const xg_upstream_cbs up_cbs = {
-    .on_headers = up_headers,
-    .on_data = up_data,
-    .on_trailers = up_trailers,
-    .on_reset = up_reset,
-    .on_send_ready = up_send_ready,
-};
 
 static int prepare_upstream_headers(router *r, const xg_route_target *t)
 {
     xg_stream *s = r->base.stream;
-    xg_hvar_ctx ctx = hvar_ctx(s, NULL);
-    int rc = xg_route_finalize_request(s->rc, s->vh, s->route, t->weighted, s->req, &ctx, !suppress(r));
-    xg_headers_remove(s->req, "x-envoy-expected-rq-timeout-ms", 30);
-    if (rc == 0 && r->timeout > 0 && !suppress(r)) {
-        char ms[24];
-        int n = snprintf(ms, sizeof(ms), "%.0f", r->timeout * 1000);
-        rc = xg_headers_add_copy(s->req, "x-envoy-expected-rq-timeout-ms", 30, ms, (size_t)n);
-    }
-    if (rc == 0)
-        rc = xg_route_set_grpc_timeout(&s->route->forward, s->cfg->max_stream_duration_ms,
-                                       (uint64_t)(r->timeout * 1000 + 0.5), s->req, s->is_grpc);
+    xg_hvar_ctx ctx = xg_stream_hvar_ctx(s, NULL);
+    int rc = xg_route_finalize_request(s->rc, s->vh, s->route, t->weighted, s->req, &ctx, !xg__router_suppress(r));
+    strip_control_headers(s->req);
+    if (rc == 0 && s->vh != NULL && s->vh->include_request_attempt_count)
+        rc = xg_headers_set(s->req, "x-envoy-attempt-count", 21, "1", 1, false);
+    if (s->vh != NULL && s->vh->include_attempt_count_in_response)
+        s->attempt_count = 1;
     return rc;
-}
-
-/* auto_host_rewrite, as Envoy's UpstreamRequest::onPoolReady: the chosen
- * host's hostname (EDS Endpoint.hostname) becomes :authority, the old one
- * going to x-forwarded-host with append_x_forwarded_host. A host without a
- * hostname leaves the request as it is. */
-static int on_host(void *user, const xg_host *h, xg_headers *req)
-{
-    router *r = user;
-    const xg_route_forward *fw = &r->base.stream->route->forward;
-    if (fw->host_rewrite != XG_HOST_REWRITE_AUTO || h->hostname == NULL || h->hostname[0] == '\0')
-        return 0;
-    return xg_route_update_authority(req, h->hostname, strlen(h->hostname), fw->append_x_forwarded_host);
 }
 
 static xg_filter_status forward(router *r, bool end_stream)
@@ -280,30 +223,28 @@ static xg_filter_status forward(router *r, bool end_stream)
         xg_filter_local_reply(&r->base, t.not_found_code, NULL, XG_RF_NC, "cluster_not_found");
         return XG_FILTER_STOP;
     }
+    if (strict_reject(r))
+        return XG_FILTER_STOP;
     r->wc = t.weighted;
-    r->timeout = xg_route_timeout_ms(&s->route->forward, s->req, s->is_grpc) / 1000.0;
-    if (prepare_upstream_headers(r, &t) != 0) {
+    r->cluster_name = t.cluster;
+    r->priority = s->route->forward.high_priority ? XG_PRIORITY_HIGH : XG_PRIORITY_DEFAULT;
+    r->body_limit = body_limit(s);
+    r->req_end = end_stream;
+    if (end_stream)
+        r->t_req_end = ev_now(xg_stream_loop(s)->ev);
+    int rc = xg__router_retry_init(r);
+    if (rc == 0) {
+        timeouts(r);
+        rc = prepare_upstream_headers(r, &t);
+    }
+    if (rc != 0) {
         xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
         return XG_FILTER_STOP;
     }
-    xg_upstream_params p = {.cluster = c,
-                            .headers = s->req,
-                            .end_stream = end_stream,
-                            .arena = &s->arena,
-                            .cb = &up_cbs,
-                            .user = r,
-                            .downstream_proto = xg_stream_proto(s),
-                            .on_host = on_host};
-    xg_upstream_reset why;
-    r->t_up = s->info.t_upstream = ev_now(xg_stream_loop(s)->ev);
-    if (xg_upstream_request_start(&p, &r->up, &why) != 0) {
-        r->up = NULL;
-        r->up_done = true;
-        fail(r, why, false);
-        return XG_FILTER_STOP;
-    }
+    s->info.t_upstream = ev_now(xg_stream_loop(s)->ev);
+    xg__router_attempt(r);
     if (end_stream)
-        start_timer(r);
+        xg__router_start_timer(r);
     return XG_FILTER_STOP;
 }
 
@@ -314,7 +255,6 @@ static xg_filter_status decode_headers(xg_filter *f, xg_headers *h, bool end_str
     router *r = (router *)f;
     xg_stream *s = f->stream;
     if (s->route == NULL) {
-        r->up_done = true;
         xg_filter_local_reply(f, 404, NULL, XG_RF_NR, "route_not_found");
         return XG_FILTER_STOP;
     }
@@ -328,34 +268,52 @@ static xg_filter_status decode_headers(xg_filter *f, xg_headers *h, bool end_str
     }
 }
 
+static void request_ended(router *r)
+{
+    r->req_end = true;
+    r->t_req_end = ev_now(xg_stream_loop(r->base.stream)->ev);
+    xg__router_start_timer(r);
+    if (r->up != NULL && !r->up_done)
+        xg__router_per_try_start(r);
+}
+
 static xg_filter_status decode_data(xg_filter *f, const char *p, size_t n, bool end_stream)
 {
     router *r = (router *)f;
-    if (r->up == NULL || r->up_done || xg_upstream_send_data(r->up, p, n, end_stream) != 0) {
-        xg_filter_request_consumed(f, n);
+    if (r->cluster_name == NULL || (r->up_done && !r->backoff)) {
+        xg_filter_request_consumed(f, n); /* nothing will read it (answered, or the response is done) */
         return XG_FILTER_CONTINUE;
     }
-    if (xg_upstream_send_blocked(r->up))
-        r->owed_req += n;
-    else
-        xg_filter_request_consumed(f, n);
+    if (r->retrying && !xg__router_keep(r, p, n))
+        return XG_FILTER_STOP;
+    r->owed_req += n;
+    if (r->up != NULL && !r->up_done) {
+        if (xg_upstream_send_data(r->up, p, n, end_stream) == 0)
+            xg__router_activity(r);
+        xg__router_ack(r);
+    }
     if (end_stream)
-        start_timer(r);
+        request_ended(r);
     return XG_FILTER_CONTINUE;
 }
 
 static xg_filter_status decode_trailers(xg_filter *f, xg_headers *t)
 {
     router *r = (router *)f;
-    if (r->up != NULL && !r->up_done && xg_upstream_send_trailers(r->up, t) == 0)
-        start_timer(r);
+    if (r->cluster_name == NULL || (r->up_done && !r->backoff))
+        return XG_FILTER_CONTINUE;
+    if (r->retrying)
+        r->trailers = t;
+    if (r->up != NULL && !r->up_done)
+        (void)xg_upstream_send_trailers(r->up, t); /* a failure shows as the attempt's reset */
+    request_ended(r);
     return XG_FILTER_CONTINUE;
 }
 
 static void on_downstream_ready(xg_filter *f)
 {
     router *r = (router *)f;
-    if (r->owed_resp == 0 || r->up_done || xg_filter_downstream_blocked(f))
+    if (r->owed_resp == 0 || r->up == NULL || r->up_done || xg_filter_downstream_blocked(f))
         return;
     size_t n = r->owed_resp;
     r->owed_resp = 0;
@@ -365,22 +323,28 @@ static void on_downstream_ready(xg_filter *f)
 static void on_destroy(xg_filter *f)
 {
     router *r = (router *)f;
-    if (r->up != NULL && !r->up_done)
-        xg_upstream_cancel(r->up);
-    r->up_done = true;
+    xg__router_cancel_attempt(r);
+    xg__router_retry_done(r);
+    xg__router_timers_stop(r);
+    if (r->rt != NULL)
+        xg_cluster_rt_unref(r->rt);
+    r->rt = NULL;
 }
 
 void xg__router_on_route_timeout(xg_filter *f)
 {
     router *r = (router *)f;
-    if (r->up != NULL && !r->up_done)
-        xg_upstream_cancel(r->up);
-    r->up_done = true;
-    note_host(r);
-    if (f->stream->resp_started)
+    xg_stream *s = f->stream;
+    if (r->rt != NULL)
+        r->rt->stats.upstream_rq_timeout++;
+    xg__router_cancel_attempt(r);
+    xg__router_retry_done(r);
+    xg__router_timers_stop(r);
+    if (s->resp_started)
         xg_filter_reset_stream(f, XG_RF_UT, "upstream_response_timeout");
     else
-        xg_filter_local_reply(f, 504, "upstream request timeout", XG_RF_UT, "upstream_response_timeout");
+        xg_filter_local_reply(f, r->timeout_status, r->timeout_status == 504 ? "upstream request timeout" : NULL,
+                              XG_RF_UT, "upstream_response_timeout");
 }
 
 static const xg_filter_vt router_vt = {
@@ -399,5 +363,8 @@ xg_filter *xg_router_filter_create(xg_stream *s, const xg_http_filter *cfg)
         return NULL;
     r->base.vt = &router_vt;
     r->cfg = cfg->translated;
+    r->up_done = true;
+    r->timeout_status = 504;
+    xg_buf_init(&r->body);
     return &r->base;
 }

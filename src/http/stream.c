@@ -5,6 +5,7 @@
  * (request_headers_timeout, request_timeout, stream idle, max stream
  * duration, the router's route timeout) on one libev timer, and teardown
  * (filters destroyed, pin released, memory freed at the end of the pass). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -433,6 +434,11 @@ static int reply_headers(xg_stream *s, int status, const char *body, xg_hstr loc
     if (rc == 0 && s->route != NULL && s->req != NULL) {
         xg_hvar_ctx ctx = xg_stream_hvar_ctx(s, NULL);
         rc = xg_route_finalize_response(s->rc, s->vh, s->route, s->weighted, *h, &ctx);
+    }
+    if (rc == 0 && s->attempt_count > 0) {
+        char n[12];
+        int len = snprintf(n, sizeof(n), "%u", s->attempt_count);
+        rc = xg_headers_set(*h, "x-envoy-attempt-count", 21, n, (size_t)len, true);
     }
     return rc;
 }

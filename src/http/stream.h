@@ -97,6 +97,9 @@ typedef struct xg_stream {
     bool is_upgrade;                /* websocket (or another allowed upgrade) tunnel requested */
     bool internal;                  /* Envoy's internal request (trusted client address) */
     bool edge;                      /* external and use_remote_address: first hop into the trusted network */
+    /* The router's attempt count, put on local replies as x-envoy-attempt-count
+     * (virtual host include_attempt_count_in_response); 0: not wanted. */
+    uint32_t attempt_count;
     uint64_t random;                /* per-request random (runtime fractions, weighted clusters) */
     struct sockaddr_storage remote; /* the client as trusted (XFF applied) */
 

@@ -11,6 +11,7 @@
 #include "core/assert.h"
 #include "core/error.h"
 #include "net/tls_ctx.h"
+#include "upstream/breaker.h"
 #include "upstream/pool.h"
 
 /* --- lists --- */
@@ -68,11 +69,18 @@ static xg_codec_proto initial_proto(xg_upstream_proto want, xg_codec_proto downs
 
 xg_pool *xg__pool_get(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream, struct xg_tls_client *tls)
 {
+    return xg__pool_get_prio(h, want, downstream, tls, XG_PRIORITY_DEFAULT);
+}
+
+xg_pool *xg__pool_get_prio(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream,
+                           struct xg_tls_client *tls, int priority)
+{
     uint64_t gen = h->cluster->conn_gen;
     if (want != XG_UPSTREAM_USE_DOWNSTREAM)
         downstream = XG_PROTO_HTTP1;
     for (xg_pool *p = h->pools; p != NULL; p = p->next)
-        if (!p->draining && p->want == want && p->downstream == downstream && p->tls == tls && p->conn_gen == gen)
+        if (!p->draining && p->want == want && p->downstream == downstream && p->tls == tls && p->conn_gen == gen &&
+            p->priority == priority)
             return p;
     xg_pool *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -82,6 +90,7 @@ xg_pool *xg__pool_get(xg_host *h, xg_upstream_proto want, xg_codec_proto downstr
     p->loop = h->cluster->owner->loop;
     p->want = want;
     p->downstream = downstream;
+    p->priority = priority;
     p->proto = initial_proto(want, downstream, tls != NULL);
     p->tls = tls;
     if (tls != NULL)
@@ -150,27 +159,67 @@ void xg__pool_unqueue(xg_pool *p, xg_upstream_req *r)
     r->prev = r->next = NULL;
     r->pending = false;
     p->n_pending--;
+    if (r->pending_counted)
+        xg_breaker_dec(p->host->cluster->breaker, p->priority, XG_BR_PENDING);
+    r->pending_counted = false;
+}
+
+/* A new connection within the cluster's max_connections (all workers, this
+ * priority). At the limit the queue waits for a connection to free up, except
+ * that a pool with no connection at all may always open one (Envoy's rule:
+ * otherwise its queue could wait for ever while other hosts hold the
+ * connections). */
+static bool may_connect(xg_pool *p)
+{
+    xg_cluster_rt *rt = p->host->cluster;
+    if (xg_breaker_try(rt->breaker, p->priority, XG_BR_CONNECTIONS, rt->cfg->thresholds[p->priority].max_connections))
+        return true;
+    rt->stats.upstream_cx_overflow++;
+    if (p->ready.n + p->busy.n + p->connecting.n > 0)
+        return false;
+    xg_breaker_inc(rt->breaker, p->priority, XG_BR_CONNECTIONS);
+    return true;
 }
 
 /* Opens connections for the queue: one per waiting request on HTTP/1.1, one
- * at a time on HTTP/2; never more than the cluster's max_connections. */
+ * at a time on HTTP/2; within the cluster's max_connections. */
 static void ensure_connections(xg_pool *p)
 {
-    const xg_cluster *cfg = p->host->cluster->cfg;
-    uint32_t max = cfg->thresholds[XG_PRIORITY_DEFAULT].max_connections;
     uint32_t want = p->proto == XG_PROTO_HTTP1 ? p->n_pending : 1;
-    while (p->n_pending > 0 && p->connecting.n < want && p->ready.n + p->busy.n + p->connecting.n < max)
-        if (xg__uc_new(p) == NULL)
+    while (p->n_pending > 0 && p->connecting.n < want && may_connect(p)) {
+        xg_upconn *uc = xg__uc_new(p);
+        if (uc == NULL) {
+            xg_breaker_dec(p->host->cluster->breaker, p->priority, XG_BR_CONNECTIONS);
             return;
+        }
+        uc->cx_counted = p->host->cluster->breaker != NULL; /* NULL: nothing was taken */
+    }
+}
+
+/* Opens r's stream on uc within max_requests (Envoy checks it when a request
+ * is attached to a connection): 0, XG_ERANGE at the limit, or
+ * xg__uc_open_stream's error. */
+static int open_counted(xg_pool *p, xg_upconn *uc, xg_upstream_req *r)
+{
+    xg_cluster_rt *rt = p->host->cluster;
+    if (!xg_breaker_try(rt->breaker, p->priority, XG_BR_REQUESTS, rt->cfg->thresholds[p->priority].max_requests))
+        return XG_ERANGE;
+    r->rq_counted = rt->breaker != NULL;
+    int rc = xg__uc_open_stream(uc, r);
+    if (rc != 0)
+        xg__req_uncount(r);
+    return rc;
 }
 
 int xg__pool_attach(xg_pool *p, xg_upstream_req *r)
 {
-    const xg_cluster *cfg = p->host->cluster->cfg;
+    xg_cluster_rt *rt = p->host->cluster;
     r->pool = p;
     xg_upconn *uc = p->ready.head;
     if (uc != NULL && p->n_pending == 0) {
-        int rc = xg__uc_open_stream(uc, r);
+        int rc = open_counted(p, uc, r);
+        if (rc == XG_ERANGE)
+            return XG_EAGAIN;
         if (rc != XG_EAGAIN) {
             if (rc == 0 && xg_codec_capacity(uc->codec) == 0) {
                 uc->state = XG_UC_BUSY;
@@ -179,9 +228,10 @@ int xg__pool_attach(xg_pool *p, xg_upstream_req *r)
             return rc;
         }
     }
-    if (p->n_pending >= cfg->thresholds[XG_PRIORITY_DEFAULT].max_pending_requests)
+    if (!xg_breaker_try(rt->breaker, p->priority, XG_BR_PENDING, rt->cfg->thresholds[p->priority].max_pending_requests))
         return XG_EAGAIN;
     enqueue(p, r);
+    r->pending_counted = rt->breaker != NULL;
     ensure_connections(p);
     return 0;
 }
@@ -198,7 +248,7 @@ static xg_upstream_req *dequeue(xg_pool *p)
 static bool spent(const xg_pool *p, const xg_upconn *uc)
 {
     uint32_t max = p->host->cluster->cfg->http.max_requests_per_connection;
-    return uc->goaway || (max > 0 && uc->served >= max) || xg_codec_should_close(uc->codec);
+    return uc->goaway || uc->expired || (max > 0 && uc->served >= max) || xg_codec_should_close(uc->codec);
 }
 
 /* Hands queued requests to uc while it has room. */
@@ -206,8 +256,11 @@ static void serve_queue(xg_pool *p, xg_upconn *uc)
 {
     while (p->n_pending > 0 && !spent(p, uc) && xg_codec_capacity(uc->codec) > 0) {
         xg_upstream_req *r = dequeue(p);
-        if (xg__uc_open_stream(uc, r) != 0)
-            xg__req_fail(r, XG_UPSTREAM_LOCAL_RESET);
+        int rc = open_counted(p, uc, r);
+        if (rc == XG_ERANGE)
+            p->host->cluster->stats.upstream_rq_pending_overflow++;
+        if (rc != 0)
+            xg__req_fail(r, rc == XG_ERANGE ? XG_UPSTREAM_OVERFLOW : XG_UPSTREAM_LOCAL_RESET);
     }
 }
 

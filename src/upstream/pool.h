@@ -73,6 +73,12 @@ struct xg_upconn {
     xg_deferred deferred;
     bool goaway;  /* the server sent GOAWAY: no new streams */
     bool eof_fed; /* the codec was told about the peer's FIN */
+    /* Holds a max_connections unit of its priority's circuit breaker. */
+    bool cx_counted;
+    /* max_connection_duration: armed when the connection is ready; once it
+     * fires the connection takes no new stream and closes when idle. */
+    ev_timer age;
+    bool expired;
 };
 
 struct xg_pool {
@@ -82,6 +88,7 @@ struct xg_pool {
     xg_codec_proto proto;      /* for AUTO: the last negotiated one */
     xg_upstream_proto want;    /* the cluster's choice the pool was made for */
     xg_codec_proto downstream; /* USE_DOWNSTREAM pools: which one */
+    int priority;              /* XG_PRIORITY_*: the circuit breaker counts its connections and requests go to */
     struct xg_tls_client *tls; /* referenced, or NULL for plaintext */
     uint64_t conn_gen;         /* the cluster's conn_gen when made */
     xg_uc_list ready, busy, connecting;
@@ -113,11 +120,23 @@ struct xg_upstream_req {
     bool done;    /* terminal event delivered (or cancelled) */
     bool blocked; /* staging reached the limit: on_send_ready owed */
     bool retried; /* requeued once after a refused stream */
+    /* The route's XG_PRIORITY_*; whether it holds a max_requests unit (from
+     * its stream's opening to its end); whether a stream was ever opened
+     * (request bytes may have reached the upstream: reset-before-request). */
+    int priority;
+    bool rq_counted;
+    bool sent;
+    bool pending_counted; /* holds a max_pending_requests unit while queued */
 };
 
 /* The pool for (h, proto choice, tls) that takes new requests, made if
  * missing. NULL on ENOMEM. Borrowed (the host's list owns it). */
 xg_pool *xg__pool_get(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream, struct xg_tls_client *tls);
+/* The same for a routing priority (XG_PRIORITY_*): as in Envoy, each
+ * priority has its own pools, whose connections and requests count against
+ * that priority's circuit breakers. xg__pool_get is DEFAULT. */
+xg_pool *xg__pool_get_prio(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream,
+                           struct xg_tls_client *tls, int priority);
 /* Gives r a stream now (an idle or multiplexed connection) or queues it and
  * opens connections as needed. 0, or XG_EAGAIN when the queue is full. */
 int xg__pool_attach(xg_pool *p, xg_upstream_req *r);
@@ -161,6 +180,8 @@ int xg__req_prepare_headers(xg_headers *h, xg_codec_proto proto, bool tls);
 /* r failed: detaches it, releases its host and runs on_reset (unless
  * cancelled). A refused request without a body is requeued once instead. */
 void xg__req_fail(xg_upstream_req *r, xg_upstream_reset reason);
+/* Gives back r's max_requests unit, if it holds one (its stream ended). */
+void xg__req_uncount(xg_upstream_req *r);
 /* Per-stream codec events for r (st->r != NULL). */
 void xg__req_on_headers(xg_upstream_req *r, xg_headers *h, bool end_stream);
 void xg__req_on_data(xg_upstream_req *r, const char *p, size_t n, bool end_stream);

@@ -7,6 +7,7 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "upstream/breaker.h"
 #include "upstream/pool.h"
 #include "upstream/resp_flags.h"
 
@@ -174,6 +175,7 @@ int xg__req_prepare_headers(xg_headers *h, xg_codec_proto proto, bool tls)
  * release_host: the terminal callback may still ask for the host. */
 static void detach(xg_upstream_req *r)
 {
+    xg__req_uncount(r);
     r->done = true;
     r->pool = NULL;
     xg_buf_dispose(&r->body);
@@ -218,7 +220,7 @@ static bool requeue(xg_upstream_req *r, xg_upstream_reset reason)
     if (reason != XG_UPSTREAM_REFUSED || !r->end_stream || r->response_started || r->retried || r->host->removed)
         return false;
     xg_cluster_rt *rt = r->host->cluster;
-    xg_pool *p = xg__pool_get(r->host, rt->cfg->http.protocol, r->pool->downstream, rt->tls);
+    xg_pool *p = xg__pool_get_prio(r->host, rt->cfg->http.protocol, r->pool->downstream, rt->tls, r->priority);
     r->retried = true;
     return p != NULL && xg__pool_attach(p, r) == 0;
 }
@@ -230,6 +232,7 @@ void xg__req_fail(xg_upstream_req *r, xg_upstream_reset reason)
     XG_ASSERT(r->st == NULL);
     if (r->pending && r->pool != NULL)
         xg__pool_unqueue(r->pool, r);
+    xg__req_uncount(r); /* its stream is gone; a requeued request counts again on its new one */
     if (requeue(r, reason))
         return;
     xg_cluster_stats *stats = &r->host->cluster->stats;
@@ -238,6 +241,14 @@ void xg__req_fail(xg_upstream_req *r, xg_upstream_reset reason)
     detach(r);
     r->cb->on_reset(r->user, reason, r->response_started);
     release_host(r);
+}
+
+void xg__req_uncount(xg_upstream_req *r)
+{
+    if (!r->rq_counted)
+        return;
+    r->rq_counted = false;
+    xg_breaker_dec(r->host->cluster->breaker, r->priority, XG_BR_REQUESTS);
 }
 
 /* --- response events --- */
@@ -283,12 +294,37 @@ void xg__req_on_send_ready(xg_upstream_req *r)
 
 /* --- the router's calls --- */
 
+/* The process-wide breaker counts of rt's cluster, bound on first use (a
+ * mutex, once per cluster and worker); NULL on ENOMEM: then nothing limits. */
+static void bind_breaker(xg_cluster_rt *rt)
+{
+    if (rt->breaker != NULL)
+        return;
+    rt->breaker = xg_breaker_get(rt->name);
+    rt->breaker_release = xg_breaker_unref;
+}
+
+/* The balancer's pick, picked again while the caller rejects it (previous
+ * hosts), at most host_selection_retries more times. */
+static xg_host *pick(const xg_upstream_params *prm)
+{
+    xg_host *h = xg_cluster_pick(prm->cluster, &prm->lb);
+    for (uint32_t i = 0; h != NULL && prm->reject_host != NULL && i < prm->host_selection_retries; i++) {
+        if (!prm->reject_host(prm->user, h))
+            break;
+        h = xg_cluster_pick(prm->cluster, &prm->lb);
+    }
+    return h;
+}
+
 int xg_upstream_request_start(const xg_upstream_params *prm, xg_upstream_req **out, xg_upstream_reset *why)
 {
     xg_cluster_rt *rt = prm->cluster;
     rt->stats.upstream_rq_total++;
     *why = XG_UPSTREAM_LOCAL_RESET;
-    xg_host *h = xg_cluster_pick(rt, &prm->lb);
+    bind_breaker(rt);
+    int prio = prm->priority == XG_PRIORITY_HIGH ? XG_PRIORITY_HIGH : XG_PRIORITY_DEFAULT;
+    xg_host *h = pick(prm);
     if (h == NULL) {
         rt->stats.upstream_cx_none_healthy++;
         *why = XG_UPSTREAM_NO_HEALTHY_HOST;
@@ -302,10 +338,11 @@ int xg_upstream_request_start(const xg_upstream_params *prm, xg_upstream_req **o
     if (rc != 0)
         return rc;
     xg_upstream_req *r = xg_arena_alloc(prm->arena, sizeof *r);
-    xg_pool *p = r != NULL ? xg__pool_get(h, rt->cfg->http.protocol, prm->downstream_proto, rt->tls) : NULL;
+    xg_pool *p = r != NULL ? xg__pool_get_prio(h, rt->cfg->http.protocol, prm->downstream_proto, rt->tls, prio) : NULL;
     if (p == NULL)
         return XG_ENOMEM;
     r->host = h;
+    r->priority = prio;
     r->cb = prm->cb;
     r->user = prm->user;
     r->arena = prm->arena;
@@ -423,4 +460,9 @@ void xg_upstream_cancel(xg_upstream_req *r)
 xg_host *xg_upstream_request_host(const xg_upstream_req *r)
 {
     return r->host;
+}
+
+bool xg_upstream_request_sent(const xg_upstream_req *r)
+{
+    return r->sent;
 }

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "net/connect.h"
+#include "upstream/breaker.h"
 #include "upstream/pool.h"
 
 static const xg_conn_cbs conn_cbs;
@@ -294,6 +295,25 @@ static int make_codec(xg_upconn *uc)
                                        : xg_http1_client_new(&uc->codec, &o, &codec_cbs, uc);
 }
 
+/* max_connection_duration: no new stream; settle closes it once idle. */
+static void on_age(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    xg_upconn *uc = w->data;
+    uc->expired = true;
+    uc->pool->host->cluster->stats.upstream_cx_max_duration_reached++;
+    xg__uc_kick(uc);
+}
+
+static void start_age(xg_upconn *uc)
+{
+    int64_t ms = uc->pool->host->cluster->cfg->http.max_connection_duration_ms;
+    if (ms <= 0)
+        return;
+    ev_timer_init(&uc->age, on_age, (double)ms / 1000.0, 0);
+    uc->age.data = uc;
+    ev_timer_start(uc->pool->loop->ev, &uc->age);
+}
+
 static void on_connected(xg_conn *c, int status, void *arg)
 {
     xg_upconn *uc = arg;
@@ -313,6 +333,7 @@ static void on_connected(xg_conn *c, int status, void *arg)
         return;
     }
     uc->state = XG_UC_BUSY; /* settle puts it where it belongs and serves the queue */
+    start_age(uc);
     xg__pool_settle(uc->pool, uc);
     xg__uc_kick(uc); /* HTTP/2: the preface and SETTINGS go out now */
 }
@@ -379,6 +400,7 @@ int xg__uc_open_stream(xg_upconn *uc, xg_upstream_req *r)
     slot_link(uc, st);
     uc->served++;
     r->st = st;
+    r->sent = true;
     if (uc->n_streams == 1)
         xg_conn_set_idle_timeout(uc->conn, 0);
     xg__req_flush_staged(r);
@@ -444,6 +466,9 @@ static void purge_pending(xg_pool *p, xg_upstream_reset reason)
         xg_upstream_req *next = r->next;
         r->pending = false;
         r->prev = r->next = NULL;
+        if (r->pending_counted)
+            xg_breaker_dec(p->host->cluster->breaker, p->priority, XG_BR_PENDING);
+        r->pending_counted = false;
         xg__req_fail(r, reason);
         r = next;
     }
@@ -457,6 +482,10 @@ void xg__uc_close(xg_upconn *uc, xg_upstream_reset reason, bool abort)
     bool never_ready = uc->codec == NULL;
     xg__uc_list_del(uc);
     uc->state = XG_UC_CLOSED;
+    ev_timer_stop(p->loop->ev, &uc->age);
+    if (uc->cx_counted)
+        xg_breaker_dec(p->host->cluster->breaker, p->priority, XG_BR_CONNECTIONS);
+    uc->cx_counted = false;
     ev_clear_pending(p->loop->ev, &uc->kick);
     xg_connect_cancel(uc->cx);
     uc->cx = NULL;

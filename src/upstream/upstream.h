@@ -102,12 +102,24 @@ typedef struct xg_upstream_params {
      * (the router's auto_host_rewrite). h is borrowed for the call. A
      * non-zero return fails the start with that code (LOCAL_RESET). */
     int (*on_host)(void *user, const xg_host *h, xg_headers *headers);
+    /* The route's priority (XG_PRIORITY_DEFAULT or _HIGH): which circuit
+     * breaker thresholds and counts (upstream/breaker.h) and which pools. */
+    int priority;
+    /* Optional, synchronous like on_host: true when h should not be used (a
+     * retry's previous_hosts predicate); the balancer then picks again, up
+     * to host_selection_retries more times, and the last pick is used
+     * whatever the answer (Envoy's host_selection_retry_max_attempts). */
+    bool (*reject_host)(void *user, const xg_host *h);
+    uint32_t host_selection_retries;
 } xg_upstream_params;
 
 /* Starts a request. On 0, *out is the request and every later outcome comes
  * through the callbacks. Failures known at once are returned instead (no
  * callback follows, *why says which): XG_ENOENT with NO_HEALTHY_HOST (UH),
- * XG_EAGAIN with OVERFLOW (UO), XG_ENOMEM with LOCAL_RESET. */
+ * XG_EAGAIN with OVERFLOW (UO: the cluster's max_pending_requests, or
+ * max_requests with a connection free), XG_ENOMEM with LOCAL_RESET. A
+ * request that was queued and finds max_requests reached when a connection
+ * frees up fails later through on_reset with OVERFLOW. */
 int xg_upstream_request_start(const xg_upstream_params *p, xg_upstream_req **out, xg_upstream_reset *why);
 
 /* Request body bytes, copied (p may be reused after the call). end_stream
@@ -136,6 +148,10 @@ xg_host *xg_upstream_request_host(const xg_upstream_req *r);
 /* Request-body bytes held on the upstream side for r right now: its own
  * staging while connecting, plus what the codec has queued for its stream. */
 size_t xg_upstream_request_buffered(const xg_upstream_req *r);
+/* True once r was given a stream on a connection: request bytes may have
+ * reached the upstream (retry_on reset-before-request no longer applies).
+ * Valid until the terminal callback returns. */
+bool xg_upstream_request_sent(const xg_upstream_req *r);
 
 /* Fills o's hooks so that the cluster layer drains pools of removed hosts
  * and changed clusters. Call before xg_clusters_new. */

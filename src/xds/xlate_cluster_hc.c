@@ -373,7 +373,9 @@ static int thresholds(xg_xlate *x, const pb_thresholds *pb, xg_cb_thresholds *t)
     t->track_remaining = pb->track_remaining;
     if (pb->retry_budget == NULL)
         return 0;
-    t->has_retry_budget = true;
+    /* As Envoy: an empty retry_budget {} sets neither value, so max_retries
+     * stays in force; either field turns the budget on (the other defaults). */
+    t->has_retry_budget = pb->retry_budget->budget_percent != NULL || pb->retry_budget->min_retry_concurrency != NULL;
     t->retry_budget_min_concurrency = xg__ces_u32(pb->retry_budget->min_retry_concurrency, 3);
     return xg__ces_percent(x, "retry_budget.budget_percent", pb->retry_budget->budget_percent, 20.0,
                            &t->retry_budget_percent);

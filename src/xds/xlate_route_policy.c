@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "envoy/config/route/v3/route_components.pb-c.h"
+#include "router/retry_policy.h"
 #include "xds/xlate_int.h"
 
 typedef Envoy__Config__Route__V3__RetryPolicy pb_retry;
@@ -17,39 +18,6 @@ typedef Envoy__Config__Route__V3__RateLimit__Action pb_rl_action;
 
 /* --- retry --- */
 
-static const struct {
-    const char *name;
-    uint32_t bit;
-} retry_on_names[] = {
-    {"5xx", XG_RETRY_5XX},
-    {"gateway-error", XG_RETRY_GATEWAY_ERROR},
-    {"reset", XG_RETRY_RESET},
-    {"reset-before-request", XG_RETRY_RESET_BEFORE_REQUEST},
-    {"connect-failure", XG_RETRY_CONNECT_FAILURE},
-    {"envoy-ratelimited", XG_RETRY_ENVOY_RATELIMITED},
-    {"retriable-4xx", XG_RETRY_RETRIABLE_4XX},
-    {"refused-stream", XG_RETRY_REFUSED_STREAM},
-    {"retriable-status-codes", XG_RETRY_RETRIABLE_STATUS_CODES},
-    {"retriable-headers", XG_RETRY_RETRIABLE_HEADERS},
-    {"http3-post-connect-failure", XG_RETRY_HTTP3_POST_CONNECT_FAILURE},
-    {"cancelled", XG_RETRY_GRPC_CANCELLED},
-    {"deadline-exceeded", XG_RETRY_GRPC_DEADLINE_EXCEEDED},
-    {"internal", XG_RETRY_GRPC_INTERNAL},
-    {"resource-exhausted", XG_RETRY_GRPC_RESOURCE_EXHAUSTED},
-    {"unavailable", XG_RETRY_GRPC_UNAVAILABLE},
-};
-
-static bool retry_on_bit(const char *s, size_t len, uint32_t *bit)
-{
-    for (size_t i = 0; i < sizeof(retry_on_names) / sizeof(retry_on_names[0]); i++) {
-        if (strlen(retry_on_names[i].name) == len && memcmp(retry_on_names[i].name, s, len) == 0) {
-            *bit = retry_on_names[i].bit;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* "5xx, reset,connect-failure": comma-separated, blanks around items ignored. */
 static int retry_on(xg_xlate *x, const char *s, uint32_t *out)
 {
@@ -61,8 +29,8 @@ static int retry_on(xg_xlate *x, const char *s, uint32_t *out)
             b++;
         while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
             e--;
-        uint32_t bit = 0;
-        if (e > b && !retry_on_bit(s + b, e - b, &bit))
+        uint32_t bit = e > b ? xg_retry_on_any(s + b, e - b) : 0;
+        if (e > b && bit == 0)
             return xg__fail_at(x, "retry_on", "unknown retry condition \"%.*s\"", (int)(e - b), s + b);
         *out |= bit;
         s += len + (s[len] == ',');

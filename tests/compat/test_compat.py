@@ -67,6 +67,7 @@ SENT_TYPES = [
     "envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin",
     "envoy.extensions.load_balancing_policies.random.v3.Random",
     "envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig",
+    "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
     "envoy.service.discovery.v3.DiscoveryRequest",
     "envoy.service.discovery.v3.DiscoveryResponse",
     "envoy.service.discovery.v3.DeltaDiscoveryRequest",

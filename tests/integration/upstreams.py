@@ -9,14 +9,19 @@ process by the tests (procs) and stopped by pid:
                                 "Upgrade: websocket"
   upstreams.py grpc PORT NAME   gRPC server (python3-grpcio) without generated
                                 code: /test.Echo/Unary, /test.Echo/ServerStream,
-                                /test.Echo/BidiStream, /test.Echo/Fail
+                                /test.Echo/BidiStream, /test.Echo/Fail,
+                                /test.Echo/FailN (fails with status x-fail-code
+                                the first x-fail-times calls of key x-test-key,
+                                then answers "ok:<attempt>")
   upstreams.py h2echo PORT NAME HTTP/2 server (h2c with prior knowledge, python3-h2):
                                 answers every request with the same JSON as
                                 "http" plus "peer" (the client's port, i.e.
                                 which connection it came on) and "active"
                                 (requests of that connection being answered
                                 when this one arrived); /slow/MS waits first
-                                without holding up other streams
+                                without holding up other streams;
+                                /refuse-once resets the first stream of key
+                                x-test-key with REFUSED_STREAM
   upstreams.py garbage PORT NAME  reads a request head and answers bytes that
                                 are not HTTP, then closes
 
@@ -31,6 +36,20 @@ Special HTTP paths (the query is ignored):
   /__seen          JSON list of every request line seen so far (method and path)
   /peer            the usual JSON plus "peer": the client's port (which
                    connection the request came on)
+
+Per-key paths (the key is the x-test-key request header, else the path), for
+retry tests; every request is recorded under its key:
+  /fail/N/STATUS[/MS]  STATUS (with "x-fail: <attempt>") for the first N
+                   requests of a key, then 200 (after MS milliseconds)
+  /slowfirst/N/MS  waits MS milliseconds for the first N requests of a key,
+                   then answers at once
+  /reset-once      closes the connection without answering the first request
+                   of a key, then answers
+  /__attempts/KEY  JSON list of the requests recorded for KEY: {"t" (monotonic
+                   seconds), "server", "headers", "body_len"}
+  /gauge/MS        waits MS milliseconds while counted as in progress
+  /__maxconc       {"max", "active"}: the most /gauge requests in progress at
+                   once since the last /__maxconc/reset
 """
 import base64
 import hashlib
@@ -114,14 +133,66 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ws_echo(self.rfile, self.wfile, self.server.name)
         self.close_connection = True
 
+    def _record(self, body):
+        """The per-key attempt number (1-based) of this request, recorded under its key."""
+        key = self.headers.get("x-test-key") or self.path
+        with self.server.lock:
+            seen = self.server.attempts.setdefault(key, [])
+            seen.append({"t": time.monotonic(), "server": self.server.name, "body_len": len(body),
+                         "headers": [[k.lower(), v] for k, v in self.headers.items()]})
+            return len(seen)
+
+    def _gauge(self, ms):
+        with self.server.lock:
+            self.server.active += 1
+            self.server.max_active = max(self.server.max_active, self.server.active)
+        try:
+            time.sleep(ms / 1000.0)
+        finally:
+            with self.server.lock:
+                self.server.active -= 1
+
+    def _keyed(self, parts, body):
+        """The per-key paths; None when the path is not one of them."""
+        if parts[0] not in ("fail", "slowfirst", "reset-once", "gauge"):
+            return None
+        n = self._record(body)
+        desc = dict(self._describe(body), attempt=n)
+        if parts[0] == "fail" and n <= int(parts[1]):
+            self._send(int(parts[2]), json.dumps(desc).encode(), extra=[("x-fail", str(n))])
+            return True
+        if parts[0] == "fail" and len(parts) > 3:
+            time.sleep(int(parts[3]) / 1000.0)
+        if parts[0] == "slowfirst" and n <= int(parts[1]):
+            time.sleep(int(parts[2]) / 1000.0)
+        if parts[0] == "reset-once" and n == 1:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if parts[0] == "gauge":
+            self._gauge(int(parts[1]))
+        self._send(200, json.dumps(desc).encode())
+        return True
+
     def _reply(self):
         if self.path == "/__seen":
             return self._send(200, json.dumps(self.server.seen).encode())
+        if self.path.startswith("/__attempts/"):
+            with self.server.lock:
+                return self._send(200, json.dumps(self.server.attempts.get(self.path[12:], [])).encode())
+        if self.path.startswith("/__maxconc"):
+            with self.server.lock:
+                out = {"max": self.server.max_active, "active": self.server.active}
+                if self.path == "/__maxconc/reset":
+                    self.server.max_active = 0
+            return self._send(200, json.dumps(out).encode())
         self.server.seen.append([self.command, self.path])
         if (self.headers.get("upgrade") or "").lower() == "websocket":
             return self._websocket()
         body = self._body()
         parts = self.path.split("?")[0].strip("/").split("/")
+        if self._keyed(parts, body) is not None:
+            return None
         if parts[0] == "reset":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -182,6 +253,9 @@ def serve_http(port, name):
     srv = Server(("127.0.0.1", port), Handler)
     srv.name = name
     srv.seen = []
+    srv.lock = threading.Lock()
+    srv.attempts = {}
+    srv.active = srv.max_active = 0
     print("listening", flush=True)
     srv.serve_forever()
 
@@ -207,11 +281,23 @@ def serve_grpc(port, name):
     def fail(req, ctx):
         ctx.abort(grpc.StatusCode.PERMISSION_DENIED, "no way")
 
+    calls, lock = {}, threading.Lock()
+
+    def fail_n(req, ctx):
+        md = dict(ctx.invocation_metadata())
+        with lock:
+            n = calls[md.get("x-test-key", "")] = calls.get(md.get("x-test-key", ""), 0) + 1
+        if n <= int(md.get("x-fail-times", "0")):
+            code = [c for c in grpc.StatusCode if c.value[0] == int(md.get("x-fail-code", "14"))][0]
+            ctx.abort(code, "failing %d" % n)
+        return ("ok:%d" % n).encode()
+
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
         "BidiStream": grpc.stream_stream_rpc_method_handler(bidi),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "FailN": grpc.unary_unary_rpc_method_handler(fail_n),
     }
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", handlers),))
@@ -219,6 +305,21 @@ def serve_grpc(port, name):
     srv.start()
     print("listening", flush=True)
     srv.wait_for_termination()
+
+
+REFUSED_KEYS, REFUSED_LOCK = set(), threading.Lock()
+
+
+def refuse_first(headers):
+    """True for the first /refuse-once stream of its x-test-key."""
+    hd = dict(headers)
+    if not hd.get(":path", "").startswith("/refuse-once"):
+        return False
+    with REFUSED_LOCK:
+        key = hd.get("x-test-key", "")
+        first = key not in REFUSED_KEYS
+        REFUSED_KEYS.add(key)
+        return first
 
 
 class H2Echo:
@@ -275,6 +376,10 @@ class H2Echo:
                         h, b = self.requests.get(ev.stream_id, ([], b""))
                         self.requests[ev.stream_id] = (h, b + ev.data)
                         self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in self.requests and \
+                            refuse_first(self.requests[ev.stream_id][0]):
+                        del self.requests[ev.stream_id]
+                        self.conn.reset_stream(ev.stream_id, error_code=7)  # REFUSED_STREAM
                     elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in self.requests:
                         self.active += 1
                         ended.append((ev.stream_id,) + self.requests.pop(ev.stream_id) + (self.active,))
