@@ -28,31 +28,31 @@ typedef struct router {
     double t_req_end;         /* when the downstream request ended; 0 until then */
     double timeout;           /* the route (global) timeout in seconds, 0: none */
     uint64_t timeout_ms;
-    int timeout_status;       /* 504, or 204 with x-envoy-upstream-rq-timeout-alt-response */
-    size_t owed_req;          /* request bytes delivered, not yet acknowledged to the client */
-    size_t owed_resp;         /* response bytes taken while the downstream was full */
-    bool up_done;             /* no attempt is running (ended, cancelled, or none yet) */
-    bool timer_started;       /* the route timeout was armed */
-    bool req_end;             /* the downstream request is complete */
-    bool resp_started;        /* response headers went downstream: no more retries */
+    int timeout_status; /* 504, or 204 with x-envoy-upstream-rq-timeout-alt-response */
+    size_t owed_req;    /* request bytes delivered, not yet acknowledged to the client */
+    size_t owed_resp;   /* response bytes taken while the downstream was full */
+    bool up_done;       /* no attempt is running (ended, cancelled, or none yet) */
+    bool timer_started; /* the route timeout was armed */
+    bool req_end;       /* the downstream request is complete */
+    bool resp_started;  /* response headers went downstream: no more retries */
 
     /* retries (router_retry.c) */
     xg_retry_state rs;
-    bool retrying;            /* retries are possible: policy on, body within the buffer limit */
-    bool backoff;             /* waiting for the back-off before the next attempt */
-    bool timeout_retry;       /* the pending retry follows a per-try timeout (x-envoy-is-timeout-retry) */
-    int priority;             /* XG_PRIORITY_* of the route */
-    uint32_t attempt;         /* 1 for the first attempt */
-    uint32_t body_limit;      /* request bytes kept for retries at most */
-    xg_buf body;              /* the request body so far, kept for retries */
-    xg_headers *trailers;     /* the request trailers, kept for retries */
-    xg_cluster_rt *hold_rt;   /* holds one retry unit of its breaker (referenced) while not NULL */
-    uint64_t *tried;          /* address hashes of the hosts tried (previous_hosts) */
+    bool retrying;          /* retries are possible: policy on, body within the buffer limit */
+    bool backoff;           /* waiting for the back-off before the next attempt */
+    bool timeout_retry;     /* the pending retry follows a per-try timeout (x-envoy-is-timeout-retry) */
+    int priority;           /* XG_PRIORITY_* of the route */
+    uint32_t attempt;       /* 1 for the first attempt */
+    uint32_t body_limit;    /* request bytes kept for retries at most */
+    xg_buf body;            /* the request body so far, kept for retries */
+    xg_headers *trailers;   /* the request trailers, kept for retries */
+    xg_cluster_rt *hold_rt; /* holds one retry unit of its breaker (referenced) while not NULL */
+    uint64_t *tried;        /* address hashes of the hosts tried (previous_hosts) */
     uint32_t n_tried, cap_tried;
-    ev_timer timer;           /* back-off, per-try and per-try idle deadlines */
+    ev_timer timer; /* back-off, per-try and per-try idle deadlines */
     bool timer_live;
     double backoff_at, per_try_at, idle_seen; /* absolute; 0: not armed */
-    double per_try_idle;      /* seconds, 0: none */
+    double per_try_idle;                      /* seconds, 0: none */
 } router;
 
 /* router.c */
@@ -75,8 +75,8 @@ void xg__router_ack(router *r);
 
 /* router_retry.c */
 typedef enum xg_router_retry {
-    XG_ROUTER_RETRY_NO,       /* the outcome is final */
-    XG_ROUTER_RETRY_YES,      /* a retry is scheduled: drop the attempt */
+    XG_ROUTER_RETRY_NO,  /* the outcome is final */
+    XG_ROUTER_RETRY_YES, /* a retry is scheduled: drop the attempt */
 } xg_router_retry;
 /* Sets retries up for the request (the policy and, for internal requests,
  * the x-envoy-* headers). 0 or XG_ENOMEM. */

@@ -270,7 +270,8 @@ static int timeout_headers(router *r)
     uint64_t elapsed = r->req_end ? (uint64_t)((now_of(r) - r->t_req_end) * 1000) : 0;
     uint64_t expected = r->rs.per_try_timeout_ms != 0 ? r->rs.per_try_timeout_ms : r->timeout_ms;
     if (expected > 0 && r->timeout_ms > 0)
-        expected = elapsed >= r->timeout_ms ? 1 : (expected < r->timeout_ms - elapsed ? expected : r->timeout_ms - elapsed);
+        expected =
+            elapsed >= r->timeout_ms ? 1 : (expected < r->timeout_ms - elapsed ? expected : r->timeout_ms - elapsed);
     int rc = 0;
     if (expected > 0 && !xg__router_suppress(r)) {
         char ms[24];
@@ -278,8 +279,8 @@ static int timeout_headers(router *r)
         rc = xg_headers_set(s->req, "x-envoy-expected-rq-timeout-ms", 30, ms, (size_t)n, true);
     }
     if (rc == 0)
-        rc = xg_route_set_grpc_timeout(&s->route->forward, s->cfg->max_stream_duration_ms, expected, s->req,
-                                       s->is_grpc);
+        rc =
+            xg_route_set_grpc_timeout(&s->route->forward, s->cfg->max_stream_duration_ms, expected, s->req, s->is_grpc);
     return rc;
 }
 

@@ -41,8 +41,8 @@ typedef enum xg_retry_reset {
 
 /* What one downstream request may still do. */
 typedef struct xg_retry_state {
-    uint32_t retry_on;  /* XG_RETRY_* bits: 0 = no retries at all */
-    uint32_t remaining; /* retries left (num_retries, or x-envoy-max-retries) */
+    uint32_t retry_on;     /* XG_RETRY_* bits: 0 = no retries at all */
+    uint32_t remaining;    /* retries left (num_retries, or x-envoy-max-retries) */
     const uint16_t *codes; /* retriable_status_codes + x-envoy-retriable-status-codes */
     size_t n_codes;
     const xg_header_matcher *headers; /* retriable_headers */

@@ -115,7 +115,8 @@ XG_TEST(responses_per_condition)
     const char *const unavailable[] = {"grpc-status", "14", NULL}, *const cancelled[] = {"grpc-status", "1", NULL};
     const char *const internal[] = {"grpc-status", "13", NULL}, *const ok[] = {"grpc-status", "0", NULL};
     CHECK(on_status(rc, "grpc", 200, unavailable) && on_status(rc, "grpc", 200, cancelled));
-    CHECK(!on_status(rc, "grpc", 200, internal) && !on_status(rc, "grpc", 200, ok) && !on_status(rc, "grpc", 503, NULL));
+    CHECK(!on_status(rc, "grpc", 200, internal) && !on_status(rc, "grpc", 200, ok) &&
+          !on_status(rc, "grpc", 503, NULL));
     /* x-envoy-ratelimited decides alone: only envoy-ratelimited retries it, even a 503 */
     const char *const limited[] = {"x-envoy-ratelimited", "true", NULL};
     CHECK(!on_status(rc, "x5", 503, limited) && on_status(rc, "rl", 429, limited));
@@ -132,9 +133,11 @@ XG_TEST(resets_per_condition)
     CHECK(on_reset(rc, "x5", XG_RETRY_RESET_OTHER, true) && on_reset(rc, "gw", XG_RETRY_RESET_CONNECT_FAILURE, false));
     CHECK(!on_reset(rc, "x5", XG_RETRY_RESET_OVERFLOW, false));
     CHECK(on_reset(rc, "rst", XG_RETRY_RESET_OTHER, true) && on_reset(rc, "rst", XG_RETRY_RESET_REFUSED_STREAM, true));
-    CHECK(on_reset(rc, "rbr", XG_RETRY_RESET_CONNECT_FAILURE, false) && on_reset(rc, "rbr", XG_RETRY_RESET_OTHER, false));
+    CHECK(on_reset(rc, "rbr", XG_RETRY_RESET_CONNECT_FAILURE, false) &&
+          on_reset(rc, "rbr", XG_RETRY_RESET_OTHER, false));
     CHECK(!on_reset(rc, "rbr", XG_RETRY_RESET_OTHER, true)); /* bytes may have reached the upstream */
-    CHECK(on_reset(rc, "cf", XG_RETRY_RESET_CONNECT_FAILURE, false) && !on_reset(rc, "cf", XG_RETRY_RESET_OTHER, false));
+    CHECK(on_reset(rc, "cf", XG_RETRY_RESET_CONNECT_FAILURE, false) &&
+          !on_reset(rc, "cf", XG_RETRY_RESET_OTHER, false));
     CHECK(on_reset(rc, "rs", XG_RETRY_RESET_REFUSED_STREAM, true) && !on_reset(rc, "rs", XG_RETRY_RESET_OTHER, false));
     CHECK(!on_reset(rc, "r4", XG_RETRY_RESET_OTHER, false) && !on_reset(rc, "none", XG_RETRY_RESET_OTHER, false));
     xg_res_unref(res);
@@ -251,4 +254,3 @@ XG_TEST(backoff_bounds_fixed_seed)
     treq_dispose(&t);
     xg_res_unref(res);
 }
-
