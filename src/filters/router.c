@@ -232,7 +232,13 @@ static xg_filter_status forward(router *r, bool end_stream)
     r->req_end = end_stream;
     if (end_stream)
         r->t_req_end = ev_now(xg_stream_loop(s)->ev);
-    int rc = xg__router_retry_init(r);
+    /* The route's hash, before the route's request mutations (Envoy). */
+    xg_hash_input hin = {s->req, (const struct sockaddr *)&s->remote, xg_stream_local(s), &s->arena};
+    const xg_route_forward *fw = &s->route->forward;
+    int rc = xg_hash_policy_for(fw->hash_policies, fw->n_hash_policies, xg_lb_policy_hashed(c->cfg->lb.policy), &hin,
+                                &r->hash);
+    if (rc == 0)
+        rc = xg__router_retry_init(r);
     if (rc == 0) {
         timeouts(r);
         rc = prepare_upstream_headers(r, &t);

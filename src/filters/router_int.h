@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "filters/filter.h"
 #include "http/stream.h"
+#include "router/hash_policy.h"
 #include "router/retry_policy.h"
 #include "upstream/upstream.h"
 
@@ -53,6 +54,9 @@ typedef struct router {
     bool timer_live;
     double backoff_at, per_try_at, idle_seen; /* absolute; 0: not armed */
     double per_try_idle;                      /* seconds, 0: none */
+    /* The route hash_policy's value and generated cookies, for clusters
+     * balanced by hash (router/hash_policy.h); empty otherwise. */
+    xg_hash_result hash;
 } router;
 
 /* router.c */

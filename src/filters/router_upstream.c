@@ -178,6 +178,8 @@ static void up_headers(void *user, xg_headers *h, bool end_stream)
     int rc = xg_route_finalize_response(s->rc, s->vh, s->route, r->wc, h, &ctx);
     if (rc == 0)
         rc = envoy_response_headers(r, h);
+    if (rc == 0)
+        rc = xg_hash_policy_set_cookies(&r->hash, h); /* a generated hash cookie */
     if (rc != 0 || err != 0) {
         xg__router_cancel_attempt(r);
         xg__router_timers_stop(r);
@@ -353,7 +355,8 @@ void xg__router_attempt(router *r)
                             .on_host = on_host,
                             .priority = r->priority,
                             .reject_host = r->rs.previous_hosts && r->n_tried > 0 ? reject_host : NULL,
-                            .host_selection_retries = r->rs.host_selection_retries};
+                            .host_selection_retries = r->rs.host_selection_retries,
+                            .lb = {.hash = r->hash.hash, .has_hash = r->hash.has_hash}};
     xg_upstream_reset why;
     xg_upstream_req *up = NULL;
     r->up_done = false;
