@@ -209,6 +209,7 @@ static void rt_free(xg_cluster_rt *rt)
     xg_res_unref(rt->res);
     xg_dns_hosts_unref(rt->dns);
     free(rt->dns_eps);
+    xg_tls_names_free(rt->tls_names);
     free(rt->name);
     free(rt);
 }

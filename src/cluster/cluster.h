@@ -91,6 +91,9 @@ typedef struct xg_cluster_rt {
      * it and the config, which eps points to (owned). */
     struct xg_dns_hosts *dns;
     struct xg_endpoints *dns_eps;
+    /* auto_sni / auto_san_validation: the named client contexts made from
+     * tls for the requests' hosts (net/tls_ctx.h; owned). */
+    struct xg_tls_names *tls_names;
 } xg_cluster_rt;
 
 /* What the upstream layer (pools) must do when the cluster layer drops or

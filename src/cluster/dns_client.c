@@ -422,8 +422,7 @@ static void start_exchange(xg_dns_query *q)
 static void add_cand(xg_dns_query *q, const char *name, const char *domain)
 {
     char *c = q->cands[q->n_cands];
-    int n = domain != NULL ? snprintf(c, NAME_MAX_TEXT, "%s.%s", name, domain)
-                           : snprintf(c, NAME_MAX_TEXT, "%s", name);
+    int n = domain != NULL ? snprintf(c, NAME_MAX_TEXT, "%s.%s", name, domain) : snprintf(c, NAME_MAX_TEXT, "%s", name);
     if (n > 0 && n < NAME_MAX_TEXT && q->n_cands < MAX_CANDS)
         q->n_cands++;
 }

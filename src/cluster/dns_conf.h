@@ -21,11 +21,11 @@ typedef struct xg_dns_conf {
     size_t n_servers;
     char search[XG_DNS_MAX_SEARCH][254]; /* search domains, no final dot */
     size_t n_search;
-    unsigned ndots;      /* default 1, at most 15 */
-    unsigned timeout_ms; /* per try, default 2000 (c-ares'), resolv.conf timeout:N seconds, at most 30 s */
-    unsigned attempts;   /* rounds over the servers, default 3, at most 5 */
-    bool rotate;         /* start each lookup at another server */
-    bool use_tcp;        /* TCP for every query, not only after a truncated UDP answer */
+    unsigned ndots;       /* default 1, at most 15 */
+    unsigned timeout_ms;  /* per try, default 2000 (c-ares'), resolv.conf timeout:N seconds, at most 30 s */
+    unsigned attempts;    /* rounds over the servers, default 3, at most 5 */
+    bool rotate;          /* start each lookup at another server */
+    bool use_tcp;         /* TCP for every query, not only after a truncated UDP answer */
     bool has_nameservers; /* the file named servers (else 127.0.0.1 stands in) */
 } xg_dns_conf;
 

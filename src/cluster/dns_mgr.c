@@ -146,8 +146,8 @@ static int64_t failure_delay(dcluster *c)
     const xg_cluster *cfg = c->cfg;
     if (cfg->dns_failure_refresh_base_ms <= 0)
         return cfg->dns_refresh_rate_ms;
-    int64_t max = cfg->dns_failure_refresh_max_ms > 0 ? cfg->dns_failure_refresh_max_ms
-                                                      : 10 * cfg->dns_failure_refresh_base_ms;
+    int64_t max =
+        cfg->dns_failure_refresh_max_ms > 0 ? cfg->dns_failure_refresh_max_ms : 10 * cfg->dns_failure_refresh_base_ms;
     int64_t ceiling = c->backoff_next_ms > 0 ? c->backoff_next_ms : cfg->dns_failure_refresh_base_ms;
     c->backoff_next_ms = ceiling < max / 2 ? ceiling * 2 : max;
     int64_t d = (int64_t)xg_rng_below(&c->m->rng, (uint64_t)ceiling);
@@ -194,7 +194,7 @@ static uint32_t shape(const dcluster *c, const xg_dns_result *r, struct sockaddr
     for (uint32_t i = 0; i < r->n; i++)
         if ((fam & (r->addrs[i].ss_family == AF_INET ? 1u : 2u)) != 0)
             out[n++] = r->addrs[i];
-    if (c->cfg->type == XG_CLUSTER_STRICT_DNS)
+    if (c->cfg->type == XG_CLUSTER_STRICT_DNS && n > 1)
         qsort(out, n, sizeof *out, addr_cmp);
     return n;
 }

@@ -286,8 +286,7 @@ static int check_question(const uint8_t *m, size_t len, size_t *off, const char 
     return same ? 0 : XG_ENOENT;
 }
 
-int xg_dns_reply_parse(const uint8_t *msg, size_t len, uint16_t id, const char *name, uint16_t qtype,
-                       xg_dns_reply *out)
+int xg_dns_reply_parse(const uint8_t *msg, size_t len, uint16_t id, const char *name, uint16_t qtype, xg_dns_reply *out)
 {
     memset(out, 0, offsetof(xg_dns_reply, addr));
     out->ttl = 0;

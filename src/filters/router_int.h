@@ -29,13 +29,14 @@ typedef struct router {
     double t_req_end;         /* when the downstream request ended; 0 until then */
     double timeout;           /* the route (global) timeout in seconds, 0: none */
     uint64_t timeout_ms;
-    int timeout_status; /* 504, or 204 with x-envoy-upstream-rq-timeout-alt-response */
-    size_t owed_req;    /* request bytes delivered, not yet acknowledged to the client */
-    size_t owed_resp;   /* response bytes taken while the downstream was full */
-    bool up_done;       /* no attempt is running (ended, cancelled, or none yet) */
-    bool timer_started; /* the route timeout was armed */
-    bool req_end;       /* the downstream request is complete */
-    bool resp_started;  /* response headers went downstream: no more retries */
+    int timeout_status;     /* 504, or 204 with x-envoy-upstream-rq-timeout-alt-response */
+    size_t owed_req;        /* request bytes delivered, not yet acknowledged to the client */
+    size_t owed_resp;       /* response bytes taken while the downstream was full */
+    bool up_done;           /* no attempt is running (ended, cancelled, or none yet) */
+    bool timer_started;     /* the route timeout was armed */
+    bool req_end;           /* the downstream request is complete */
+    bool resp_started;      /* response headers went downstream: no more retries */
+    const char *up_failure; /* the latest failed attempt's TLS failure reason (upstream.h), or NULL */
 
     /* retries (router_retry.c) */
     xg_retry_state rs;

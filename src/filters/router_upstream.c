@@ -44,19 +44,44 @@ static const char *reset_reason(xg_upstream_reset why)
     }
 }
 
+/* A TLS failure behind a connection failure, or NULL. */
+static const char *transport_failure(const router *r, xg_upstream_reset why)
+{
+    return why == XG_UPSTREAM_CONNECT_FAILURE ? r->up_failure : NULL;
+}
+
 /* Envoy's body for a failure before the response: "upstream connect error or
- * disconnect/reset before headers. [retried and the latest ]reset reason: X". */
+ * disconnect/reset before headers. [retried and the latest ]reset reason: X
+ * [, transport failure reason: TLS error: Y]". */
 static const char *failure_body(router *r, xg_upstream_reset why)
 {
     static const char head[] = "upstream connect error or disconnect/reset before headers. ";
     if (why == XG_UPSTREAM_NO_HEALTHY_HOST)
         return "no healthy upstream";
     const char *retried = r->attempt > 1 ? "retried and the latest " : "", *reason = reset_reason(why);
-    size_t n = sizeof head + strlen(retried) + strlen(reason) + 16;
+    const char *tls = transport_failure(r, why);
+    size_t n = sizeof head + strlen(retried) + strlen(reason) + (tls ? strlen(tls) : 0) + 64;
     char *b = xg_arena_alloc(&r->base.stream->arena, n);
     if (b != NULL)
-        snprintf(b, n, "%s%sreset reason: %s", head, retried, reason);
+        snprintf(b, n, "%s%sreset reason: %s%s%s", head, retried, reason,
+                 tls ? ", transport failure reason: TLS error: " : "", tls ? tls : "");
     return b;
+}
+
+/* Envoy's details with the transport failure reason, spaces as '_':
+ * "upstream_reset_before_response_started{connection_failure,TLS_error:_...}". */
+static const char *failure_details(router *r, xg_upstream_reset why, bool started)
+{
+    const char *base = xg_upstream_reset_detail(why, started), *tls = transport_failure(r, why);
+    size_t n = strlen(base);
+    char *d = tls != NULL && n > 0 ? xg_arena_alloc(&r->base.stream->arena, n + strlen(tls) + 16) : NULL;
+    if (d == NULL)
+        return base;
+    int k = snprintf(d, n + strlen(tls) + 16, "%.*s,TLS_error:_%s}", (int)(n - 1), base, tls);
+    for (int i = (int)n; i < k; i++)
+        if (d[i] == ' ')
+            d[i] = '_';
+    return d;
 }
 
 void xg__router_fail(router *r, xg_upstream_reset why, bool started)
@@ -64,7 +89,7 @@ void xg__router_fail(router *r, xg_upstream_reset why, bool started)
     xg__router_retry_done(r);
     xg__router_timers_stop(r);
     uint32_t flag = xg_upstream_reset_flag(why);
-    const char *details = xg_upstream_reset_detail(why, started);
+    const char *details = failure_details(r, why, started);
     if (started)
         xg_filter_reset_stream(&r->base, flag, details);
     else
@@ -217,6 +242,7 @@ static void up_trailers(void *user, xg_headers *t)
 static void up_reset(void *user, xg_upstream_reset why, bool started)
 {
     router *r = user;
+    r->up_failure = xg_upstream_request_failure(r->up);
     note_host(r);
     if (!started) {
         attempt_failed(r, why, xg_upstream_request_sent(r->up));

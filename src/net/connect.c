@@ -27,6 +27,7 @@ struct xg_connect {
     xg_connect_cb cb;
     void *arg;
     bool done;
+    char failure[160]; /* why the TLS handshake failed, as the TLS layer saw it ("" otherwise) */
 };
 
 static void on_free(xg_deferred *d)
@@ -61,6 +62,8 @@ static void on_hs_done(xg_conn *c, void *owner)
 static void on_hs_close(xg_conn *c, void *owner, xg_conn_reason why)
 {
     xg_connect *r = owner;
+    if (why == XG_CONN_TLS_ERROR)
+        xg_tls_client_failure(c->ssl, r->failure, sizeof(r->failure));
     finish(r, NULL, why == XG_CONN_TIMEOUT ? -ETIMEDOUT : why == XG_CONN_TLS_ERROR ? -EPROTO : -ECONNRESET);
 }
 
@@ -170,4 +173,9 @@ void xg_connect_cancel(xg_connect *r)
     if (r->fd >= 0)
         close(r->fd);
     xg_loop_defer(r->loop, &r->deferred, on_free);
+}
+
+const char *xg_connect_failure(const xg_connect *r)
+{
+    return r != NULL ? r->failure : "";
 }

@@ -38,5 +38,8 @@ int xg_connect_start(xg_loop *loop, const struct sockaddr *sa, socklen_t len, co
 /* Abandons an attempt whose callback has not run: no callback follows and
  * everything is released. */
 void xg_connect_cancel(xg_connect *r);
+/* Inside the callback of a failed TLS attempt (-EPROTO): why the handshake
+ * failed, as the TLS layer saw it (xg_tls_client_failure), else "". */
+const char *xg_connect_failure(const xg_connect *r);
 
 #endif

@@ -28,6 +28,7 @@
 #define DEFAULT_CURVES "X25519:P-256"
 
 static int ex_index = -1;
+static int note_index = -1; /* SSL ex_data: why the handshake failed (a malloc'd string, freed with the SSL) */
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast64_t next_id = 1;
 
@@ -47,9 +48,43 @@ int xg__tls_fail(xg__tls_err *e, int code, const char *fmt, ...)
     return code;
 }
 
+static void free_note(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, long argl, void *argp)
+{
+    free(ptr);
+}
+
 static void make_index(void)
 {
     ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    note_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_note);
+}
+
+void xg__tls_note(const SSL *ssl, const char *fmt, ...)
+{
+    pthread_once(&ex_once, make_index);
+    if (note_index < 0)
+        return;
+    char *old = SSL_get_ex_data(ssl, note_index);
+    if (fmt != NULL && old != NULL)
+        return; /* the first reason is the cause; what follows (our own alert) is not */
+    char *note = NULL;
+    if (fmt != NULL && (note = malloc(160)) != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(note, 160, fmt, ap);
+        va_end(ap);
+    }
+    if (SSL_set_ex_data((SSL *)ssl, note_index, note) == 1)
+        free(old);
+    else
+        free(note);
+}
+
+const char *xg_tls_client_failure(const SSL *ssl, char *buf, size_t cap)
+{
+    const char *note = note_index >= 0 && ssl != NULL ? SSL_get_ex_data(ssl, note_index) : NULL;
+    snprintf(buf, cap, "%s", note != NULL ? note : "");
+    return buf;
 }
 
 int xg__tls_ex_index(void)
@@ -526,6 +561,21 @@ static size_t san_text(const GENERAL_NAME *g, char *buf, size_t cap)
     return (size_t)n;
 }
 
+/* auto_san_validation: a DNS SAN of leaf covers name. */
+static bool covers(X509 *leaf, const char *name)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    bool ok = false;
+    for (size_t i = 0; gens != NULL && !ok && i < (size_t)sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        char buf[512];
+        size_t n = g->type == GEN_DNS ? san_text(g, buf, sizeof(buf)) : 0;
+        ok = n > 0 && xg_tls_dns_match(buf, n, name, strlen(name));
+    }
+    GENERAL_NAMES_free(gens);
+    return ok;
+}
+
 static bool sans_ok(const xg__tls_verify *v, X509 *leaf)
 {
     if (v->n_sans == 0)
@@ -592,11 +642,25 @@ static int accept_untrusted(int ok, X509_STORE_CTX *sctx)
     return 1;
 }
 
-/* Chain (when there is a trusted CA), then SAN matchers and pins on the leaf. */
+/* What is wrong with leaf beyond its chain, or NULL: the name
+ * auto_san_validation asks for (else the SAN matchers), then the pins. */
+static const char *leaf_problem(const xg__tls_verify *v, X509 *leaf, const SSL *ssl)
+{
+    const char *want = ssl != NULL ? xg__tls_expected_name(ssl) : NULL;
+    if (want != NULL && !covers(leaf, want))
+        return "no DNS subjectAltName covers the requested host";
+    if (want == NULL && !sans_ok(v, leaf))
+        return "no subjectAltName matches";
+    return pins_ok(v, leaf) ? NULL : "the certificate is not pinned";
+}
+
+/* Chain (when there is a trusted CA), then SAN matchers and pins on the
+ * leaf. A failure is noted on the SSL for the upstream's failure reason. */
 static int cert_verify(X509_STORE_CTX *sctx, void *arg)
 {
     const xg__tls_verify *v = arg;
     X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
+    const SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
     if (leaf == NULL)
         return 0;
     if (v->cas != NULL) {
@@ -604,10 +668,17 @@ static int cert_verify(X509_STORE_CTX *sctx, void *arg)
             X509_STORE_CTX_set_verify_cb(sctx, accept_untrusted);
         else if (v->allow_expired)
             X509_STORE_CTX_set_verify_cb(sctx, accept_expired);
-        if (X509_verify_cert(sctx) != 1)
+        if (X509_verify_cert(sctx) != 1) {
+            if (ssl != NULL)
+                xg__tls_note(ssl, "CERTIFICATE_VERIFY_FAILED: %s",
+                             X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)));
             return 0;
+        }
     }
-    if (!sans_ok(v, leaf) || !pins_ok(v, leaf)) {
+    const char *why = leaf_problem(v, leaf, ssl);
+    if (why != NULL) {
+        if (ssl != NULL)
+            xg__tls_note(ssl, "CERTIFICATE_VERIFY_FAILED: %s", why);
         X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }

@@ -67,6 +67,31 @@ void xg_tls_client_ref(xg_tls_client *c);
 void xg_tls_client_unref(xg_tls_client *c);
 /* The configured sni, or NULL. */
 const char *xg_tls_client_sni(const xg_tls_client *c);
+/* A client for auto_sni / auto_san_validation: base's context (shared, no
+ * copy) sending sni (NULL: base's) as SNI and, with expect, accepting only a
+ * peer certificate with a DNS SAN that covers expect (wildcards as in
+ * xg_tls_dns_match), checked instead of base's SAN matchers (Envoy's SAN
+ * override); the trusted CA and pins still apply, and nothing is verified
+ * when base has no validation context. Sessions are kept per (base, sni).
+ * One reference (it holds one on base). 0 or XG_ENOMEM. */
+int xg_tls_client_named(xg_tls_client *base, const char *sni, const char *expect, xg_tls_client **out);
+
+/* Per-worker, per-cluster named clients, so that requests for one name
+ * share one client (and so one connection pool). Worker thread only. */
+typedef struct xg_tls_names xg_tls_names;
+/* The named client for (sni, expect) of base, made on first use; *cache is
+ * created as needed and starts over when base changes (a new cluster
+ * context). Borrowed while the cache holds it (reference it to keep it; at
+ * most 256 are kept, the oldest goes first). 0 or XG_ENOMEM. */
+int xg_tls_names_get(xg_tls_names **cache, xg_tls_client *base, const char *sni, const char *expect,
+                     xg_tls_client **out);
+void xg_tls_names_free(xg_tls_names *cache);
+
+/* Why the TLS handshake on ssl failed, as the TLS layer saw it, into buf
+ * (e.g. "CERTIFICATE_VERIFY_FAILED: no subjectAltName matches", "alert
+ * from the upstream: certificate required"); "" when it has no reason. Any
+ * time while ssl lives (the connect layer asks as the handshake fails). */
+const char *xg_tls_client_failure(const struct ssl_st *ssl, char *buf, size_t cap);
 
 /* For net/conn_tls.c: a new SSL in accept state on the server context. NULL
  * on allocation failure. Owned by the caller (SSL_free). */

@@ -81,4 +81,12 @@ int xg__tls_ex_index(void);
 /* 0, or XG_ENOMEM; SSL_CTX_new(TLS_method()) with the ex_data slot set. */
 int xg__tls_ctx_new(xg__tls_common *com, SSL_CTX **out, xg__tls_err *e);
 
+/* Notes why ssl's handshake is failing (the first note of a handshake
+ * wins; fmt NULL forgets it: a new handshake starts). Read back with
+ * xg_tls_client_failure. */
+void xg__tls_note(const SSL *ssl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* tls_client.c: the name ssl's peer certificate must cover (auto_san_validation),
+ * or NULL: the context's SAN matchers apply. */
+const char *xg__tls_expected_name(const SSL *ssl);
+
 #endif

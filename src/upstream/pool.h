@@ -96,6 +96,9 @@ struct xg_pool {
     uint32_t n_pending;
     uint32_t max_idle;
     bool draining; /* takes no new request; freed once empty */
+    /* Why the connection attempt failing right now failed (its TLS
+     * handshake, as the TLS layer saw it), for its requests; "" otherwise. */
+    char failure[160];
     bool freed;    /* unlinked; freed at the end of the pass */
     xg_deferred deferred;
     uint64_t cx_total; /* connections started (tests, stats) */
@@ -120,6 +123,7 @@ struct xg_upstream_req {
     bool done;    /* terminal event delivered (or cancelled) */
     bool blocked; /* staging reached the limit: on_send_ready owed */
     bool retried; /* requeued once after a refused stream */
+    const char *failure; /* the pool's failure reason when it failed r (in r's arena), or NULL */
     /* The route's XG_PRIORITY_*; whether it holds a max_requests unit (from
      * its stream's opening to its end); whether a stream was ever opened
      * (request bytes may have reached the upstream: reset-before-request). */

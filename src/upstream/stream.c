@@ -7,6 +7,7 @@
 
 #include "core/assert.h"
 #include "core/error.h"
+#include "upstream/auto_sni.h"
 #include "upstream/breaker.h"
 #include "upstream/pool.h"
 #include "upstream/resp_flags.h"
@@ -220,7 +221,10 @@ static bool requeue(xg_upstream_req *r, xg_upstream_reset reason)
     if (reason != XG_UPSTREAM_REFUSED || !r->end_stream || r->response_started || r->retried || r->host->removed)
         return false;
     xg_cluster_rt *rt = r->host->cluster;
-    xg_pool *p = xg__pool_get_prio(r->host, rt->cfg->http.protocol, r->pool->downstream, rt->tls, r->priority);
+    struct xg_tls_client *tls;
+    if (xg_auto_sni_tls(rt, r->headers, &tls) != 0)
+        return false;
+    xg_pool *p = xg__pool_get_prio(r->host, rt->cfg->http.protocol, r->pool->downstream, tls, r->priority);
     r->retried = true;
     return p != NULL && xg__pool_attach(p, r) == 0;
 }
@@ -235,6 +239,8 @@ void xg__req_fail(xg_upstream_req *r, xg_upstream_reset reason)
     xg__req_uncount(r); /* its stream is gone; a requeued request counts again on its new one */
     if (requeue(r, reason))
         return;
+    if (r->pool != NULL && r->pool->failure[0] != '\0')
+        r->failure = xg_arena_strdup(r->arena, r->pool->failure); /* NULL on ENOMEM: no reason given */
     xg_cluster_stats *stats = &r->host->cluster->stats;
     if (reason == XG_UPSTREAM_REMOTE_RESET || reason == XG_UPSTREAM_REFUSED)
         stats->upstream_rq_rx_reset++;
@@ -335,10 +341,13 @@ int xg_upstream_request_start(const xg_upstream_params *prm, xg_upstream_req **o
         return XG_EIO;
     }
     int rc = prm->on_host != NULL ? prm->on_host(prm->user, h, prm->headers) : 0;
+    struct xg_tls_client *tls = NULL;
+    if (rc == 0)
+        rc = xg_auto_sni_tls(rt, prm->headers, &tls); /* after on_host: the host as it goes upstream */
     if (rc != 0)
         return rc;
     xg_upstream_req *r = xg_arena_alloc(prm->arena, sizeof *r);
-    xg_pool *p = r != NULL ? xg__pool_get_prio(h, rt->cfg->http.protocol, prm->downstream_proto, rt->tls, prio) : NULL;
+    xg_pool *p = r != NULL ? xg__pool_get_prio(h, rt->cfg->http.protocol, prm->downstream_proto, tls, prio) : NULL;
     if (p == NULL)
         return XG_ENOMEM;
     r->host = h;
@@ -460,6 +469,11 @@ void xg_upstream_cancel(xg_upstream_req *r)
 xg_host *xg_upstream_request_host(const xg_upstream_req *r)
 {
     return r->host;
+}
+
+const char *xg_upstream_request_failure(const xg_upstream_req *r)
+{
+    return r->failure;
 }
 
 bool xg_upstream_request_sent(const xg_upstream_req *r)

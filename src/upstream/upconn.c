@@ -8,6 +8,7 @@
  * pump runs from the loop, later in the same pass, so no callback ever runs
  * inside a router call and one writev carries everything queued. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,6 +319,7 @@ static void on_connected(xg_conn *c, int status, void *arg)
 {
     xg_upconn *uc = arg;
     xg_cluster_stats *stats = &uc->pool->host->cluster->stats;
+    snprintf(uc->pool->failure, sizeof uc->pool->failure, "%s", status == -EPROTO ? xg_connect_failure(uc->cx) : "");
     uc->cx = NULL;
     if (status == 0) {
         uc->conn = c;
@@ -328,8 +330,11 @@ static void on_connected(xg_conn *c, int status, void *arg)
         stats->upstream_cx_connect_fail++;
         if (status == -ETIMEDOUT)
             stats->upstream_cx_connect_timeout++;
-        xg_log_debug("upstream %s: connect failed: %s", uc->pool->host->addr_str, xg_strerror(status));
+        xg_pool *p = uc->pool;
+        xg_log_debug("upstream %s: connect failed: %s%s%s", p->host->addr_str, xg_strerror(status),
+                     p->failure[0] ? ": " : "", p->failure);
         xg__uc_close(uc, status == -ETIMEDOUT ? XG_UPSTREAM_CONNECT_TIMEOUT : XG_UPSTREAM_CONNECT_FAILURE, true);
+        p->failure[0] = '\0'; /* p is freed at the end of the pass at the earliest */
         return;
     }
     uc->state = XG_UC_BUSY; /* settle puts it where it belongs and serves the queue */

@@ -153,6 +153,11 @@ size_t xg_upstream_request_buffered(const xg_upstream_req *r);
  * Valid until the terminal callback returns. */
 bool xg_upstream_request_sent(const xg_upstream_req *r);
 
+/* Inside on_reset: why the connection attempt failed when the TLS layer
+ * said (e.g. "CERTIFICATE_VERIFY_FAILED: no subjectAltName matches"), else
+ * NULL. In the request's arena. */
+const char *xg_upstream_request_failure(const xg_upstream_req *r);
+
 /* Fills o's hooks so that the cluster layer drains pools of removed hosts
  * and changed clusters. Call before xg_clusters_new. */
 void xg_upstream_cluster_hooks(xg_clusters_opts *o);

@@ -115,9 +115,9 @@ static int cares(xg_xlate *x, const Envoy__Config__Core__V3__TypedExtensionConfi
         return xg__ces_fail_at(x, "typed_config", "resolver type \"%s\" is not supported (only %s is)", type,
                                CARES_TYPE);
     ProtobufCMessage *m = NULL;
-    int rc = xg__ces_any_unpack(x, "typed_config", t->typed_config,
-                                &envoy__extensions__network__dns_resolver__cares__v3__cares_dns_resolver_config__descriptor,
-                                &m);
+    int rc = xg__ces_any_unpack(
+        x, "typed_config", t->typed_config,
+        &envoy__extensions__network__dns_resolver__cares__v3__cares_dns_resolver_config__descriptor, &m);
     if (rc != 0)
         return rc;
     const pb_cares *pb = (const pb_cares *)m;

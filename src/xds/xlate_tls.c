@@ -299,6 +299,10 @@ static int upstream_context(xg_xlate *x, const pb_upstream *pb, xg_tls_context *
         rc = XG_ENOMEM;
     out->max_session_keys = xg__ces_u32(pb->max_session_keys, 1);
     out->enforce_rsa_key_usage = xg__ces_bool(pb->enforce_rsa_key_usage, false);
+#ifdef XG_TLS_OPENSSL
+    if (rc == 0 && out->enforce_rsa_key_usage)
+        rc = xg__ces_fail_at(x, "enforce_rsa_key_usage", "not supported by the OpenSSL build (BoringSSL only)");
+#endif
     return rc;
 }
 

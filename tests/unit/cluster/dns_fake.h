@@ -33,7 +33,7 @@ typedef struct fake {
 } fake;
 
 static qinfo seen[64]; /* the first 64 queries since n_seen was last zeroed */
-static int n_seen;      /* every query since then */
+static int n_seen;     /* every query since then */
 static pk outs[4];
 
 static inline bool fk_read_query(const uint8_t *b, size_t n, qinfo *q)

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cluster/dns_conf.h"
+#include "cluster/host.h"
+#include "net/listen.h"
 #include "xg_test.h"
 
 static xg_dns_conf c;
@@ -20,18 +22,8 @@ static void parse(const char *text)
 
 static const char *server(size_t i)
 {
-    static char buf[INET6_ADDRSTRLEN + 8];
-    const struct sockaddr_storage *ss = &c.servers[i];
-    char ip[INET6_ADDRSTRLEN];
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const void *)ss;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-        snprintf(buf, sizeof buf, "%s:%u", ip, ntohs(in->sin_port));
-    } else {
-        const struct sockaddr_in6 *in6 = (const void *)ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-        snprintf(buf, sizeof buf, "[%s]:%u", ip, ntohs(in6->sin6_port));
-    }
+    static char buf[XG_HOST_ADDR_STR];
+    xg_sockaddr_str((const struct sockaddr *)&c.servers[i], buf, sizeof buf);
     return buf;
 }
 

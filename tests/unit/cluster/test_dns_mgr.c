@@ -149,16 +149,32 @@ static bool queries(int n, double secs)
     return n_seen >= n;
 }
 
+/* make_dns's cluster in a snapshot the resolver applies; the first answer
+ * reaches the "workers". */
+static xg_snapshot *start_cluster(xg_res **c)
+{
+    *c = dns_cluster();
+    xg_snapshot *s = snap_of(1, *c);
+    xg_dns_mgr_apply(mgr, s);
+    CHECK(deliveries(1, 5));
+    return s;
+}
+
+static void finish(xg_snapshot *s, xg_res *c)
+{
+    xg_snapshot_unref(s);
+    xg_res_unref(c);
+    teardown();
+}
+
 XG_TEST(answers_are_passed_on_when_they_change)
 {
     setup("/nonexistent/resolv.conf");
     ips[0] = "10.0.0.2";
     ips[1] = "10.0.0.1";
     n_ips = 2;
-    xg_res *c = dns_cluster();
-    xg_snapshot *s = snap_of(1, c);
-    xg_dns_mgr_apply(mgr, s);
-    CHECK(deliveries(1, 5));
+    xg_res *c;
+    xg_snapshot *s = start_cluster(&c);
     CHECK_STR(last->cluster, "dns");
     CHECK_STR(last_text(), "10.0.0.1,10.0.0.2"); /* STRICT_DNS: in address order */
     CHECK(queries(5, 5));                        /* refreshed every 50 ms... */
@@ -171,9 +187,7 @@ XG_TEST(answers_are_passed_on_when_they_change)
     CHECK(deliveries(3, 5));
     CHECK_STR(last_text(), "");
     xg_dns_mgr_apply(mgr, s); /* the same cluster table: nothing restarts */
-    xg_snapshot_unref(s);
-    xg_res_unref(c);
-    teardown();
+    finish(s, c);
 }
 
 XG_TEST(failures_change_nothing_and_are_retried)
@@ -181,10 +195,8 @@ XG_TEST(failures_change_nothing_and_are_retried)
     setup("/nonexistent/resolv.conf");
     ips[0] = "10.0.0.1";
     n_ips = 1;
-    xg_res *c = dns_cluster();
-    xg_snapshot *s = snap_of(1, c);
-    xg_dns_mgr_apply(mgr, s);
-    CHECK(deliveries(1, 5));
+    xg_res *c;
+    xg_snapshot *s = start_cluster(&c);
     fail_all = true;
     int before = n_seen;
     CHECK(queries(before + 6, 10)); /* asked again and again */
@@ -193,9 +205,7 @@ XG_TEST(failures_change_nothing_and_are_retried)
     ips[0] = "10.0.0.9";
     CHECK(deliveries(2, 5));
     CHECK_STR(last_text(), "10.0.0.9");
-    xg_snapshot_unref(s);
-    xg_res_unref(c);
-    teardown();
+    finish(s, c);
 }
 
 XG_TEST(respect_dns_ttl_stretches_the_refresh)
@@ -206,16 +216,12 @@ XG_TEST(respect_dns_ttl_stretches_the_refresh)
     ttl = 3600;
     respect_ttl = true;
     refresh_ms = 20;
-    xg_res *c = dns_cluster();
-    xg_snapshot *s = snap_of(1, c);
-    xg_dns_mgr_apply(mgr, s);
-    CHECK(deliveries(1, 5));
+    xg_res *c;
+    xg_snapshot *s = start_cluster(&c);
     nt_run_for(&loop, 0.5);
     CHECK_EQ_INT(n_seen, 1); /* 25 refreshes were due without the TTL */
     ttl = 30;
-    xg_snapshot_unref(s);
-    xg_res_unref(c);
-    teardown();
+    finish(s, c);
 }
 
 XG_TEST(logical_dns_ignores_empty_answers_and_other_addresses)
@@ -225,12 +231,10 @@ XG_TEST(logical_dns_ignores_empty_answers_and_other_addresses)
     ips[0] = "10.0.0.5";
     ips[1] = "10.0.0.1";
     n_ips = 2;
-    xg_res *c = dns_cluster();
-    xg_snapshot *s = snap_of(1, c);
-    xg_dns_mgr_apply(mgr, s);
-    CHECK(deliveries(1, 5));
+    xg_res *c;
+    xg_snapshot *s = start_cluster(&c);
     CHECK_STR(last_text(), "10.0.0.5,10.0.0.1"); /* in answer order: the first one is used */
-    ips[1] = "10.0.0.2";                          /* only a later address changes */
+    ips[1] = "10.0.0.2";                         /* only a later address changes */
     int before = n_seen;
     CHECK(queries(before + 4, 5));
     n_ips = 0; /* empty: the logical host keeps its address */
@@ -241,9 +245,7 @@ XG_TEST(logical_dns_ignores_empty_answers_and_other_addresses)
     n_ips = 1;
     CHECK(deliveries(2, 5));
     CHECK_STR(last_text(), "10.0.0.6");
-    xg_snapshot_unref(s);
-    xg_res_unref(c);
-    teardown();
+    finish(s, c);
 }
 
 XG_TEST(config_update_carries_addresses_and_removal_stops)
@@ -289,10 +291,8 @@ XG_TEST(system_search_domains_apply)
     endpoint_name = "svc";
     ips[0] = "10.0.0.4";
     n_ips = 1;
-    xg_res *c = dns_cluster();
-    xg_snapshot *s = snap_of(1, c);
-    xg_dns_mgr_apply(mgr, s);
-    CHECK(deliveries(1, 5));
+    xg_res *c;
+    xg_snapshot *s = start_cluster(&c);
     CHECK_STR(seen[0].name, "svc.test"); /* the cluster's resolver, the system's search list */
     const xg_dns_name *d = xg_dns_hosts_find(last, "svc");
     CHECK(d != NULL && d->n == 1);

@@ -31,8 +31,8 @@ XG_TEST(query_bytes)
     uint8_t b[XG_DNS_QUERY_MAX];
     size_t n = 0;
     CHECK_EQ_INT(xg_dns_query_build(0xabcd, "svc.Test.", XG_DNS_T_AAAA, b, sizeof b, &n), 0);
-    static const uint8_t want[] = {0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3,   's', 'v', 'c',
-                                   4,    'T',  'e',  's',  't', 0, 0, 28, 0, 1};
+    static const uint8_t want[] = {0xab, 0xcd, 0x01, 0x00, 0,   1,   0,   0,   0, 0, 0,  0, 3,
+                                   's',  'v',  'c',  4,    'T', 'e', 's', 't', 0, 0, 28, 0, 1};
     CHECK_EQ_INT(n, sizeof want);
     CHECK(memcmp(b, want, sizeof want) == 0);
     char long_label[80], long_name[300];
@@ -122,9 +122,9 @@ XG_TEST(not_ours)
     pk_ptr(&p, 12);
     pk_a(&p, 5, 1, 1, 1, 1);
     CHECK_EQ_INT(xg_dns_reply_parse(p.b, p.n, 0x1235, "svc.test", 1, &r), XG_ENOENT); /* id */
-    CHECK_EQ_INT(parse("other.test", 1), XG_ENOENT);                               /* question name */
-    CHECK_EQ_INT(parse("svc.test", 28), XG_ENOENT);                                /* question type */
-    p.b[2] &= 0x7f;                                                                /* QR clear: a query */
+    CHECK_EQ_INT(parse("other.test", 1), XG_ENOENT);                                  /* question name */
+    CHECK_EQ_INT(parse("svc.test", 28), XG_ENOENT);                                   /* question type */
+    p.b[2] &= 0x7f;                                                                   /* QR clear: a query */
     CHECK_EQ_INT(parse("svc.test", 1), XG_ENOENT);
     p.b[2] |= 0x80 | 0x10; /* opcode 2 */
     CHECK_EQ_INT(parse("svc.test", 1), XG_ENOENT);
@@ -245,12 +245,18 @@ XG_TEST(hostile_names)
 {
     answer("svc.test", 1, 1);
     for (int i = 0; i < 50; i++) /* 50 labels of 6: 350 bytes, over 255 */
-        pk_bytes(&p, "\x05" "abcde", 6);
+        pk_bytes(&p,
+                 "\x05"
+                 "abcde",
+                 6);
     pk_u8(&p, 0);
     pk_a(&p, 5, 1, 1, 1, 1);
     CHECK_EQ_INT(parse("svc.test", 1), XG_EINVAL);
     answer("svc.test", 1, 1); /* a label with a dot in it reads like two labels: refused */
-    pk_bytes(&p, "\x07svc.tes" "\x00", 9);
+    pk_bytes(&p,
+             "\x07svc.tes"
+             "\x00",
+             9);
     pk_a(&p, 5, 1, 1, 1, 1);
     CHECK_EQ_INT(parse("svc.test", 1), XG_EINVAL);
     answer("svc.test", 1, 1); /* a NUL inside a label */

@@ -2,8 +2,12 @@
  * net/connect.h and net/tls_ctx.h), against blocking TLS servers written on
  * the TLS library directly: SNI from UpstreamTlsContext.sni, the ALPN offer
  * following the cluster's protocol choice (http/1.1; h2; AUTO offering both
- * and speaking what the server chose), connection reuse over TLS, and a
- * server the trusted CA does not vouch for failing with UF. */
+ * and speaking what the server chose), connection reuse over TLS, a server
+ * the trusted CA does not vouch for failing with UF, SAN matchers (and the
+ * failure reason a request gets), auto_sni and auto_san_validation, client
+ * certificates for servers that require one, session resumption and
+ * max_session_keys, and tls_params' protocol versions. */
+#include "config/matcher.h"
 #include "net/tls_certs.h"
 #include "upstream/h1_server.h"
 #include "upstream/h2_server.h"
@@ -13,14 +17,34 @@
 static xg_validation_context vc;
 static xg_tls_context up_tc;
 static xg_upstream_proto want_proto;
+/* Per-test knobs of tls_cluster (reset by have()). */
+static xg_san_matcher *sans;
+static size_t n_sans;
+static xg_tls_certificate client_cert;
+static bool with_client_cert, auto_sni, auto_san;
+static uint32_t session_keys;
+static uint16_t max_version;
+static uint32_t max_requests;
 
 static void tls_cluster(xg_cluster *c)
 {
-    vc = (xg_validation_context){.trusted_ca = file_ds("ca.pem")};
-    up_tc = (xg_tls_context){
-        .downstream = false, .sni = "example.com", .max_session_keys = 1, .vc_kind = XG_VC_INLINE, .vc = &vc};
+    vc = (xg_validation_context){.trusted_ca = file_ds("ca.pem"), .san_matchers = sans, .n_san_matchers = n_sans};
+    up_tc = (xg_tls_context){.downstream = false,
+                             .sni = "example.com",
+                             .max_session_keys = session_keys,
+                             .vc_kind = XG_VC_INLINE,
+                             .vc = &vc,
+                             .params = {.min_version = XG_TLS1_2, .max_version = max_version}};
+    if (with_client_cert) {
+        client_cert = cert("client");
+        up_tc.certificates = &client_cert;
+        up_tc.n_certificates = 1;
+    }
     c->tls = &up_tc;
     c->http.protocol = want_proto;
+    c->http.auto_sni = auto_sni;
+    c->http.auto_san_validation = auto_san;
+    c->http.max_requests_per_connection = max_requests;
 }
 
 static void get(tenv *e, rec *c, const char *path)
@@ -33,6 +57,12 @@ static void get(tenv *e, rec *c, const char *path)
 static bool have(void)
 {
     make_certs();
+    sans = NULL;
+    n_sans = 0;
+    with_client_cert = auto_sni = auto_san = false;
+    session_keys = 1;
+    max_version = XG_TLS1_3;
+    max_requests = 0;
     return have_certs;
 }
 
@@ -139,6 +169,257 @@ XG_TEST(untrusted_server_certificate_is_uf)
     CHECK_EQ_INT(a.reason, XG_UPSTREAM_CONNECT_FAILURE);
     CHECK_EQ_INT(xg_upstream_reset_flag(a.reason), XG_RF_UF);
     CHECK_EQ_INT(atomic_load(&s.requests), 0);
+    rec_dispose(&a);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+}
+
+/* --- SAN matchers and the failure reason --- */
+
+static xg_string_matcher exact(const char *v)
+{
+    return (xg_string_matcher){.kind = XG_STRING_MATCH_EXACT, .value = v, .len = strlen(v)};
+}
+
+XG_TEST(san_matchers_pass_or_fail_with_the_reason)
+{
+    if (!CHECK(have()))
+        return;
+    h1srv s;
+    h1srv_start_tls(&s, ts_ctx(path("a.pem"), path("a.key"), "\x08http/1.1"));
+    want_proto = XG_UPSTREAM_HTTP1;
+    xg_string_matcher good = exact("www.example.com"), bad = exact("other.example.com");
+    xg_string_matcher suffix = {.kind = XG_STRING_MATCH_SUFFIX, .value = ".example.com", .len = 12};
+    xg_san_matcher m[] = {{XG_SAN_URI, &good}, {XG_SAN_DNS, &good}}; /* the URI one matches nothing: any one will do */
+    sans = m;
+    n_sans = 2;
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    rec a;
+    get(&e, &a, "/ok");
+    CHECK(a.ended && body_is(&a, "hello"));
+    CHECK(xg_upstream_request_failure(a.r) == NULL);
+    rec_dispose(&a);
+    tenv_dispose(&e);
+
+    xg_san_matcher m2[] = {{XG_SAN_DNS, &bad}, {XG_SAN_EMAIL, &suffix}};
+    sans = m2;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    get(&e, &a, "/ok");
+    CHECK(a.reset && !a.ended);
+    CHECK_EQ_INT(a.reason, XG_UPSTREAM_CONNECT_FAILURE);
+    CHECK_STR(xg_upstream_request_failure(a.r), "CERTIFICATE_VERIFY_FAILED: no subjectAltName matches");
+    CHECK_EQ_INT(atomic_load(&s.requests), 1);
+    rec_dispose(&a);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+}
+
+XG_TEST(untrusted_chain_reason)
+{
+    if (!CHECK(have()))
+        return;
+    h1srv s;
+    h1srv_start_tls(&s, ts_ctx(path("rogue.pem"), path("rogue.key"), "\x08http/1.1"));
+    want_proto = XG_UPSTREAM_HTTP1;
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    rec a;
+    get(&e, &a, "/ok");
+    CHECK(a.reset && a.reason == XG_UPSTREAM_CONNECT_FAILURE);
+    const char *why = xg_upstream_request_failure(a.r);
+    CHECK(why != NULL && strncmp(why, "CERTIFICATE_VERIFY_FAILED: ", 27) == 0);
+    CHECK(why != NULL && strstr(why, "issuer") != NULL); /* "unable to get local issuer certificate" */
+    rec_dispose(&a);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+}
+
+/* --- auto_sni and auto_san_validation --- */
+
+static void get_host(tenv *e, rec *c, const char *path, const char *authority)
+{
+    rec_init(c, e, "GET", path);
+    xg_headers_set_pseudo(c->req, ":authority", 10, authority, strlen(authority));
+    if (rec_start(c, true) == 0)
+        tenv_run(e, rec_finished, c, 5);
+}
+
+XG_TEST(auto_sni_sends_the_host_and_keeps_a_pool_per_name)
+{
+    if (!CHECK(have()))
+        return;
+    h1srv s;
+    h1srv_start_tls(&s, ts_ctx(path("a.pem"), path("a.key"), "\x08http/1.1"));
+    want_proto = XG_UPSTREAM_HTTP1;
+    auto_sni = true;
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    rec a, b, c, d;
+    char got[128];
+    get_host(&e, &a, "/ok", "www.example.com:8443");
+    CHECK(a.ended && body_is(&a, "hello"));
+    ts_copy(got, sizeof got, "sni");
+    CHECK_STR(got, "www.example.com");
+    get_host(&e, &b, "/ok", "Example.com");
+    CHECK(b.ended);
+    ts_copy(got, sizeof got, "sni");
+    CHECK_STR(got, "Example.com");
+    get_host(&e, &c, "/ok", "www.example.com");
+    CHECK(c.ended);
+    CHECK_EQ_INT(atomic_load(&s.conns), 2); /* www.example.com's connection was reused */
+    get_host(&e, &d, "/ok", "127.0.0.1:443");
+    CHECK(d.ended);
+    ts_copy(got, sizeof got, "sni");
+    CHECK_STR(got, "example.com"); /* an IP host: the context's sni */
+    rec_dispose(&a);
+    rec_dispose(&b);
+    rec_dispose(&c);
+    rec_dispose(&d);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+}
+
+XG_TEST(auto_san_validation_checks_the_host)
+{
+    if (!CHECK(have()))
+        return;
+    h1srv s;
+    h1srv_start_tls(&s, ts_ctx(path("b.pem"), path("b.key"), "\x08http/1.1")); /* *.wild.test */
+    want_proto = XG_UPSTREAM_HTTP1;
+    auto_sni = auto_san = true;
+    xg_string_matcher never = exact("never.example");
+    xg_san_matcher m[] = {{XG_SAN_DNS, &never}}; /* replaced by the host check */
+    sans = m;
+    n_sans = 1;
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    rec a, b;
+    get_host(&e, &a, "/ok", "api.wild.test");
+    CHECK(a.ended && body_is(&a, "hello"));
+    get_host(&e, &b, "/ok", "wild.test"); /* a wildcard covers one label, not the parent */
+    CHECK(b.reset && b.reason == XG_UPSTREAM_CONNECT_FAILURE);
+    CHECK_STR(xg_upstream_request_failure(b.r),
+              "CERTIFICATE_VERIFY_FAILED: no DNS subjectAltName covers the requested host");
+    rec_dispose(&a);
+    rec_dispose(&b);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+}
+
+/* --- client certificates --- */
+
+static void mtls_case(bool with_cert, uint16_t version)
+{
+    h1srv s;
+    SSL_CTX *ctx = ts_ctx(path("a.pem"), path("a.key"), "\x08http/1.1");
+    ts_require_client_cert(ctx, path("ca.pem"));
+    h1srv_start_tls(&s, ctx);
+    want_proto = XG_UPSTREAM_HTTP1;
+    with_client_cert = with_cert;
+    max_version = version;
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    rec a;
+    get(&e, &a, "/ok");
+    char got[128];
+    if (with_cert) {
+        CHECK(a.ended && body_is(&a, "hello"));
+        ts_copy(got, sizeof got, "peer_cn");
+        CHECK_STR(got, "client");
+    } else {
+        CHECK(a.reset && !a.ended);
+        CHECK_EQ_INT(atomic_load(&s.requests), 0);
+        if (version == XG_TLS1_2) { /* the handshake fails: UF, with the server's alert as the reason */
+            CHECK_EQ_INT(a.reason, XG_UPSTREAM_CONNECT_FAILURE);
+            const char *why = xg_upstream_request_failure(a.r);
+            CHECK(why != NULL && strncmp(why, "alert from the upstream: ", 25) == 0);
+        }
+    }
+    rec_dispose(&a);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+}
+
+XG_TEST(client_certificate_for_a_server_that_requires_one)
+{
+    if (!CHECK(have()))
+        return;
+    mtls_case(true, XG_TLS1_3);
+    CHECK(have());
+    mtls_case(false, XG_TLS1_3);
+    CHECK(have());
+    mtls_case(false, XG_TLS1_2);
+}
+
+/* --- sessions and versions --- */
+
+static int resumptions(uint32_t keys, uint16_t version, int requests)
+{
+    h1srv s;
+    h1srv_start_tls(&s, ts_ctx(path("a.pem"), path("a.key"), "\x08http/1.1"));
+    want_proto = XG_UPSTREAM_HTTP1;
+    session_keys = keys;
+    max_version = version;
+    max_requests = 1; /* a new connection, and handshake, per request */
+    pthread_mutex_lock(&ts_last.mu);
+    int before = ts_last.resumed, hs = ts_last.handshakes;
+    pthread_mutex_unlock(&ts_last.mu);
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    for (int i = 0; i < requests; i++) {
+        rec a;
+        get(&e, &a, "/ok");
+        CHECK(a.ended && body_is(&a, "hello"));
+        rec_dispose(&a);
+        tenv_spin(&e, 0.02);
+    }
+    pthread_mutex_lock(&ts_last.mu);
+    int resumed = ts_last.resumed - before;
+    CHECK_EQ_INT(ts_last.handshakes - hs, requests);
+    pthread_mutex_unlock(&ts_last.mu);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+    return resumed;
+}
+
+XG_TEST(sessions_resume_unless_max_session_keys_is_zero)
+{
+    if (!CHECK(have()))
+        return;
+    CHECK_EQ_INT(resumptions(1, XG_TLS1_3, 4), 3); /* every connection after the first */
+    CHECK(have());
+    CHECK_EQ_INT(resumptions(1, XG_TLS1_2, 4), 3);
+    CHECK(have());
+    CHECK_EQ_INT(resumptions(0, XG_TLS1_3, 3), 0);
+    CHECK(have());
+    CHECK_EQ_INT(resumptions(0, XG_TLS1_2, 3), 0);
+}
+
+XG_TEST(tls_params_versions_reach_the_handshake)
+{
+    if (!CHECK(have()))
+        return;
+    h1srv s;
+    h1srv_start_tls(&s, ts_ctx(path("a.pem"), path("a.key"), "\x08http/1.1"));
+    want_proto = XG_UPSTREAM_HTTP1;
+    max_version = XG_TLS1_2;
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, tls_cluster);
+    rec a;
+    get(&e, &a, "/ok");
+    CHECK(a.ended);
+    char got[32];
+    ts_copy(got, sizeof got, "version");
+    CHECK_STR(got, "TLSv1.2");
     rec_dispose(&a);
     tenv_dispose(&e);
     h1srv_stop(&s);

@@ -2,12 +2,15 @@
  * against the TLS library (the API BoringSSL and OpenSSL share), so xdsgate's
  * client side meets an independent peer: a server context from a PEM chain
  * and key, ALPN chosen from a preference list (the client's offer is kept
- * for the test to inspect), the SNI the client sent, and blocking I/O
- * helpers over either a plain socket or an SSL. Test code only. */
+ * for the test to inspect), the SNI the client sent, whether the session
+ * was resumed, the client certificate's subject, client-certificate
+ * checking, and blocking I/O helpers over either a plain socket or an SSL.
+ * Test code only. */
 #ifndef XG_TEST_TLS_SERVER_H
 #define XG_TEST_TLS_SERVER_H
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -20,6 +23,9 @@ typedef struct ts_info {
     char offered[128];  /* the client's ALPN list, as "h2,http/1.1" */
     char sni[128];
     int handshakes;
+    int resumed;       /* handshakes that resumed a session */
+    char peer_cn[128]; /* the last client certificate's subject CN, "" when none */
+    char version[16];  /* the last handshake's protocol version */
 } ts_info;
 
 static ts_info ts_last = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -63,6 +69,30 @@ __attribute__((unused)) static SSL_CTX *ts_ctx(const char *chain, const char *ke
     return ctx;
 }
 
+/* The server asks for a client certificate signed by ca and refuses a
+ * handshake without one. */
+__attribute__((unused)) static void ts_require_client_cert(SSL_CTX *ctx, const char *ca)
+{
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+    SSL_CTX_load_verify_locations(ctx, ca, NULL);
+    if (names != NULL)
+        SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+}
+
+static void ts_note_peer(SSL *ssl)
+{
+#ifdef XG_TLS_OPENSSL
+    X509 *x = SSL_get1_peer_certificate(ssl);
+#else
+    X509 *x = SSL_get_peer_certificate(ssl);
+#endif
+    ts_last.peer_cn[0] = '\0';
+    if (x != NULL)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, ts_last.peer_cn, sizeof ts_last.peer_cn);
+    X509_free(x);
+}
+
 /* The blocking handshake on an accepted fd; NULL when it failed. */
 static SSL *ts_accept(SSL_CTX *ctx, int fd)
 {
@@ -76,6 +106,9 @@ static SSL *ts_accept(SSL_CTX *ctx, int fd)
     pthread_mutex_lock(&ts_last.mu);
     snprintf(ts_last.sni, sizeof ts_last.sni, "%s", sni != NULL ? sni : "");
     ts_last.handshakes++;
+    ts_last.resumed += SSL_session_reused(ssl) ? 1 : 0;
+    snprintf(ts_last.version, sizeof ts_last.version, "%s", SSL_get_version(ssl));
+    ts_note_peer(ssl);
     pthread_mutex_unlock(&ts_last.mu);
     return ssl;
 }
@@ -99,7 +132,11 @@ static ssize_t ts_write(int fd, SSL *ssl, const void *p, size_t n)
 __attribute__((unused)) static void ts_copy(char *out, size_t n, const char *what)
 {
     pthread_mutex_lock(&ts_last.mu);
-    snprintf(out, n, "%s", strcmp(what, "sni") == 0 ? ts_last.sni : ts_last.offered);
+    snprintf(out, n, "%s",
+             strcmp(what, "sni") == 0       ? ts_last.sni
+             : strcmp(what, "peer_cn") == 0 ? ts_last.peer_cn
+             : strcmp(what, "version") == 0 ? ts_last.version
+                                            : ts_last.offered);
     pthread_mutex_unlock(&ts_last.mu);
 }
 

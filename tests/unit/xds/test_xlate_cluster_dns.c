@@ -5,7 +5,9 @@
  * which one wins, and the exact NACK text for bad resolver settings. */
 #include <arpa/inet.h>
 
+#include "cluster/host.h"
 #include "config/cluster.h"
+#include "net/listen.h"
 #include "xlate_ces_test.h"
 
 static int xl(xg_xlate *x, const void *pb)
@@ -27,24 +29,15 @@ static void nack(const char *yaml, const char *want)
 }
 
 #define DNS1                                                                                                           \
-    "name: d\ntype: STRICT_DNS\nload_assignment: {cluster_name: d, endpoints: [{lb_endpoints: [{endpoint: {address: " \
+    "name: d\ntype: STRICT_DNS\nload_assignment: {cluster_name: d, endpoints: [{lb_endpoints: [{endpoint: {address: "  \
     "{socket_address: {address: svc.test, port_value: 8080}}}}]}]}\n"
 #define CARES(v) "typed_dns_resolver_config: {name: envoy.network.dns_resolver.cares, typed_config: " v "}\n"
 #define CARES_TYPE "'@type': type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig"
 
 static const char *addr(const struct sockaddr_storage *ss)
 {
-    static char buf[64];
-    char ip[INET6_ADDRSTRLEN];
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const void *)ss;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-        snprintf(buf, sizeof buf, "%s:%u", ip, ntohs(in->sin_port));
-    } else {
-        const struct sockaddr_in6 *in6 = (const void *)ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-        snprintf(buf, sizeof buf, "[%s]:%u", ip, ntohs(in6->sin6_port));
-    }
+    static char buf[XG_HOST_ADDR_STR];
+    xg_sockaddr_str((const struct sockaddr *)ss, buf, sizeof buf);
     return buf;
 }
 
