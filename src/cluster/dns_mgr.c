@@ -115,6 +115,8 @@ static void deliver(dcluster *c)
         xg_log_error("cluster %s: out of memory passing DNS answers on", c->cfg->name);
         return;
     }
+    if (c->m->o.observe != NULL)
+        c->m->o.observe(c->m->o.observe_arg, h);
     if (c->m->o.deliver != NULL)
         c->m->o.deliver(c->m->o.deliver_arg, h);
     else

@@ -31,6 +31,11 @@ typedef struct xg_dns_mgr_opts {
     xg_workers *workers;       /* answers go to each worker's cluster table (xg_clusters_current) */
     xg_dns_deliver_fn deliver; /* or here instead (tests) */
     void *deliver_arg;
+    /* Also told every answer set, on the loop's thread, before it goes to
+     * the workers (h borrowed for the call): for main-thread users of the
+     * resolved hosts, such as active health checking. NULL: none. */
+    void (*observe)(void *arg, const xg_dns_hosts *h);
+    void *observe_arg;
     const char *resolv_conf; /* NULL: /etc/resolv.conf (checked for changes once a second at most) */
     uint64_t seed;           /* backoff jitter; 0: from the clock */
 } xg_dns_mgr_opts;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <xxhash.h>
 
 #include "core/error.h"
 #include "net/tls_ctx_int.h"
@@ -322,8 +323,28 @@ typedef struct named {
 struct xg_tls_names {
     xg_tls_client *base; /* the context the entries derive from (they reference it) */
     named v[NAMES_MAX];
+    uint64_t hash[NAMES_MAX];
+    uint16_t index[2 * NAMES_MAX]; /* open addressing over v by hash: entry + 1, 0 empty; rebuilt on change */
     unsigned n, next;
 };
+
+/* The key of a named client: sni and expect, NULL apart from "". */
+static uint64_t name_hash(const char *sni, const char *expect)
+{
+    uint64_t h = XXH3_64bits_withSeed(sni != NULL ? sni : "", sni != NULL ? strlen(sni) + 1 : 0, 1);
+    return XXH3_64bits_withSeed(expect != NULL ? expect : "", expect != NULL ? strlen(expect) + 1 : 0, h);
+}
+
+static void reindex(xg_tls_names *t)
+{
+    memset(t->index, 0, sizeof t->index);
+    for (unsigned i = 0; i < t->n; i++) {
+        size_t k = t->hash[i] & (2 * NAMES_MAX - 1);
+        while (t->index[k] != 0)
+            k = (k + 1) & (2 * NAMES_MAX - 1);
+        t->index[k] = (uint16_t)(i + 1);
+    }
+}
 
 static bool same(const char *a, const char *b)
 {
@@ -349,11 +370,14 @@ int xg_tls_names_get(xg_tls_names **cache, xg_tls_client *base, const char *sni,
     if (t == NULL && (t = *cache = calloc(1, sizeof *t)) == NULL)
         return XG_ENOMEM;
     t->base = base;
-    for (unsigned i = 0; i < t->n; i++)
-        if (same(t->v[i].sni, sni) && same(t->v[i].expect, expect)) {
-            *out = t->v[i].c;
+    uint64_t h = name_hash(sni, expect);
+    for (size_t k = h & (2 * NAMES_MAX - 1); t->index[k] != 0; k = (k + 1) & (2 * NAMES_MAX - 1)) {
+        named *e = &t->v[t->index[k] - 1];
+        if (t->hash[t->index[k] - 1] == h && same(e->sni, sni) && same(e->expect, expect)) {
+            *out = e->c;
             return 0;
         }
+    }
     bool failed = false;
     named e = {.sni = dup_or_null(sni, &failed), .expect = dup_or_null(expect, &failed)};
     if (failed || xg_tls_client_named(base, sni, expect, &e.c) != 0) {
@@ -369,6 +393,8 @@ int xg_tls_names_get(xg_tls_names **cache, xg_tls_client *base, const char *sni,
         named_dispose(slot);
     }
     *slot = e;
+    t->hash[slot - t->v] = h;
+    reindex(t);
     *out = e.c;
     return 0;
 }

@@ -45,8 +45,14 @@ static int script(const qinfo *q, pk *o, int max)
 
 /* --- what reaches the workers --- */
 
-static int delivered;
+static int delivered, observed;
 static xg_dns_hosts *last;
+
+static void on_observe(void *arg, const xg_dns_hosts *h)
+{
+    CHECK_STR(h->cluster, "dns");
+    observed++;
+}
 
 static void on_deliver(void *arg, xg_dns_hosts *h)
 {
@@ -115,9 +121,9 @@ static void setup(const char *resolv_conf)
     struct sockaddr_in *in = (struct sockaddr_in *)&resolver;
     *in = nt_addr4(srv.port);
     n_seen = 0;
-    delivered = 0;
+    delivered = observed = 0;
     fail_all = false;
-    xg_dns_mgr_opts o = {.deliver = on_deliver, .resolv_conf = resolv_conf, .seed = 1};
+    xg_dns_mgr_opts o = {.deliver = on_deliver, .observe = on_observe, .resolv_conf = resolv_conf, .seed = 1};
     CHECK_EQ_INT(xg_dns_mgr_new(&loop, &o, &mgr), 0);
 }
 
@@ -183,7 +189,8 @@ XG_TEST(answers_are_passed_on_when_they_change)
     n_ips = 3;
     CHECK(deliveries(2, 5));
     CHECK_STR(last_text(), "10.0.0.1,10.0.0.2,10.0.0.3");
-    n_ips = 0; /* answered, but no address: the name has no host */
+    CHECK_EQ_INT(observed, delivered); /* main-thread observers see every answer set too */
+    n_ips = 0;                         /* answered, but no address: the name has no host */
     CHECK(deliveries(3, 5));
     CHECK_STR(last_text(), "");
     xg_dns_mgr_apply(mgr, s); /* the same cluster table: nothing restarts */

@@ -424,3 +424,45 @@ XG_TEST(tls_params_versions_reach_the_handshake)
     tenv_dispose(&e);
     h1srv_stop(&s);
 }
+
+/* --- the per-cluster cache of named clients --- */
+
+XG_TEST(named_clients_are_shared_per_name_and_bounded)
+{
+    if (!CHECK(have()))
+        return;
+    tls_cluster(&(xg_cluster){0});
+    xg_tls_build b = {.tc = &up_tc};
+    xg_tls_client *base = NULL, *other = NULL, *c1, *c2, *c3, *x;
+    char err[256];
+    if (!CHECK(xg_tls_client_new(&b, &base, err, sizeof err) == 0) ||
+        !CHECK(xg_tls_client_new(&b, &other, err, sizeof err) == 0))
+        return;
+    xg_tls_names *cache = NULL;
+    CHECK_EQ_INT(xg_tls_names_get(&cache, base, "a.example", NULL, &c1), 0);
+    CHECK_EQ_INT(xg_tls_names_get(&cache, base, "a.example", "a.example", &c2), 0);
+    CHECK_EQ_INT(xg_tls_names_get(&cache, base, NULL, "a.example", &c3), 0);
+    CHECK(c1 != c2 && c2 != c3 && c1 != c3);
+    CHECK_STR(xg_tls_client_sni(c1), "a.example");
+    CHECK_STR(xg_tls_client_sni(c3), "example.com"); /* no auto_sni: the context's sni */
+    CHECK_EQ_INT(xg_tls_names_get(&cache, base, "a.example", "a.example", &x), 0);
+    CHECK(x == c2);
+    xg_tls_client_ref(c1); /* as a pool would */
+    char name[32];
+    for (int i = 0; i < 300; i++) { /* more than the cache keeps: the oldest go first */
+        snprintf(name, sizeof name, "h%d.example", i);
+        CHECK_EQ_INT(xg_tls_names_get(&cache, base, name, NULL, &x), 0);
+    }
+    CHECK_EQ_INT(xg_tls_names_get(&cache, base, "h299.example", NULL, &c2), 0);
+    CHECK(c2 == x);
+    CHECK_EQ_INT(xg_tls_names_get(&cache, base, "a.example", NULL, &x), 0);
+    CHECK(x != c1);                                /* evicted, made again */
+    CHECK_STR(xg_tls_client_sni(c1), "a.example"); /* the pool's reference keeps the old one alive */
+    xg_tls_client_unref(c1);
+    CHECK_EQ_INT(xg_tls_names_get(&cache, other, "a.example", NULL, &x), 0); /* a new cluster context: start over */
+    CHECK_EQ_INT(xg_tls_names_get(&cache, other, "a.example", NULL, &c2), 0);
+    CHECK(c2 == x);
+    xg_tls_names_free(cache);
+    xg_tls_client_unref(base);
+    xg_tls_client_unref(other);
+}
