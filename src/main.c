@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "admin/clusters.h"
 #include "admin/quit.h"
 #include "admin/xds_admin.h"
 #include "cluster/dns_mgr.h"
@@ -18,6 +19,7 @@
 #include "http/hcm.h"
 #include "net/tls_lib.h"
 #include "net/worker_listeners.h"
+#include "upstream/health_mgr.h"
 #include "version.h"
 #include "xds/ads.h"
 #include "xds/xds_state.h"
@@ -31,6 +33,7 @@ typedef struct xg_app {
     xg_workers *workers;
     xg_dataplane *dp; /* listeners and clusters on the workers, fed by every publish */
     xg_dns_mgr *dns;  /* DNS clusters' lookups (main thread) */
+    xg_health_mgr *health; /* active health checks and outlier detection (main thread) */
     xg_xds_state *xds;
     xg_ads *ads;
     ev_signal sigterm, sigint;
@@ -49,6 +52,7 @@ static void shutdown_app(xg_app *app)
     ev_signal_stop(app->main.ev, &app->sigint);
     if (app->ads != NULL)
         xg_ads_stop(app->ads);
+    xg_health_mgr_stop(app->health);
     xg_dns_mgr_stop(app->dns);
     if (app->dp != NULL)
         xg_dataplane_publish(app->dp, NULL);
@@ -90,6 +94,7 @@ static void on_publish(void *ctx, xg_snapshot *s, xg_xds_status *st)
             xg_log_error("cannot publish snapshot %llu: %s", (unsigned long long)s->generation, xg_strerror(rc));
         if (xg_dns_mgr_update(app->dns, s) != 0) /* after the workers' post: they see the snapshot first */
             xg_log_error("cannot pass snapshot %llu to the DNS resolver", (unsigned long long)s->generation);
+        xg_health_mgr_publish(app->health, s); /* after the workers' post: they see the snapshot first */
     }
     xg_xds_admin_post(app->xds_admin, s, st);
 }
@@ -176,6 +181,10 @@ static int start(xg_app *app)
     if (rc == 0)
         rc = start_dataplane(app);
     if (rc == 0)
+        rc = xg_health_mgr_new(&app->main, app->workers, &app->health);
+    if (rc == 0)
+        rc = xg_clusters_admin_register(app->admin, app->health);
+    if (rc == 0)
         rc = xg_dns_mgr_new(&app->main, &(xg_dns_mgr_opts){.workers = app->workers}, &app->dns);
     /* Last: from here on the xds thread posts to the main loop and the workers. */
     if (rc == 0 && f->has_xds_server)
@@ -190,6 +199,7 @@ static void cleanup(xg_app *app)
     xg_ads_free(app->ads);
     xg_xds_state_free(app->xds);
     xg_workers_free(app->workers);
+    xg_health_mgr_free(app->health);
     xg_dns_mgr_free(app->dns);
     xg_dataplane_free(app->dp);
     xg_xds_admin_free(app->xds_admin);

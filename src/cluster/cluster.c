@@ -67,6 +67,16 @@ bool xg__addr_eq(const struct sockaddr *a, socklen_t alen, const struct sockaddr
     return memcmp(&ka, &kb, sizeof ka) == 0;
 }
 
+uint64_t xg_host_addr_hash(const struct sockaddr *sa, socklen_t len)
+{
+    return xg__addr_hash(sa, len);
+}
+
+bool xg_host_addr_eq(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen)
+{
+    return xg__addr_eq(a, alen, b, blen);
+}
+
 uint32_t xg__tab_size(size_t n)
 {
     uint32_t s = 8;

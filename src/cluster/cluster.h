@@ -80,6 +80,10 @@ typedef struct xg_cluster_rt {
     bool removed;  /* gone from the config: draining */
     bool seen;     /* reconcile scratch */
     xg_cluster_stats stats;
+    /* This worker told the main thread's health checker that the cluster had
+     * traffic (upstream/outlier_report.h): it then checks at interval rather
+     * than no_traffic_interval. */
+    bool hc_traffic_told;
     /* The process-wide circuit breaker counts of this cluster name
      * (upstream/breaker.h), bound by the upstream layer on first use, and how
      * to let it go: the cluster layer calls breaker_release(breaker) when rt

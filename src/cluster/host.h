@@ -33,6 +33,22 @@ enum {
     XG_HOST_F_PENDING_FIRST_HC = 1 << 2, /* ignore_new_hosts_until_first_hc */
 };
 
+/* The XG_HOST_F_* bits the main thread's health checking and outlier
+ * detection own (upstream/health_mgr.h posts their values to the workers). */
+#define XG_HOST_F_HEALTH_MASK (XG_HOST_F_HC_FAILED | XG_HOST_F_OUTLIER_EJECTED | XG_HOST_F_PENDING_FIRST_HC)
+
+/* This worker's request outcomes for outlier detection
+ * (upstream/outlier_report.h): runs of consecutive errors, reported to the
+ * main thread's detector as they grow, and this interval's counts, which
+ * the detector collects. Plain counters: one worker only. */
+typedef struct xg_host_outcomes {
+    uint32_t run[3];  /* consecutive 5xx, gateway failures, local-origin failures (outlier.h XG_OD_RUN_*) */
+    uint32_t told[3]; /* the runs last reported */
+    uint32_t epoch;   /* the detector's counter-reset epoch, as last applied here */
+    uint32_t total, success;             /* responses (HTTP status), success = not 5xx */
+    uint32_t local_total, local_success; /* split_external_local_origin_errors: connection-level outcomes */
+} xg_host_outcomes;
+
 typedef struct xg_host {
     struct sockaddr_storage addr; /* the key (family, address, port) */
     socklen_t addrlen;
@@ -52,6 +68,7 @@ typedef struct xg_host {
     /* A balancer's per-host carry-over while it rebuilds (lb.h); 0 otherwise. */
     uint64_t lb_mark;
     double lb_carry;
+    xg_host_outcomes od; /* outlier detection (upstream/outlier_report.h) */
     uint32_t locality;   /* index of its locality in its host set (locality_weights) */
 } xg_host;
 
@@ -98,6 +115,12 @@ static inline void xg_host_ref(xg_host *h)
 {
     h->refs++;
 }
+
+/* Hash and equality of address keys (family, address, port; scope for
+ * IPv6) as the clusters' host tables use them, for other tables keyed by
+ * endpoint address (the main thread's health state). cluster.c. */
+uint64_t xg_host_addr_hash(const struct sockaddr *sa, socklen_t len);
+bool xg_host_addr_eq(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen);
 
 /* Drops a reference; the last one frees the host (its pools must be gone:
  * they hold references) and drops its reference on the cluster. */

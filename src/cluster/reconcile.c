@@ -20,6 +20,40 @@
 
 /* --- hosts --- */
 
+/* True when the main thread actively checks e's hosts: the cluster has a
+ * health check, e does not opt out, and its hosts are known to the checker
+ * (not DNS clusters' resolved hosts yet: upstream/health_mgr.h). */
+static bool hc_checked(const xg_cluster *cfg, const xg_lb_endpoint *e)
+{
+    return cfg->n_health_checks > 0 && !e->hc_disabled &&
+           (cfg->type == XG_CLUSTER_STATIC || cfg->type == XG_CLUSTER_EDS);
+}
+
+/* The health bits (XG_HOST_F_HEALTH_MASK) cfg allows on endpoint e: those
+ * of active health checking when e is checked, outlier ejection when the
+ * cluster has a detector. The main thread sets them
+ * (upstream/health_mgr.h); a config that turns a feature off clears its
+ * bits here at once. */
+static uint32_t health_allowed(const xg_cluster *cfg, const xg_lb_endpoint *e)
+{
+    uint32_t a = 0;
+    if (hc_checked(cfg, e))
+        a |= XG_HOST_F_HC_FAILED | XG_HOST_F_PENDING_FIRST_HC;
+    if (cfg->outlier != NULL)
+        a |= XG_HOST_F_OUTLIER_EJECTED;
+    return ~(uint32_t)XG_HOST_F_HEALTH_MASK | a;
+}
+
+/* A new host of a cluster with active health checks starts out of
+ * rotation until its first check passes (Envoy's FAILED_ACTIVE_HC, and
+ * PENDING_ACTIVE_HC with ignore_new_hosts_until_first_hc). */
+static uint32_t health_initial(const xg_cluster *cfg, const xg_lb_endpoint *e)
+{
+    if (!hc_checked(cfg, e))
+        return 0;
+    return XG_HOST_F_HC_FAILED | (cfg->lb.ignore_new_hosts_until_first_hc ? XG_HOST_F_PENDING_FIRST_HC : 0);
+}
+
 static xg_host *host_new(xg_cluster_rt *rt, const xg_lb_endpoint *e, uint64_t hash)
 {
     xg_host *h = calloc(1, sizeof *h);
@@ -31,6 +65,7 @@ static xg_host *host_new(xg_cluster_rt *rt, const xg_lb_endpoint *e, uint64_t ha
     xg_sockaddr_str((const struct sockaddr *)&h->addr, h->addr_str, sizeof h->addr_str);
     h->refs = 1; /* the cluster's table */
     h->cluster = rt;
+    h->flags = health_initial(rt->cfg, e);
     xg_cluster_rt_ref(rt);
     return h;
 }
@@ -180,6 +215,7 @@ static void apply_endpoints(const staged *st, const xg_endpoints *eps)
             h->priority = loc->priority;
             h->locality = st->loc_index[l];
             h->eds_health = e->health;
+            h->flags &= health_allowed(h->cluster->cfg, e);
             set_hostname(h, e->hostname);
         }
     }

@@ -18,6 +18,7 @@
 #include "router/route_action.h"
 #include "router/route_match.h"
 #include "router/route_timeout.h"
+#include "upstream/outlier_report.h"
 #include "upstream/resp_flags.h"
 
 bool xg__router_suppress(const router *r)
@@ -343,6 +344,8 @@ void xg__router_on_route_timeout(xg_filter *f)
     xg_stream *s = f->stream;
     if (r->rt != NULL)
         r->rt->stats.upstream_rq_timeout++;
+    if (r->up != NULL && !r->up_done && !r->resp_started) /* Envoy: a timeout before the answer counts on the host */
+        xg_outlier_put_timeout(xg_upstream_request_host(r->up));
     xg__router_cancel_attempt(r);
     xg__router_retry_done(r);
     xg__router_timers_stop(r);

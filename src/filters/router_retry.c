@@ -12,6 +12,7 @@
 #include "filters/router_int.h"
 #include "net/worker_listeners.h"
 #include "upstream/breaker.h"
+#include "upstream/outlier_report.h"
 #include "upstream/resp_flags.h"
 
 /* Host selection retries beyond this would only spin the balancer: a
@@ -87,6 +88,8 @@ static void per_try_expired(router *r, bool idle)
     if (r->rt != NULL)
         ++*(idle ? &r->rt->stats.upstream_rq_per_try_idle_timeout : &r->rt->stats.upstream_rq_per_try_timeout);
     bool sent = r->up == NULL || xg_upstream_request_sent(r->up);
+    if (r->up != NULL && !r->up_done) /* Envoy: a per-try timeout counts on the host (outlier detection) */
+        xg_outlier_put_timeout(xg_upstream_request_host(r->up));
     xg__router_cancel_attempt(r);
     xg__router_per_try_stop(r);
     if (r->retrying && !r->resp_started &&

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "upstream/auto_sni.h"
 #include "upstream/breaker.h"
+#include "upstream/outlier_report.h"
 #include "upstream/pool.h"
 #include "upstream/resp_flags.h"
 
@@ -239,6 +240,7 @@ void xg__req_fail(xg_upstream_req *r, xg_upstream_reset reason)
     xg__req_uncount(r); /* its stream is gone; a requeued request counts again on its new one */
     if (requeue(r, reason))
         return;
+    xg_outlier_put_reset(r->host, reason);
     if (r->pool != NULL && r->pool->failure[0] != '\0')
         r->failure = xg_arena_strdup(r->arena, r->pool->failure); /* NULL on ENOMEM: no reason given */
     xg_cluster_stats *stats = &r->host->cluster->stats;
@@ -264,6 +266,7 @@ void xg__req_on_headers(xg_upstream_req *r, xg_headers *h, bool end_stream)
     if (h->status < 200 && h->status != 101)
         return; /* 1xx: the downstream codec answers 100-continue itself */
     r->response_started = true;
+    xg_outlier_put_response(r->host, h, end_stream);
     if (!end_stream) {
         r->cb->on_headers(r->user, h, false);
         return;

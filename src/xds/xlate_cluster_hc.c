@@ -336,6 +336,11 @@ int xg__xlate_health_checks(xg_xlate *x, const Envoy__Config__Cluster__V3__Clust
     size_t n = pb->n_health_checks;
     if (n == 0)
         return 0;
+    /* Envoy: "Multiple health checks not supported". */
+    if (n > 1)
+        return xg__ces_fail_at(x, "health_checks", "multiple health checks are not supported (Envoy runs one per "
+                                                   "cluster), got %zu",
+                               n);
     if ((c->health_checks = xg_arena_calloc(&x->res->arena, n, sizeof(*c->health_checks))) == NULL)
         return XG_ENOMEM;
     int rc = 0;
@@ -457,8 +462,10 @@ static int outlier_times(xg_xlate *x, const pb_outlier *pb, xg_outlier *o)
     if (rc == 0)
         rc = xg__ces_duration(x, "base_ejection_time", pb->base_ejection_time, 30000, XG__DUR_POSITIVE,
                               &o->base_ejection_time_ms);
+    /* Unset: 300 s, or base_ejection_time when that is longer (Envoy). */
+    int64_t max_default = o->base_ejection_time_ms > 300000 ? o->base_ejection_time_ms : 300000;
     if (rc == 0)
-        rc = xg__ces_duration(x, "max_ejection_time", pb->max_ejection_time, 300000, XG__DUR_POSITIVE,
+        rc = xg__ces_duration(x, "max_ejection_time", pb->max_ejection_time, max_default, XG__DUR_POSITIVE,
                               &o->max_ejection_time_ms);
     if (rc == 0)
         rc = xg__ces_duration(x, "max_ejection_time_jitter", pb->max_ejection_time_jitter, 0, XG__DUR_NONNEG,

@@ -24,6 +24,12 @@ process by the tests (procs) and stopped by pid:
                                 x-test-key with REFUSED_STREAM
   upstreams.py garbage PORT NAME  reads a request head and answers bytes that
                                 are not HTTP, then closes
+  upstreams.py grpchealth PORT NAME  grpc.health.v1.Health/Check (python3-grpcio,
+                                no generated code): "" and every service set
+                                answer their status (1 SERVING, 2 NOT_SERVING),
+                                others NOT_FOUND; /xg.HealthControl/Set with
+                                b"SERVICE=STATUS" changes one, /xg.HealthControl/Last
+                                answers JSON {"service", "metadata", "count"}
 
 Special HTTP paths (the query is ignored):
   /status/N        status N with the usual JSON body
@@ -34,6 +40,14 @@ Special HTTP paths (the query is ignored):
   /close           answers and closes the connection
   /reset           closes the connection without answering
   /__seen          JSON list of every request line seen so far (method and path)
+  /__health        a health-check endpoint: answers the status last set
+                   (200 at first) with the usual JSON
+  /__health/set/N  its status from now on is N
+  /__health/last   JSON of the last /__health request (the usual description
+                   plus "count": how many arrived)
+  /__fail/set/N    every other request (not /__*) is answered N from now on; 0
+                   turns that off
+  /__delay/set/MS  every other request (not /__*) waits MS milliseconds first
   /peer            the usual JSON plus "peer": the client's port (which
                    connection the request came on)
 
@@ -174,9 +188,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, json.dumps(desc).encode())
         return True
 
+    def _health(self):
+        """The health-check control paths (/__health..., /__fail/set/N): True when answered."""
+        srv, parts = self.server, self.path.split("?")[0].strip("/").split("/")
+        if parts[0] in ("__fail", "__delay") and len(parts) == 3 and parts[1] == "set":
+            setattr(srv, "fail_status" if parts[0] == "__fail" else "delay_ms", int(parts[2]))
+            self._send(200, b"ok", "text/plain")
+        elif parts[0] == "__health" and len(parts) == 3 and parts[1] == "set":
+            srv.health_status = int(parts[2])
+            self._send(200, b"ok", "text/plain")
+        elif parts[0] == "__health" and len(parts) == 2 and parts[1] == "last":
+            self._send(200, json.dumps(getattr(srv, "health_last", None)).encode())
+        elif parts[0] == "__health":
+            srv.health_count = getattr(srv, "health_count", 0) + 1
+            srv.health_last = dict(self._describe(self._body()), count=srv.health_count)
+            self._send(getattr(srv, "health_status", 200), json.dumps(srv.health_last).encode())
+        else:
+            return False
+        return True
+
     def _reply(self):
         if self.path == "/__seen":
             return self._send(200, json.dumps(self.server.seen).encode())
+        if self._health():
+            return None
+        if getattr(self.server, "delay_ms", 0):
+            time.sleep(self.server.delay_ms / 1000.0)
+        if getattr(self.server, "fail_status", 0):
+            return self._send(self.server.fail_status, json.dumps(self._describe(self._body())).encode())
         if self.path.startswith("/__attempts/"):
             with self.server.lock:
                 return self._send(200, json.dumps(self.server.attempts.get(self.path[12:], [])).encode())
@@ -322,6 +361,64 @@ def refuse_first(headers):
         return first
 
 
+def pb_string_field1(data):
+    """Field 1 (a string) of a tiny protobuf message, "" when absent."""
+    i, out = 0, ""
+    while i < len(data):
+        key, i = data[i], i + 1
+        if key & 7 == 2:
+            n, shift = 0, 0
+            while True:
+                b, i = data[i], i + 1
+                n |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            if key >> 3 == 1:
+                out = data[i:i + n].decode()
+            i += n
+        else:
+            return out
+    return out
+
+
+def serve_grpc_health(port, name):
+    import grpc
+    from concurrent import futures
+    status, lock, last = {"": 1}, threading.Lock(), {"count": 0}
+
+    def check(req, ctx):
+        svc = pb_string_field1(req)
+        with lock:
+            last.update(service=svc, metadata=[[k, v] for k, v in ctx.invocation_metadata()], count=last["count"] + 1)
+            st = status.get(svc)
+        if st is None:
+            ctx.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+        return bytes([0x08, st]) if st else b""
+
+    def set_status(req, ctx):
+        svc, st = req.decode().split("=")
+        with lock:
+            status[svc] = int(st)
+        return b"ok"
+
+    def get_last(req, ctx):
+        with lock:
+            return json.dumps(last).encode()
+
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    srv.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler("grpc.health.v1.Health",
+                                             {"Check": grpc.unary_unary_rpc_method_handler(check)}),
+        grpc.method_handlers_generic_handler("xg.HealthControl", {
+            "Set": grpc.unary_unary_rpc_method_handler(set_status),
+            "Last": grpc.unary_unary_rpc_method_handler(get_last)})))
+    srv.add_insecure_port("127.0.0.1:%d" % port)
+    srv.start()
+    print("listening", flush=True)
+    srv.wait_for_termination()
+
+
 class H2Echo:
     """One h2c connection: the h2 state machine fed from the socket on this
     thread; answers may come from other threads (/slow), so every use of the
@@ -429,5 +526,5 @@ def garbage(c, name):
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
     name = sys.argv[3] if len(sys.argv) > 3 else "%s-%d" % (kind, port)
-    {"http": serve_http, "grpc": serve_grpc, "h2echo": serve_h2echo,
+    {"http": serve_http, "grpc": serve_grpc, "h2echo": serve_h2echo, "grpchealth": serve_grpc_health,
      "garbage": lambda p, n: serve_tcp(p, n, garbage)}[kind](port, name)

@@ -337,6 +337,7 @@ XG_TEST(typed_load_balancing_policy)
 
 XG_TEST(health_checks)
 {
+    /* Envoy runs one health check per cluster: each checker in its own cluster. */
     xg_res *r = cluster(EDS "health_checks:\n"
                             "- timeout: 1s\n  interval: 5s\n  unhealthy_threshold: 3\n  healthy_threshold: 2\n"
                             "  interval_jitter: 0.5s\n  no_traffic_interval: 30s\n  alt_port: 9901\n"
@@ -345,17 +346,11 @@ XG_TEST(health_checks)
                             "    method: HEAD\n    codec_client_type: HTTP2\n"
                             "    expected_statuses: [{start: 200, end: 300}]\n"
                             "    request_headers_to_add: [{header: {key: X-Check, value: '1'}, append: false}]\n"
-                            "    request_headers_to_remove: [user-agent]\n"
-                            "- timeout: 1s\n  interval: 2s\n  unhealthy_threshold: 1\n  healthy_threshold: 1\n"
-                            "  tcp_health_check: {send: {text: '50494e47'}, receive: [{text: '504f4e47'}]}\n"
-                            "- timeout: 1s\n  interval: 2s\n  unhealthy_threshold: 1\n  healthy_threshold: 1\n"
-                            "  unhealthy_interval: 10s\n"
-                            "  grpc_health_check: {service_name: pkg.Svc, authority: svc.local, "
-                            "initial_metadata: [{header: {key: x-md, value: v}}]}\n");
+                            "    request_headers_to_remove: [user-agent]\n");
     if (!CHECK(r != NULL))
         return;
     const xg_cluster *c = r->body;
-    if (!CHECK_EQ_INT(c->n_health_checks, 3))
+    if (!CHECK_EQ_INT(c->n_health_checks, 1))
         goto done;
     const xg_health_check *h = &c->health_checks[0];
     CHECK_EQ_INT(h->kind, XG_HC_HTTP);
@@ -383,13 +378,27 @@ XG_TEST(health_checks)
         CHECK_EQ_INT(h->request_headers_to_add[0].append, XG_HC_OVERWRITE_IF_EXISTS_OR_ADD);
     }
     CHECK(h->n_request_headers_to_remove == 1 && strcmp(h->request_headers_to_remove[0], "user-agent") == 0);
-    h = &c->health_checks[1];
+    xg_res_unref(r);
+    r = cluster(EDS "health_checks:\n"
+                    "- timeout: 1s\n  interval: 2s\n  unhealthy_threshold: 1\n  healthy_threshold: 1\n"
+                    "  tcp_health_check: {send: {text: '50494e47'}, receive: [{text: '504f4e47'}]}\n");
+    if (!CHECK(r != NULL))
+        return;
+    h = &((const xg_cluster *)r->body)->health_checks[0];
     CHECK_EQ_INT(h->kind, XG_HC_TCP);
     CHECK(h->reuse_connection);
     CHECK(h->tcp_send.len == 4 && memcmp(h->tcp_send.data, "PING", 4) == 0);
     CHECK(h->n_tcp_receive == 1 && h->tcp_receive[0].len == 4 && memcmp(h->tcp_receive[0].data, "PONG", 4) == 0);
     CHECK_EQ_INT(h->no_traffic_interval_ms, 60000);
-    h = &c->health_checks[2];
+    xg_res_unref(r);
+    r = cluster(EDS "health_checks:\n"
+                    "- timeout: 1s\n  interval: 2s\n  unhealthy_threshold: 1\n  healthy_threshold: 1\n"
+                    "  unhealthy_interval: 10s\n"
+                    "  grpc_health_check: {service_name: pkg.Svc, authority: svc.local, "
+                    "initial_metadata: [{header: {key: x-md, value: v}}]}\n");
+    if (!CHECK(r != NULL))
+        return;
+    h = &((const xg_cluster *)r->body)->health_checks[0];
     CHECK_EQ_INT(h->kind, XG_HC_GRPC);
     CHECK_STR(h->grpc_service_name, "pkg.Svc");
     CHECK_STR(h->grpc_authority, "svc.local");
@@ -447,6 +456,10 @@ XG_TEST(health_check_nacks)
     nack(EDS "health_checks: [{timeout: 0s, interval: 1s, unhealthy_threshold: 2, healthy_threshold: 2, "
              "tcp_health_check: {}}]\n",
          "health_checks[0].timeout: must be greater than 0");
+    nack(EDS "health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 2, healthy_threshold: 2, "
+             "tcp_health_check: {}}, {timeout: 1s, interval: 1s, unhealthy_threshold: 2, healthy_threshold: 2, "
+             "tcp_health_check: {}}]\n",
+         "health_checks: multiple health checks are not supported (Envoy runs one per cluster), got 2");
 }
 
 XG_TEST(circuit_breakers)
@@ -512,6 +525,11 @@ XG_TEST(outlier_detection)
          "outlier_detection.max_ejection_percent: must be a percentage 0..100, got 101");
     nack(EDS "outlier_detection: {base_ejection_time: 60s, max_ejection_time: 30s}\n",
          "outlier_detection.max_ejection_time: cannot be smaller than base_ejection_time");
+    /* max_ejection_time unset: 300 s, or a longer base_ejection_time (Envoy) */
+    r = cluster(EDS "outlier_detection: {base_ejection_time: 600s}\n");
+    if (CHECK(r != NULL))
+        CHECK_EQ_INT(((const xg_cluster *)r->body)->outlier->max_ejection_time_ms, 600000);
+    xg_res_unref(r);
     nack(EDS "outlier_detection: {interval: 0s}\n", "outlier_detection.interval: must be greater than 0");
 }
 
