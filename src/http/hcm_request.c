@@ -156,10 +156,24 @@ static void clean_internal(xg_stream *s)
                                          "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node"};
     for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
         xg_headers_remove(s->req, always[i], strlen(always[i]));
-    if (s->edge) {
-        xg_headers_remove(s->req, "x-envoy-ip-tags", 15);
-        xg_headers_remove(s->req, "x-envoy-original-url", 20);
-    }
+    /* Envoy's edge sanitising: a client outside must not steer retries,
+     * timeouts or tracing with the router's control headers. */
+    static const char *const edge[] = {"x-envoy-ip-tags",
+                                       "x-envoy-original-url",
+                                       "x-envoy-expected-rq-timeout-ms",
+                                       "x-envoy-force-trace",
+                                       "x-envoy-hedge-on-per-try-timeout",
+                                       "x-envoy-max-retries",
+                                       "x-envoy-retry-on",
+                                       "x-envoy-retry-grpc-on",
+                                       "x-envoy-retriable-status-codes",
+                                       "x-envoy-retriable-header-names",
+                                       "x-envoy-upstream-alt-stat-name",
+                                       "x-envoy-upstream-rq-timeout-ms",
+                                       "x-envoy-upstream-rq-per-try-timeout-ms",
+                                       "x-envoy-upstream-rq-timeout-alt-response"};
+    for (size_t i = 0; s->edge && i < sizeof(edge) / sizeof(edge[0]); i++)
+        xg_headers_remove(s->req, edge[i], strlen(edge[i]));
     if (s->rc != NULL)
         xg_route_strip_internal_only(s->rc, s->req);
 }

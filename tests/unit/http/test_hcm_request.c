@@ -102,6 +102,29 @@ XG_TEST(external_client_with_xff_is_edge)
     teardown(&f);
 }
 
+/* Envoy's edge sanitising of the router's control headers; an internal
+ * client keeps them (the router honours them). */
+XG_TEST(edge_request_loses_router_control_headers)
+{
+    static const char *const control[] = {"x-envoy-retry-on", "x-envoy-max-retries", "x-envoy-upstream-rq-timeout-ms",
+                                          "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-retriable-status-codes"};
+    const char *peers[] = {"203.0.113.7", "127.0.0.5"};
+    for (int k = 0; k < 2; k++) {
+        fixture f;
+        setup(&f, peers[k]);
+        f.cfg.use_remote_address = true;
+        for (size_t i = 0; i < sizeof(control) / sizeof(control[0]); i++)
+            xg_headers_add_copy(f.s.req, control[i], strlen(control[i]), "5", 1);
+        xg_headers_add_copy(f.s.req, "x-envoy-other", 13, "kept", 4);
+        CHECK_EQ_INT(prepare(&f), 0);
+        CHECK(f.s.edge == (k == 0));
+        for (size_t i = 0; i < sizeof(control) / sizeof(control[0]); i++)
+            CHECK((hdr(&f, control[i]) == NULL) == (k == 0));
+        CHECK_STR(hdr(&f, "x-envoy-other"), "kept");
+        teardown(&f);
+    }
+}
+
 XG_TEST(preserve_external_request_id)
 {
     fixture f;
