@@ -317,11 +317,13 @@ static void bind_breaker(xg_cluster_rt *rt)
  * hosts), at most host_selection_retries more times. */
 static xg_host *pick(const xg_upstream_params *prm)
 {
-    xg_host *h = xg_cluster_pick(prm->cluster, &prm->lb);
+    xg_lb_ctx ctx = prm->lb;
+    xg_host *h = xg_cluster_pick(prm->cluster, &ctx);
     for (uint32_t i = 0; h != NULL && prm->reject_host != NULL && i < prm->host_selection_retries; i++) {
         if (!prm->reject_host(prm->user, h))
             break;
-        h = xg_cluster_pick(prm->cluster, &prm->lb);
+        ctx.attempt = i + 1; /* ring hash and Maglev move away from the hashed host (lb.h) */
+        h = xg_cluster_pick(prm->cluster, &ctx);
     }
     return h;
 }

@@ -59,6 +59,7 @@ def world(tmp_path_factory):
     try:
         subst = {"UP_" + n.upper(): start_upstream(procs, "http", n) for n in NAMES}
         subst["SLOW"] = slow.server_address[1]
+        subst["DEAD"] = harness.free_port()
         w = snapshot_world(procs, tmp_path_factory.mktemp("world"), "proxy_lb.yaml", subst)
         w.subst, w.procs_, w.tmp_factory = subst, procs, tmp_path_factory
         yield w
@@ -202,6 +203,19 @@ def test_generated_cookie_comes_back_and_pins_the_client(world):
     assert len(jarred) == 1, jarred
     # other cookie values land elsewhere, each consistently
     assert_pinned(world, lambda v, i: ("/ring/cookie/z", ["-H", "cookie: a=b; sticky=v%d" % v]), 12, 2)
+
+
+def test_retry_with_previous_hosts_leaves_the_hashed_host(world):
+    # Keys that hash to the dead endpoint fail to connect; the retry's re-picks
+    # (previous_hosts, host_selection_retry_max_attempts 10) step along the
+    # ring to another host instead of landing on the same one again (a key
+    # stays stuck only if ten ring entries in a row are the dead host's).
+    retried = 0
+    for u in range(24):
+        status, pairs, body = get(world, "/ring/retry", "-H", "x-user: r%d" % u)
+        assert status == 200, (u, status, body[:200])
+        retried += int(dict(pairs).get("x-envoy-attempt-count", "1")) > 1
+    assert retried > 0  # some keys did start on the dead host
 
 
 def test_no_cookie_is_generated_for_a_cluster_that_does_not_hash(world):
