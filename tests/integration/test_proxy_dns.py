@@ -8,7 +8,7 @@ traffic, a removed one stops, and an address that stays keeps its pooled
 upstream connection (the /peer echo shows the proxy's client port);
 auto_host_rewrite sends the DNS name; LOGICAL_DNS keeps its connection when
 the name moves and opens new connections to the new address; the
-deprecated dns_resolvers field with TCP lookups; an answer too big for UDP
+deprecated dns_resolvers field (with TCP lookups); an answer too big for UDP
 is read over TCP; a server turning hostile (garbage, cut-off, looping and
 stranger answers) and a resolver that is gone leave the last addresses
 serving; resolver settings xdsgate cannot honour are NACKed."""
@@ -192,7 +192,8 @@ def test_logical_dns_keeps_its_connection_and_opens_new_ones_to_the_new_address(
         world.dns.write(RECORDS)
 
 
-def test_deprecated_dns_resolvers_over_tcp(world):
+def test_deprecated_dns_resolvers_field(world):
+    """dns_resolvers with use_tcp_for_dns_lookups (TCP itself: test_dns_client.c tcp_when_asked)."""
     assert {d["server"] for d in servers_of(world, "/legacy/x", 3)} == {"c"}
     assert re.search(r"query\[A\] legacy\.test from 127\.0\.0\.1", world.dns.proc.stdout() + world.dns.proc.stderr())
 
