@@ -185,7 +185,10 @@ static int start(xg_app *app)
     if (rc == 0)
         rc = xg_clusters_admin_register(app->admin, app->health);
     if (rc == 0)
-        rc = xg_dns_mgr_new(&app->main, &(xg_dns_mgr_opts){.workers = app->workers}, &app->dns);
+        rc = xg_dns_mgr_new(&app->main,
+                            &(xg_dns_mgr_opts){
+                                .workers = app->workers, .observe = xg_health_mgr_dns, .observe_arg = app->health},
+                            &app->dns);
     /* Last: from here on the xds thread posts to the main loop and the workers. */
     if (rc == 0 && f->has_xds_server)
         rc = start_xds(app);

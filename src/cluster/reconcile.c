@@ -21,12 +21,10 @@
 /* --- hosts --- */
 
 /* True when the main thread actively checks e's hosts: the cluster has a
- * health check, e does not opt out, and its hosts are known to the checker
- * (not DNS clusters' resolved hosts yet: upstream/health_mgr.h). */
+ * health check and e does not opt out (upstream/health_mgr.h). */
 static bool hc_checked(const xg_cluster *cfg, const xg_lb_endpoint *e)
 {
-    return cfg->n_health_checks > 0 && !e->hc_disabled &&
-           (cfg->type == XG_CLUSTER_STATIC || cfg->type == XG_CLUSTER_EDS);
+    return cfg->n_health_checks > 0 && !e->hc_disabled;
 }
 
 /* The health bits (XG_HOST_F_HEALTH_MASK) cfg allows on endpoint e: those

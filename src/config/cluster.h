@@ -100,6 +100,7 @@ typedef struct xg_health_check {
     int64_t healthy_edge_interval_ms;       /* default interval */
     bool always_log_failures;
     bool always_log_success;
+    const char *event_log_path; /* health check events appended as JSON lines; NULL: none */
     const char **tls_alpn; /* tls_options.alpn_protocols */
     size_t n_tls_alpn;
 

@@ -76,7 +76,7 @@ static int grpc_serving_status(const xg_buf *m)
         else
             return -1;
     }
-    return (int)status;
+    return status > 255 ? 255 : (int)status; /* an unknown enum value: not SERVING */
 }
 
 static void grpc_verdict(xg_hc_probe *p)

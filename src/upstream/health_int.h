@@ -62,6 +62,8 @@ struct hm_cluster {
     uint32_t n_hosts;
     hm_host **tab; /* by address: open addressing, tab_mask + 1 slots, at most half full */
     uint32_t tab_mask;
+    struct xg_dns_hosts *dns_used; /* DNS clusters: the answer dns_eps was made from (referenced), or NULL */
+    struct xg_endpoints *dns_eps;  /* DNS clusters: the endpoints checked (owned; borrows from cfg) */
     struct xg_tls_client *tls;     /* for health checks when cfg->tls (referenced), else NULL */
     const xg_snap_table *tls_from; /* the secret table it was built from (identity only) */
     bool traffic;                  /* a worker saw a request: the checks use their traffic intervals */
@@ -90,6 +92,8 @@ struct xg_health_mgr {
     xg_rng rng;
     ev_check flush; /* never started: fed to post the pending updates at the end of this pass */
     hm_cluster *dirty_head;
+    struct xg_dns_hosts **dns; /* the latest DNS answer of each DNS cluster (referenced) */
+    size_t n_dns, cap_dns;
     bool stopped;
 };
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "cluster/dns_hosts.h"
 #include "core/assert.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -146,6 +147,9 @@ static void host_free(hm_host *h)
 /* --- reconciling one cluster --- */
 
 typedef struct staged {
+    hm_host *moved; /* LOGICAL_DNS: the one host that follows its new address, or NULL */
+    struct sockaddr_storage moved_from;
+    socklen_t moved_from_len;
     hm_host **hosts;
     const xg_lb_endpoint **ep; /* each host's endpoint and locality in the new config */
     const xg_locality_endpoints **loc;
@@ -161,7 +165,26 @@ static const xg_endpoints *endpoints_of(const xg_cluster *cfg, const xg_snapshot
         *eps_res = xg_snapshot_find(snap, XG_RES_ENDPOINTS, cfg->eds_service_name ? cfg->eds_service_name : cfg->name);
         return *eps_res != NULL ? (*eps_res)->body : NULL;
     }
-    return cfg->type == XG_CLUSTER_STATIC ? cfg->load_assignment : NULL;
+    return cfg->type == XG_CLUSTER_STATIC ? cfg->load_assignment : NULL; /* DNS: update_cluster */
+}
+
+/* LOGICAL_DNS: the cluster's one host follows the answer to a new address
+ * (Envoy's logical host keeps its health); the old address is kept in st
+ * in case staging fails. */
+static hm_host *logical_host(hm_cluster *c, const xg_endpoints *eps, const xg_lb_endpoint *e, staged *st)
+{
+    if (c->cfg->type != XG_CLUSTER_LOGICAL_DNS || c->n_hosts != 1 || eps->n_endpoints != 1 || st->moved != NULL)
+        return NULL;
+    hm_host *h = c->hosts[0];
+    memcpy(&st->moved_from, &h->addr, h->addrlen);
+    st->moved_from_len = h->addrlen;
+    st->moved = h;
+    memcpy(&h->addr, &e->addr, e->addrlen);
+    h->addrlen = e->addrlen;
+    h->hash = xg_host_addr_hash((const struct sockaddr *)&h->addr, h->addrlen);
+    xg_sockaddr_str((const struct sockaddr *)&h->addr, h->addr_str, sizeof h->addr_str);
+    h->hc_moved = true;
+    return h;
 }
 
 static bool same_str(const char *a, const char *b)
@@ -196,10 +219,11 @@ static int stage(hm_cluster *c, const xg_endpoints *eps, staged *st)
             if (!e->is_ip || host_tab_find(st->tab, st->mask, sa, e->addrlen, hash) != NULL)
                 continue;
             hm_host *h = host_tab_find(c->tab, c->tab_mask, sa, e->addrlen, hash);
+            bool moved = h == NULL && (h = logical_host(c, eps, e, st)) != NULL;
             if (h == NULL && (h = host_new(c, e)) == NULL)
                 return XG_ENOMEM;
             h->seen = true;
-            h->hc_moved = h->ep != NULL && !same_hc_target(h->ep, e);
+            h->hc_moved = moved || (h->ep != NULL && !same_hc_target(h->ep, e));
             host_tab_put(st->tab, st->mask, h);
             st->ep[st->n] = e;
             st->loc[st->n] = loc;
@@ -212,6 +236,13 @@ static int stage(hm_cluster *c, const xg_endpoints *eps, staged *st)
 /* Undoes stage(): new hosts go, kept ones are unmarked. */
 static void unstage(hm_cluster *c, staged *st)
 {
+    if (st->moved != NULL) {
+        hm_host *h = st->moved;
+        memcpy(&h->addr, &st->moved_from, st->moved_from_len);
+        h->addrlen = st->moved_from_len;
+        h->hash = xg_host_addr_hash((const struct sockaddr *)&h->addr, h->addrlen);
+        xg_sockaddr_str((const struct sockaddr *)&h->addr, h->addr_str, sizeof h->addr_str);
+    }
     for (uint32_t i = 0; i < st->n; i++) {
         hm_host *h = st->hosts[i];
         h->seen = h->hc_moved = false;
@@ -324,22 +355,66 @@ static void swap_ref(xg_res **slot, xg_res *r)
     *slot = r;
 }
 
-/* Brings c in line with the Cluster resource res of snap. */
+static xg_dns_hosts *dns_answer(const xg_health_mgr *m, const char *cluster)
+{
+    for (size_t i = 0; i < m->n_dns; i++)
+        if (strcmp(m->dns[i]->cluster, cluster) == 0)
+            return m->dns[i];
+    return NULL;
+}
+
+/* The endpoints of c under cfg: the assignment (EDS, STATIC) or the DNS
+ * answer's hosts (*dns_eps, malloc'd). *unchanged: the same as last time. */
+static int endpoints_for(hm_cluster *c, const xg_cluster *cfg, const xg_snapshot *snap, bool cfg_changed,
+                         const xg_endpoints **eps, xg_res **eps_res, xg_endpoints **dns_eps, bool *unchanged)
+{
+    *dns_eps = NULL;
+    if (!xg_cluster_is_dns(cfg)) {
+        *eps = endpoints_of(cfg, snap, eps_res);
+        *unchanged = !cfg_changed && *eps_res == c->eps_res;
+        return 0;
+    }
+    *eps_res = NULL;
+    xg_dns_hosts *dns = dns_answer(c->m, c->name);
+    *unchanged = !cfg_changed && dns == c->dns_used && c->dns_eps != NULL;
+    *eps = c->dns_eps; /* kept when unchanged */
+    if (*unchanged)
+        return 0;
+    int rc = xg_dns_endpoints(cfg, dns, dns_eps);
+    *eps = *dns_eps;
+    return rc;
+}
+
+static void keep_dns(hm_cluster *c, xg_endpoints *dns_eps)
+{
+    xg_dns_hosts *dns = dns_eps != NULL ? dns_answer(c->m, c->name) : NULL;
+    if (dns != NULL)
+        xg_dns_hosts_ref(dns);
+    xg_dns_hosts_unref(c->dns_used);
+    c->dns_used = dns;
+    free(c->dns_eps);
+    c->dns_eps = dns_eps;
+}
+
+/* Brings c in line with the Cluster resource res of snap (and, for DNS
+ * clusters, the latest answer). */
 static int update_cluster(hm_cluster *c, xg_res *res, const xg_snapshot *snap)
 {
     const xg_cluster *cfg = res->body;
     xg_res *eps_res;
-    const xg_endpoints *eps = endpoints_of(cfg, snap, &eps_res);
-    bool cfg_changed = c->res != res;
-    if (!cfg_changed && eps_res == c->eps_res && c->tls_from == snap->tables[XG_RES_SECRET])
-        return 0;
+    const xg_endpoints *eps;
+    xg_endpoints *dns_eps;
+    bool cfg_changed = c->res != res, unchanged;
+    int rc = endpoints_for(c, cfg, snap, cfg_changed, &eps, &eps_res, &dns_eps, &unchanged);
+    if (rc != 0 || (unchanged && c->tls_from == snap->tables[XG_RES_SECRET]))
+        return rc;
     const xg_cluster *old = c->cfg;
     c->cfg = cfg; /* staging reads the new config */
     staged st = {0};
-    int rc = stage(c, eps, &st);
-    if (rc != 0) {
+    if ((rc = stage(c, eps, &st)) != 0) {
         c->cfg = old;
         unstage(c, &st);
+        free(dns_eps);
         return rc;
     }
     swap_ref(&c->res, res);
@@ -348,6 +423,8 @@ static int update_cluster(hm_cluster *c, xg_res *res, const xg_snapshot *snap)
     struct xg_tls_client *tls = c->tls;
     update_tls(c, snap, cfg_changed);
     install(c, &st, cfg_changed || tls != c->tls);
+    if (dns_eps != NULL || !xg_cluster_is_dns(cfg))
+        keep_dns(c, dns_eps); /* after install: the hosts now point into the new endpoints */
     if (cfg->outlier != NULL && (cfg_changed || !ev_is_active(&c->od_timer)))
         xg__od_cluster_start(c);
     else if (cfg->outlier == NULL)
@@ -385,10 +462,67 @@ static void cluster_free(hm_cluster *c)
     free(c->hosts);
     free(c->tab);
     xg_tls_client_unref(c->tls);
+    xg_dns_hosts_unref(c->dns_used);
+    free(c->dns_eps);
     xg_res_unref(c->eps_res);
     xg_res_unref(c->res);
     free(c->name);
     free(c);
+}
+
+/* --- DNS answers --- */
+
+/* Answers of clusters that are gone or no longer DNS clusters go. */
+static void drop_stale_answers(xg_health_mgr *m)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_dns; i++) {
+        hm_cluster *c = xg__hm_find_cluster(m, m->dns[i]->cluster);
+        if (c != NULL && c->cfg != NULL && xg_cluster_is_dns(c->cfg))
+            m->dns[k++] = m->dns[i];
+        else
+            xg_dns_hosts_unref(m->dns[i]);
+    }
+    m->n_dns = k;
+}
+
+/* Keeps h as its cluster's latest answer. */
+static int keep_answer(xg_health_mgr *m, xg_dns_hosts *h)
+{
+    for (size_t i = 0; i < m->n_dns; i++) {
+        if (strcmp(m->dns[i]->cluster, h->cluster) == 0) {
+            xg_dns_hosts_ref(h);
+            xg_dns_hosts_unref(m->dns[i]);
+            m->dns[i] = h;
+            return 0;
+        }
+    }
+    if (m->n_dns == m->cap_dns) {
+        size_t cap = m->cap_dns ? 2 * m->cap_dns : 8;
+        xg_dns_hosts **v = realloc(m->dns, cap * sizeof *v);
+        if (v == NULL)
+            return XG_ENOMEM;
+        m->dns = v;
+        m->cap_dns = cap;
+    }
+    xg_dns_hosts_ref(h);
+    m->dns[m->n_dns++] = h;
+    return 0;
+}
+
+void xg_health_mgr_dns(void *arg, const xg_dns_hosts *h)
+{
+    xg_health_mgr *m = arg;
+    if (m == NULL || m->stopped)
+        return;
+    /* The answer is immutable; the reference count is its only mutable part. */
+    if (keep_answer(m, (xg_dns_hosts *)h) != 0) {
+        xg_log_error("health check: cluster %s: out of memory keeping its DNS answer", h->cluster);
+        return;
+    }
+    hm_cluster *c = xg__hm_find_cluster(m, h->cluster);
+    if (c != NULL && c->res != NULL && m->snap != NULL && update_cluster(c, c->res, m->snap) != 0)
+        xg_log_error("health check: cluster %s: out of memory (its previous hosts stay)", c->name);
 }
 
 /* --- snapshots --- */
@@ -426,6 +560,7 @@ static void apply_snapshot(xg_health_mgr *m, xg_snapshot *snap)
     m->tab = tab;
     m->tab_mask = mask;
     m->n = n;
+    drop_stale_answers(m);
 }
 
 typedef struct publish_task {
@@ -512,6 +647,9 @@ void xg_health_mgr_free(xg_health_mgr *m)
         return;
     xg_outlier_set_sink(NULL);
     xg_health_mgr_stop(m);
+    for (size_t i = 0; i < m->n_dns; i++)
+        xg_dns_hosts_unref(m->dns[i]);
+    free(m->dns);
     xg_snapshot_unref(m->snap);
     free(m);
 }

@@ -21,8 +21,8 @@
  * New hosts of a cluster with health checks start failed (out of rotation)
  * until their first check passes, as Envoy's do; with
  * common_lb_config.ignore_new_hosts_until_first_hc they are also marked
- * pending. Hosts of EDS clusters come from their ClusterLoadAssignment; DNS
- * clusters' resolved hosts are not checked yet. */
+ * pending. Hosts of EDS clusters come from their ClusterLoadAssignment,
+ * those of DNS clusters from the resolver's answers (xg_health_mgr_dns). */
 #ifndef XG_UPSTREAM_HEALTH_MGR_H
 #define XG_UPSTREAM_HEALTH_MGR_H
 
@@ -35,6 +35,8 @@
 #include "event/loop.h"
 #include "event/workers.h"
 
+struct xg_dns_hosts; /* cluster/dns_hosts.h */
+
 typedef struct xg_health_mgr xg_health_mgr;
 
 /* A manager on the main loop main, posting to the workers of ws (both
@@ -44,6 +46,12 @@ int xg_health_mgr_new(xg_loop *main, xg_workers *ws, xg_health_mgr **out);
 /* Any thread: s is the snapshot just published to the workers (the call
  * takes its own reference; NULL is ignored). Applied on the main loop. */
 void xg_health_mgr_publish(xg_health_mgr *m, xg_snapshot *s);
+/* Main thread (the DNS resolver's observe hook, cluster/dns_mgr.h): the
+ * latest answer of a STRICT_DNS or LOGICAL_DNS cluster (borrowed; the
+ * manager takes its own reference). Its hosts are checked and tracked like
+ * any other; a LOGICAL_DNS cluster's one host keeps its health when its
+ * address moves. arg is the manager. */
+void xg_health_mgr_dns(void *arg, const struct xg_dns_hosts *h);
 /* Main thread: stops every check and timer and drops the reports that
  * still come (shutdown). Idempotent. */
 void xg_health_mgr_stop(xg_health_mgr *m);

@@ -4,8 +4,12 @@
  * result produces, and an ejected host's return on a passing check
  * (outlier_detection.successful_active_health_check_uneject_host). */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "upstream/health_int.h"
@@ -41,12 +45,93 @@ static void log_result(const hm_host *h, const xg_health_check *hc, xg_hc_result
         xg_log_debug("health check: cluster %s host %s: %s (%s)", c, h->addr_str, xg_hc_result_name(r), detail);
 }
 
+/* --- the event log (event_log_path): Envoy's HealthCheckEvent as JSON lines --- */
+
+static const char *failure_type(xg_hc_result r)
+{
+    return r == XG_HC_FAIL_NETWORK ? "NETWORK" : r == XG_HC_FAIL_TIMEOUT ? "NETWORK_TIMEOUT" : "ACTIVE";
+}
+
+/* The event of a result, into ev (JSON members); false when none is due. */
+static bool event_of(const xg_health_check *hc, xg_hc_result r, xg_hc_transition t, bool failed, bool first, char *ev,
+                     size_t n)
+{
+    if (t == XG_HC_CHANGED && failed)
+        snprintf(ev, n, "\"eject_unhealthy_event\":{\"failure_type\":\"%s\"}", failure_type(r));
+    else if (t == XG_HC_CHANGED && r == XG_HC_OK)
+        snprintf(ev, n, "\"add_healthy_event\":{\"first_check\":%s}", first ? "true" : "false");
+    else if (r != XG_HC_OK && (first || hc->always_log_failures))
+        snprintf(ev, n, "\"health_check_failure_event\":{\"failure_type\":\"%s\",\"first_check\":%s}", failure_type(r),
+                 first ? "true" : "false");
+    else if (r == XG_HC_OK && hc->always_log_success)
+        snprintf(ev, n, "\"successful_health_check_event\":{}");
+    else
+        return false;
+    return true;
+}
+
+/* s as the inside of a JSON string (quotes, backslashes and control
+ * characters escaped), truncated to fit out. */
+static void json_str(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s != '\0' && k + 7 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            k += (size_t)snprintf(out + k, n - k, "\\%c", c);
+        else if (c < 0x20)
+            k += (size_t)snprintf(out + k, n - k, "\\u%04x", c);
+        else
+            out[k++] = (char)c;
+    }
+    out[k] = '\0';
+}
+
+/* Appends one line to event_log_path. The file is opened per event (events
+ * are rare) and written at once; a failure is logged, never fatal. */
+static void write_event(const hm_host *h, const xg_health_check *hc, const char *ev)
+{
+    static const char *const kinds[] = {[XG_HC_HTTP] = "HTTP", [XG_HC_TCP] = "TCP", [XG_HC_GRPC] = "GRPC"};
+    char ip[INET6_ADDRSTRLEN] = "", ts[40], name[512], line[1024];
+    json_str(h->c->name, name, sizeof name);
+    const struct sockaddr *sa = (const struct sockaddr *)&h->addr;
+    uint16_t port = sa->sa_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+                                              : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    inet_ntop(sa->sa_family,
+              sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                        : (const void *)&((const struct sockaddr_in *)sa)->sin_addr,
+              ip, sizeof ip);
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t k = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + k, sizeof ts - k, ".%03ldZ", now.tv_nsec / 1000000);
+    int n = snprintf(line, sizeof line,
+                     "{\"health_checker_type\":\"%s\",\"host\":{\"socket_address\":{\"address\":\"%s\","
+                     "\"port_value\":%u}},\"cluster_name\":\"%s\",%s,\"timestamp\":\"%s\"}\n",
+                     kinds[hc->kind], ip, port, name, ev, ts);
+    int fd = open(hc->event_log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || n <= 0 || (size_t)n >= sizeof line || write(fd, line, (size_t)n) != n)
+        xg_log_warn("health check: cluster %s: cannot write the event log %s", h->c->name, hc->event_log_path);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void log_event(const hm_host *h, const xg_health_check *hc, xg_hc_result r, xg_hc_transition t, bool first)
+{
+    char ev[160];
+    if (hc->event_log_path != NULL && event_of(hc, r, t, h->hc.failed, first, ev, sizeof ev))
+        write_event(h, hc, ev);
+}
+
 static void result(hm_host *h, xg_hc_result r, const char *detail)
 {
     const xg_health_check *hc = hc_of(h);
     bool first = h->hc.first_check;
     xg_hc_transition t = xg_hc_state_put(&h->hc, hc, r);
     log_result(h, hc, r, detail, t, first);
+    log_event(h, hc, r, t, first);
     uint32_t flags = h->flags & ~(uint32_t)(XG_HOST_F_HC_FAILED | XG_HOST_F_PENDING_FIRST_HC);
     flags |= (h->hc.failed ? XG_HOST_F_HC_FAILED : 0) | (h->hc.pending ? XG_HOST_F_PENDING_FIRST_HC : 0);
     xg__hm_set_flags(h, flags);

@@ -304,6 +304,8 @@ static int hc_common(xg_xlate *x, const pb_hc *pb, xg_health_check *hc)
     hc->reuse_connection = xg__ces_bool(pb->reuse_connection, true);
     hc->always_log_failures = pb->always_log_health_check_failures;
     hc->always_log_success = pb->always_log_health_check_success;
+    if (rc == 0 && pb->event_log_path[0] != '\0' && (hc->event_log_path = xg_xlate_strdup(x, pb->event_log_path)) == NULL)
+        rc = XG_ENOMEM;
     if (rc == 0 && pb->tls_options != NULL) {
         hc->n_tls_alpn = pb->tls_options->n_alpn_protocols;
         rc = xg__ces_strv(x, pb->tls_options->alpn_protocols, hc->n_tls_alpn, &hc->tls_alpn);

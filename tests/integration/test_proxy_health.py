@@ -53,6 +53,7 @@ def world(tmp_path_factory):
         pki = Pki(str(tmp_path_factory.mktemp("pki")))
         subst["T"] = start_https(procs, "t", pki.cert("a"), pki.key("a"), "--alpn", "h2,http/1.1")
         subst["CA"] = pki.ca
+        subst["EVLOG"] = os.path.join(str(tmp_path_factory.mktemp("evlog")), "hc_http.log")
         subst["D"] = harness.free_port()
         d = start_on(procs, "http", "d", subst["D"])
         w = snapshot_world(procs, tmp_path_factory.mktemp("world"), "proxy_health.yaml", subst)
@@ -149,6 +150,18 @@ def test_http_unhealthy_host_leaves_rotation_and_returns(world):
         up(world, "a", "/__health/set/200")
     wait_flags(world, "hc_http", "a", "healthy")
     wait_until(lambda: "a" in servers(world, "/http/x", 6), LONG, "a back in rotation")
+
+
+def test_event_log_records_the_transitions(world):
+    # the previous test took a out and back: Envoy's HealthCheckEvent JSON lines
+    with open(world.ports["EVLOG"]) as f:
+        events = [json.loads(line) for line in f]
+    a = [e for e in events if e["host"]["socket_address"]["port_value"] == world.ports["A"]]
+    assert all(e["cluster_name"] == "hc_http" and e["health_checker_type"] == "HTTP" for e in a)
+    assert a[0]["add_healthy_event"] == {"first_check": True}  # new hosts start failed: the first check adds it
+    assert {"failure_type": "ACTIVE"} in [e.get("eject_unhealthy_event") for e in a]  # 503: a wrong answer
+    assert {"first_check": False} in [e.get("add_healthy_event") for e in a]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", a[0]["timestamp"])
 
 
 def test_http2_check_uses_http2(world):
@@ -370,3 +383,69 @@ def test_multiple_health_checks_are_nacked(world):
         cluster["health_checks"].pop()
         world.push("Cluster")
     assert world.curl("/panic/x")[0] == 200  # the last good config serves on
+
+
+# --- DNS clusters (dnsmasq on loopback, as test_proxy_dns.py) ---
+
+@pytest.fixture(scope="module")
+def dns_world(tmp_path_factory):
+    from test_proxy_dns import DNSMASQ, Dnsmasq, free_udp_tcp_port
+    if not os.path.exists(DNSMASQ):
+        pytest.skip("dnsmasq not installed (deploy/deps.sh)")
+    procs = harness.Procs(str(tmp_path_factory.mktemp("procs")))
+    tmp = str(tmp_path_factory.mktemp("dnsworld"))
+    try:
+        port = harness.free_port()
+        for addr, name in (("127.0.0.2", "x"), ("127.0.0.3", "y")):
+            p = procs.start([PY, os.path.join(HERE, "upstreams_ext.py"), "http-at", addr, str(port), name],
+                            name="up-" + name)
+            p.wait_output("listening", stream="stdout", timeout=15)
+        dns = Dnsmasq(procs, tmp, free_udp_tcp_port())
+        dns.write({"hc.test": ["127.0.0.2", "127.0.0.3"], "lhc.test": ["127.0.0.2"]})
+        dns.start()
+        w = snapshot_world(procs, tmp, "proxy_health_dns.yaml", {"DNS": dns.port, "UP": port})
+        w.dns, w.up = dns, port
+        yield w
+        w.gate.stop_clean()
+    finally:
+        procs.stop_all()
+
+
+def dns_flags(world, cluster, ip):
+    return clusters(world).get((cluster, "%s:%d" % (ip, world.up)), {}).get("health_flags")
+
+
+def direct(world, ip, path):
+    import urllib.request
+    with urllib.request.urlopen("http://%s:%d%s" % (ip, world.up, path), timeout=10) as r:
+        return r.read()
+
+
+def test_strict_dns_hosts_are_checked(dns_world):
+    w = dns_world
+    for ip in ("127.0.0.2", "127.0.0.3"):
+        wait_until(lambda: dns_flags(w, "strict", ip) == "healthy", LONG, "%s healthy" % ip)
+    assert set(servers(w, "/strict/x", 8)) == {"x", "y"}
+    direct(w, "127.0.0.2", "/__health/set/503")
+    try:
+        wait_until(lambda: dns_flags(w, "strict", "127.0.0.2") == "/failed_active_hc", LONG, "x failed")
+        assert set(servers(w, "/strict/x", 8)) == {"y"}
+    finally:
+        direct(w, "127.0.0.2", "/__health/set/200")
+    wait_until(lambda: dns_flags(w, "strict", "127.0.0.2") == "healthy", LONG, "x healthy again")
+    wait_until(lambda: "x" in servers(w, "/strict/x", 6), LONG, "x back in rotation")
+
+
+def test_logical_dns_host_keeps_its_health_when_the_address_moves(dns_world):
+    w = dns_world
+    wait_until(lambda: dns_flags(w, "logical", "127.0.0.2") == "healthy", LONG, "logical host healthy")
+    assert echo(w.curl("/logical/x")[4])["server"] == "x"
+    before = int(clusters(w)[("logical", "127.0.0.2:%d" % w.up)]["hc_success"])
+    w.dns.write({"hc.test": ["127.0.0.2", "127.0.0.3"], "lhc.test": ["127.0.0.3"]})
+    wait_until(lambda: dns_flags(w, "logical", "127.0.0.3") is not None, LONG, "the logical host moved")
+    c = clusters(w)[("logical", "127.0.0.3:%d" % w.up)]
+    # the same host: never failed on the way, its check count carried over
+    assert c["health_flags"] == "healthy" and int(c["hc_success"]) >= before
+    assert ("logical", "127.0.0.2:%d" % w.up) not in clusters(w)
+    wait_until(lambda: json.loads(direct(w, "127.0.0.3", "/__health/last") or b"null"), LONG,
+               "checks reach the new address")

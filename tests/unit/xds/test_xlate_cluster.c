@@ -342,6 +342,7 @@ XG_TEST(health_checks)
                             "- timeout: 1s\n  interval: 5s\n  unhealthy_threshold: 3\n  healthy_threshold: 2\n"
                             "  interval_jitter: 0.5s\n  no_traffic_interval: 30s\n  alt_port: 9901\n"
                             "  reuse_connection: false\n  tls_options: {alpn_protocols: [h2]}\n"
+                            "  event_log_path: /tmp/hc.log\n"
                             "  http_health_check:\n    host: health.local\n    path: /healthz\n"
                             "    method: HEAD\n    codec_client_type: HTTP2\n"
                             "    expected_statuses: [{start: 200, end: 300}]\n"
@@ -367,6 +368,7 @@ XG_TEST(health_checks)
     CHECK_EQ_INT(h->alt_port, 9901);
     CHECK(!h->reuse_connection);
     CHECK(h->n_tls_alpn == 1 && strcmp(h->tls_alpn[0], "h2") == 0);
+    CHECK_STR(h->event_log_path, "/tmp/hc.log");
     CHECK_STR(h->http_host, "health.local");
     CHECK_STR(h->http_path, "/healthz");
     CHECK_STR(h->http_method, "HEAD");
@@ -386,6 +388,7 @@ XG_TEST(health_checks)
         return;
     h = &((const xg_cluster *)r->body)->health_checks[0];
     CHECK_EQ_INT(h->kind, XG_HC_TCP);
+    CHECK(h->event_log_path == NULL);
     CHECK(h->reuse_connection);
     CHECK(h->tcp_send.len == 4 && memcmp(h->tcp_send.data, "PING", 4) == 0);
     CHECK(h->n_tcp_receive == 1 && h->tcp_receive[0].len == 4 && memcmp(h->tcp_receive[0].data, "PONG", 4) == 0);
