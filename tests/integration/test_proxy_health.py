@@ -18,6 +18,7 @@ import harness
 from proxy_env import PY, echo, start_upstream
 from test_proxy_match import snapshot_world
 from test_proxy_tls import Pki
+from test_proxy_upstream_tls import start_https
 from xds_env import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,15 +33,6 @@ def start_on(procs, kind, name, port):
     return p
 
 
-def start_https(procs, name, *args):
-    """A TLS echo server (upstreams_ext.py https) on a free port; its port."""
-    port = harness.free_port()
-    p = procs.start([PY, os.path.join(HERE, "upstreams_ext.py"), "https", str(port), name] + list(args),
-                    name="up-" + name)
-    p.wait_output("listening", stream="stdout", timeout=15)
-    return port
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     procs = harness.Procs(str(tmp_path_factory.mktemp("procs")))
@@ -51,7 +43,7 @@ def world(tmp_path_factory):
         subst["H2"] = start_upstream(procs, "h2echo", "h2")
         subst["G"] = start_upstream(procs, "grpchealth", "g")
         pki = Pki(str(tmp_path_factory.mktemp("pki")))
-        subst["T"] = start_https(procs, "t", pki.cert("a"), pki.key("a"), "--alpn", "h2,http/1.1")
+        subst["T"] = start_https(procs, "t", pki, pki.cert("a"), pki.key("a"), "--alpn", "h2,http/1.1")
         subst["CA"] = pki.ca
         subst["EVLOG"] = os.path.join(str(tmp_path_factory.mktemp("evlog")), "hc_http.log")
         subst["D"] = harness.free_port()
