@@ -130,6 +130,37 @@ def test_endpoint_update_moves_traffic(procs, tmp_path):
 
 
 
+def test_eds_update_that_keeps_endpoints_keeps_their_pooled_connections(procs, tmp_path):
+    w = world_for(procs, tmp_path)
+    w.vhost()["routes"].insert(0, {"match": {"prefix": "/eds-peer"},
+                                   "route": {"cluster": "ab", "prefix_rewrite": "/peer"}})
+    w.push("RouteConfiguration")
+    c = start_upstream(procs, "http", "c")
+    conn = http.client.HTTPConnection("127.0.0.1", w.port, timeout=10)  # one connection: one worker, one pool per host
+
+    def sample(n):
+        """{upstream name: set of the proxy's client ports it saw} over n requests."""
+        seen = {}
+        for _ in range(n):
+            d = echo(get(conn, "/eds-peer")[1])
+            seen.setdefault(d["server"], set()).add(d["peer"])
+        return seen
+
+    before = sample(20)
+    assert set(before) == {"a", "b"} and all(len(v) == 1 for v in before.values()), before
+    cla = w.find("ClusterLoadAssignment", "ab")
+    cla["endpoints"][0]["lb_endpoints"].append(
+        {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": c}}}})
+    w.push("ClusterLoadAssignment")
+    after = sample(30)
+    assert set(after) == {"a", "b", "c"}, after
+    # the endpoints that stayed kept their pooled connection: no new connection was opened to them
+    assert after["a"] == before["a"] and after["b"] == before["b"], (before, after)
+    assert len(after["c"]) == 1
+    conn.close()
+    w.gate.stop_clean()
+
+
 def test_dead_upstream_is_503_uf(procs, tmp_path):
     w = world_for(procs, tmp_path)
     status, _, _, _, body = w.curl("/prefix/z")
