@@ -1,6 +1,5 @@
 /* The HTTP filter registry (configured filter kind -> instance factory) and
- * the per-route config lookup every filter shares. Issue 6 adds the
- * rate-limit filters here. */
+ * the per-route config lookup every filter shares. */
 #include "filters/filter.h"
 #include "http/stream.h"
 
@@ -11,6 +10,10 @@ xg_filter_create_fn xg_filter_factory(xg_http_filter_kind kind)
         return xg_router_filter_create;
     case XG_HTTP_FILTER_BUFFER:
         return xg_buffer_filter_create;
+    case XG_HTTP_FILTER_LOCAL_RATELIMIT:
+        return xg_local_ratelimit_filter_create;
+    case XG_HTTP_FILTER_RATELIMIT:
+        return xg_ratelimit_filter_create;
     default:
         return NULL;
     }

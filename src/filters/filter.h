@@ -85,6 +85,11 @@ xg_filter *xg_router_filter_create(struct xg_stream *s, const xg_http_filter *cf
 /* The buffer filter's factory (filters/buffer.c). */
 xg_filter *xg_buffer_filter_create(struct xg_stream *s, const xg_http_filter *cfg);
 
+/* envoy.filters.http.local_ratelimit (filters/local_ratelimit.c). */
+xg_filter *xg_local_ratelimit_filter_create(struct xg_stream *s, const xg_http_filter *cfg);
+/* envoy.filters.http.ratelimit, the global one (filters/ratelimit.c). */
+xg_filter *xg_ratelimit_filter_create(struct xg_stream *s, const xg_http_filter *cfg);
+
 /* --- what a filter may ask of its stream (http/stream.c) --- */
 
 /* Resumes the request after f returned STOP: the filters after f see the

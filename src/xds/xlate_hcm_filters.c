@@ -27,6 +27,7 @@ typedef Envoy__Extensions__Filters__Http__Buffer__V3__BufferPerRoute pb_buffer_p
 #define BUFFER_PER_ROUTE_TYPE "envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
 #define LOCAL_RL_TYPE "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 #define RL_TYPE "envoy.extensions.filters.http.ratelimit.v3.RateLimit"
+#define RL_PER_ROUTE_TYPE "envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute"
 
 /* --- route source --- */
 
@@ -115,13 +116,8 @@ static int router_strict_headers(xg_xlate *x, const pb_router *pb, xg_router_con
     return 0;
 }
 
-/* Fills a filter's translated config from its message; paths are relative to typed_config. */
-typedef int (*filter_fields_fn)(xg_xlate *x, const ProtobufCMessage *pb, void *out);
-
-/* Unpacks typed_config (or the TypedStruct standing for it) as d, lets fields
- * translate it into size fresh bytes in the arena, and marks out as kind. */
-static int typed_filter(xg_xlate *x, const Google__Protobuf__Any *tc, const ProtobufCMessageDescriptor *d,
-                        filter_fields_fn fields, size_t size, xg_http_filter_kind kind, xg_http_filter *out)
+int xg__xlate_typed_filter(xg_xlate *x, const Google__Protobuf__Any *tc, const ProtobufCMessageDescriptor *d,
+                           xg__filter_fields_fn fields, size_t size, int kind, xg_http_filter *out)
 {
     ProtobufCMessage *pb = NULL;
     void *cfg = xg_xlate_alloc(x, size);
@@ -136,7 +132,7 @@ static int typed_filter(xg_xlate *x, const Google__Protobuf__Any *tc, const Prot
     if (rc == 0)
         xg_xlate_pop(x, mark);
     protobuf_c_message_free_unpacked(pb, NULL);
-    out->kind = kind;
+    out->kind = (xg_http_filter_kind)kind;
     out->translated = cfg;
     return rc;
 }
@@ -156,7 +152,7 @@ static int router_fields(xg_xlate *x, const ProtobufCMessage *m, void *out)
 
 static int router(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *out)
 {
-    return typed_filter(x, tc, &envoy__extensions__filters__http__router__v3__router__descriptor, router_fields,
+    return xg__xlate_typed_filter(x, tc, &envoy__extensions__filters__http__router__v3__router__descriptor, router_fields,
                         sizeof(xg_router_config), XG_HTTP_FILTER_ROUTER, out);
 }
 
@@ -177,7 +173,7 @@ static int buffer_filter_fields(xg_xlate *x, const ProtobufCMessage *pb, void *o
 
 static int buffer(xg_xlate *x, const Google__Protobuf__Any *tc, xg_http_filter *out)
 {
-    return typed_filter(x, tc, &envoy__extensions__filters__http__buffer__v3__buffer__descriptor, buffer_filter_fields,
+    return xg__xlate_typed_filter(x, tc, &envoy__extensions__filters__http__buffer__v3__buffer__descriptor, buffer_filter_fields,
                         sizeof(xg_buffer_config), XG_HTTP_FILTER_BUFFER, out);
 }
 
@@ -217,10 +213,19 @@ int xg__xlate_filter_per_route(xg_xlate *x, const char *type_name, const Google_
 {
     tc->translated = NULL;
     tc->translated_type = NULL;
-    if (strcmp(type_name, BUFFER_PER_ROUTE_TYPE) != 0)
-        return 0;
-    tc->translated_type = BUFFER_PER_ROUTE_TYPE;
-    return buffer_per_route(x, any, &tc->translated);
+    if (strcmp(type_name, BUFFER_PER_ROUTE_TYPE) == 0) {
+        tc->translated_type = BUFFER_PER_ROUTE_TYPE;
+        return buffer_per_route(x, any, &tc->translated);
+    }
+    if (strcmp(type_name, LOCAL_RL_TYPE) == 0) {
+        tc->translated_type = LOCAL_RL_TYPE;
+        return xg__xlate_local_ratelimit_per_route(x, any, &tc->translated);
+    }
+    if (strcmp(type_name, RL_PER_ROUTE_TYPE) == 0) {
+        tc->translated_type = RL_PER_ROUTE_TYPE;
+        return xg__xlate_ratelimit_per_route(x, any, &tc->translated);
+    }
+    return 0;
 }
 
 /* --- the filter chain --- */
@@ -246,15 +251,15 @@ static int http_filter(xg_xlate *x, const pb_http_filter *pb, xg__warnings *w, x
         return router(x, tc, out);
     if (strcmp(type, BUFFER_TYPE) == 0)
         return buffer(x, tc, out);
-    bool later = strcmp(type, LOCAL_RL_TYPE) == 0 || strcmp(type, RL_TYPE) == 0;
-    if (!pb->is_optional && later)
-        return xg_xlate_fail(x, "HTTP filter \"%s\" (type %s) is not supported yet and is not optional", pb->name,
-                             type);
+    if (strcmp(type, LOCAL_RL_TYPE) == 0)
+        return xg__xlate_local_ratelimit(x, tc, out);
+    if (strcmp(type, RL_TYPE) == 0)
+        return xg__xlate_ratelimit(x, tc, out);
     if (!pb->is_optional)
         return xg_xlate_fail(x, "HTTP filter \"%s\" has unknown type \"%s\" and is not optional", pb->name,
                              out->config.type_url);
-    rc = xg__warn(x, w, "optional HTTP filter \"%s\" (type \"%s\") is not supported%s; skipped", pb->name,
-                  out->config.type_url, later ? " yet" : "");
+    rc = xg__warn(x, w, "optional HTTP filter \"%s\" (type \"%s\") is not supported; skipped", pb->name,
+                  out->config.type_url);
     return rc < 0 ? rc : 1;
 }
 

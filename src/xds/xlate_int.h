@@ -173,6 +173,25 @@ int xg__xlate_hcm(xg_xlate *x, const Google__Protobuf__Any *tc, xg__warnings *w,
 int xg__xlate_hcm_routes(
     xg_xlate *x, const struct Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager *pb,
     struct xg_hcm *out);
+struct xg_http_filter;
+/* Fills an HTTP filter's translated config from its message; paths are
+ * relative to typed_config. */
+typedef int (*xg__filter_fields_fn)(xg_xlate *x, const ProtobufCMessage *pb, void *out);
+/* Unpacks typed_config (or the TypedStruct standing for it) as d, lets fields
+ * translate it into size fresh zeroed bytes in the arena, and marks out as
+ * kind with those bytes as out->translated. xlate_hcm_filters.c. */
+int xg__xlate_typed_filter(xg_xlate *x, const Google__Protobuf__Any *tc, const ProtobufCMessageDescriptor *d,
+                           xg__filter_fields_fn fields, size_t size, int kind, struct xg_http_filter *out);
+/* envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit as an HTTP
+ * filter, and as a typed_per_filter_config entry (the same message: it
+ * replaces the filter's config on that route). xlate_local_ratelimit.c. */
+int xg__xlate_local_ratelimit(xg_xlate *x, const Google__Protobuf__Any *tc, struct xg_http_filter *out);
+int xg__xlate_local_ratelimit_per_route(xg_xlate *x, const Google__Protobuf__Any *any, const void **out);
+/* envoy.extensions.filters.http.ratelimit.v3.RateLimit as an HTTP filter,
+ * and RateLimitPerRoute as a typed_per_filter_config entry.
+ * xlate_ratelimit.c. */
+int xg__xlate_ratelimit(xg_xlate *x, const Google__Protobuf__Any *tc, struct xg_http_filter *out);
+int xg__xlate_ratelimit_per_route(xg_xlate *x, const Google__Protobuf__Any *any, const void **out);
 int xg__xlate_http_filters(
     xg_xlate *x, const struct Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager *pb,
     xg__warnings *w, struct xg_hcm *out);
