@@ -268,6 +268,7 @@ static void hconn_free(xg_deferred *d)
 {
     xg_hconn *hc = (xg_hconn *)((char *)d - offsetof(xg_hconn, deferred));
     xg_codec_free(hc->codec);
+    xg__conn_states_free(hc->fstate);
     free(hc);
 }
 

@@ -13,6 +13,7 @@
 #include "config/hcm.h"
 #include "config/listener.h"
 #include "event/loop.h"
+#include "http/conn_state.h"
 #include "http/hcm.h"
 #include "http/stream.h"
 #include "net/conn.h"
@@ -53,6 +54,7 @@ typedef struct xg_hconn {
     bool eof_fed;     /* the codec was told about the peer's FIN */
     int8_t peer_cert; /* TLS client certificate: -1 not looked at yet, 0 none, 1 presented, 2 presented and verified */
     bool freed;       /* free scheduled */
+    xg_conn_state *fstate; /* filters' per-connection state (conn_state.h), freed with the hconn */
     xg_deferred deferred;
 } xg_hconn;
 

@@ -1,0 +1,175 @@
+/* Lock-free token buckets with lazily counted fills, and the process-wide
+ * registry of shared ones (token_bucket.h). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "core/assert.h"
+#include "ratelimit/token_bucket.h"
+
+#define N_SLOTS 256
+
+uint64_t xg_tb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t pack(uint32_t epoch, uint32_t tokens)
+{
+    return (uint64_t)epoch << 32 | tokens;
+}
+
+static uint64_t elapsed(const xg_tb_state *st, uint64_t now_ns)
+{
+    return now_ns > st->start_ns ? now_ns - st->start_ns : 0;
+}
+
+void xg_tb_init(xg_tb_state *st, const xg_tb_params *p, uint64_t now_ns)
+{
+    st->start_ns = now_ns;
+    atomic_init(&st->word, pack(0, p->max_tokens));
+}
+
+/* The word after the fills between its epoch and now's (an epoch from a
+ * thread whose clock read is a little behind counts as "no fill"). */
+static uint64_t refilled(uint64_t word, const xg_tb_params *p, uint32_t now_epoch)
+{
+    uint32_t epoch = (uint32_t)(word >> 32), tokens = (uint32_t)word;
+    int32_t fills = (int32_t)(now_epoch - epoch);
+    if (fills <= 0)
+        return word;
+    uint64_t t = (uint64_t)tokens + (uint64_t)(uint32_t)fills * p->tokens_per_fill;
+    return pack(now_epoch, t > p->max_tokens ? p->max_tokens : (uint32_t)t);
+}
+
+static uint32_t reset_seconds(const xg_tb_params *p, uint64_t since_start)
+{
+    /* Envoy: fill_interval minus the whole seconds since the last fill, truncated to seconds. */
+    uint64_t in_interval = since_start % p->fill_interval_ns;
+    uint64_t whole = in_interval / 1000000000u * 1000000000u;
+    return (uint32_t)((p->fill_interval_ns - whole) / 1000000000u);
+}
+
+bool xg_tb_take(xg_tb_state *st, const xg_tb_params *p, uint64_t now_ns, xg_tb_view *view)
+{
+    uint64_t since = elapsed(st, now_ns);
+    uint32_t now_epoch = (uint32_t)(since / p->fill_interval_ns);
+    uint64_t cur = atomic_load_explicit(&st->word, memory_order_relaxed), next;
+    bool ok;
+    do {
+        next = refilled(cur, p, now_epoch);
+        ok = (uint32_t)next > 0;
+        if (!ok)
+            break;
+        next--;
+    } while (!atomic_compare_exchange_weak_explicit(&st->word, &cur, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    if (view != NULL) {
+        view->remaining = (uint32_t)next;
+        view->reset_s = reset_seconds(p, since);
+    }
+    return ok;
+}
+
+uint32_t xg_tb_tokens(const xg_tb_state *st, const xg_tb_params *p, uint64_t now_ns)
+{
+    uint32_t now_epoch = (uint32_t)(elapsed(st, now_ns) / p->fill_interval_ns);
+    return (uint32_t)refilled(atomic_load_explicit(&st->word, memory_order_relaxed), p, now_epoch);
+}
+
+/* --- the registry --- */
+
+/* A shared bucket on cache lines of its own: workers hammering one limit
+ * never share a line with another limit. */
+struct xg_tbucket {
+    _Alignas(64) xg_tb_state st;
+    xg_tb_params p;
+    char *key;
+    uint64_t hash;
+    uint32_t refs; /* under reg.mu */
+    xg_tbucket *next;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    xg_tbucket *slots[N_SLOTS];
+    uint32_t live;
+} reg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static xg_tbucket *make(const char *key, uint64_t hash, const xg_tb_params *p)
+{
+    size_t size = (sizeof(xg_tbucket) + 63) / 64 * 64;
+    xg_tbucket *b = aligned_alloc(64, size);
+    if (b == NULL)
+        return NULL;
+    memset(b, 0, sizeof *b);
+    if ((b->key = strdup(key)) == NULL) {
+        free(b);
+        return NULL;
+    }
+    b->hash = hash;
+    b->p = *p;
+    xg_tb_init(&b->st, p, xg_tb_now_ns());
+    return b;
+}
+
+xg_tbucket *xg_tbucket_get(const char *key, const xg_tb_params *p)
+{
+    uint64_t hash = XXH3_64bits(key, strlen(key));
+    pthread_mutex_lock(&reg.mu);
+    xg_tbucket **head = &reg.slots[hash % N_SLOTS], *b = *head;
+    while (b != NULL && (b->hash != hash || strcmp(b->key, key) != 0))
+        b = b->next;
+    if (b == NULL && (b = make(key, hash, p)) != NULL) {
+        b->next = *head;
+        *head = b;
+        reg.live++;
+    }
+    if (b != NULL)
+        b->refs++;
+    pthread_mutex_unlock(&reg.mu);
+    return b;
+}
+
+void xg_tbucket_unref(xg_tbucket *b)
+{
+    if (b == NULL)
+        return;
+    pthread_mutex_lock(&reg.mu);
+    XG_ASSERT(b->refs > 0);
+    bool last = --b->refs == 0;
+    if (last) {
+        xg_tbucket **pp = &reg.slots[b->hash % N_SLOTS];
+        while (*pp != b)
+            pp = &(*pp)->next;
+        *pp = b->next;
+        reg.live--;
+    }
+    pthread_mutex_unlock(&reg.mu);
+    if (!last)
+        return;
+    free(b->key);
+    free(b);
+}
+
+xg_tb_state *xg_tbucket_state(xg_tbucket *b)
+{
+    return &b->st;
+}
+
+const xg_tb_params *xg_tbucket_params(const xg_tbucket *b)
+{
+    return &b->p;
+}
+
+uint32_t xg_tbucket_live(void)
+{
+    pthread_mutex_lock(&reg.mu);
+    uint32_t n = reg.live;
+    pthread_mutex_unlock(&reg.mu);
+    return n;
+}
