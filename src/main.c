@@ -159,6 +159,7 @@ static int start_dataplane(xg_app *app)
     xg_listener_opts_init(&o);
     o.max_conns = app->flags->max_downstream_connections;
     o.watch_loop = &app->main;
+    o.local_cluster = app->flags->node_cluster;
     return xg_dataplane_new(app->workers, &o, xg_hcm_on_conn, NULL, &app->dp);
 }
 

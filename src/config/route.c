@@ -35,7 +35,15 @@ const xg_typed_config *xg_typed_config_find(const xg_typed_config_map *m, const 
 const xg_typed_config *xg_typed_config_most_specific(const xg_route_config *rc, const xg_vhost *vh,
                                                      const xg_route *rt, const char *name)
 {
-    const xg_typed_config *tc = rt != NULL ? xg_typed_config_find(&rt->per_filter, name) : NULL;
+    return xg_typed_config_for(rc, vh, rt, NULL, name);
+}
+
+const xg_typed_config *xg_typed_config_for(const xg_route_config *rc, const xg_vhost *vh, const xg_route *rt,
+                                           const xg_weighted_cluster *wc, const char *name)
+{
+    const xg_typed_config *tc = wc != NULL ? xg_typed_config_find(&wc->per_filter, name) : NULL;
+    if (tc == NULL && rt != NULL)
+        tc = xg_typed_config_find(&rt->per_filter, name);
     if (tc == NULL && vh != NULL)
         tc = xg_typed_config_find(&vh->per_filter, name);
     if (tc == NULL && rc != NULL)

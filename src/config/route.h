@@ -55,6 +55,13 @@ struct xg_route;
  * configuration's (any of the three may be NULL); NULL when none has one. */
 const xg_typed_config *xg_typed_config_most_specific(const struct xg_route_config *rc, const struct xg_vhost *vh,
                                                      const struct xg_route *rt, const char *name);
+struct xg_weighted_cluster;
+/* The same, with the weighted cluster picked for the request (NULL: none)
+ * as the most specific level, as Envoy: weighted cluster, route, virtual
+ * host, route configuration. */
+const xg_typed_config *xg_typed_config_for(const struct xg_route_config *rc, const struct xg_vhost *vh,
+                                           const struct xg_route *rt, const struct xg_weighted_cluster *wc,
+                                           const char *name);
 
 /* --- header mutations --- */
 
@@ -238,6 +245,7 @@ typedef enum xg_rl_action_kind {
     XG_RL_HEADER_VALUE_MATCH,
     XG_RL_MASKED_REMOTE_ADDRESS,
     XG_RL_QUERY_PARAMETER_VALUE_MATCH,
+    XG_RL_QUERY_PARAMETERS,
 } xg_rl_action_kind;
 
 /* One RateLimit.Action; descriptor keys carry Envoy's defaults already
@@ -248,7 +256,8 @@ typedef struct xg_rl_action {
     const char *descriptor_key;
     const char *descriptor_value;     /* GENERIC_KEY, *_VALUE_MATCH */
     xg_lstr header_name;              /* REQUEST_HEADERS: lowercase */
-    bool skip_if_absent;              /* REQUEST_HEADERS */
+    xg_lstr query_name;               /* QUERY_PARAMETERS: as written (case-sensitive) */
+    bool skip_if_absent;              /* REQUEST_HEADERS, QUERY_PARAMETERS */
     bool expect_match;                /* *_VALUE_MATCH: default true */
     const xg_header_matcher *headers; /* HEADER_VALUE_MATCH */
     size_t n_headers;

@@ -19,10 +19,10 @@ xg_filter_create_fn xg_filter_factory(xg_http_filter_kind kind)
     }
 }
 
-/* The weighted cluster level (issue 6) is not looked at: the cluster is
- * picked by the router, after the filters before it have run. */
+/* The weighted cluster is picked when the route is resolved, before any
+ * filter runs, so its level counts for every filter (as in Envoy). */
 const xg_typed_config *xg_filter_per_route_config(const xg_filter *f)
 {
     const xg_stream *s = f->stream;
-    return xg_typed_config_most_specific(s->rc, s->vh, s->route, f->config->name);
+    return xg_typed_config_for(s->rc, s->vh, s->route, s->weighted, f->config->name);
 }

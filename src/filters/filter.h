@@ -118,9 +118,9 @@ void xg_filter_encode_trailers(xg_filter *f, xg_headers *t);
  * listener's per_connection_buffer_limit_bytes (0 there: no limit). */
 void xg_filter_set_decoder_buffer_limit(xg_filter *f, uint32_t bytes);
 
-/* The most specific typed_per_filter_config entry for f's filter name (route,
- * then virtual host, then route configuration), or NULL. Borrowed from the
- * stream's pinned snapshot. */
+/* The most specific typed_per_filter_config entry for f's filter name (the
+ * picked weighted cluster, then route, virtual host, route configuration),
+ * or NULL. Borrowed from the stream's pinned snapshot. */
 const xg_typed_config *xg_filter_per_route_config(const xg_filter *f);
 
 /* n request body bytes delivered by decode_data have left the proxy (the

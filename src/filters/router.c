@@ -212,14 +212,14 @@ static xg_filter_status forward(router *r, bool end_stream)
     xg_stream *s = r->base.stream;
     xg_worker_rt *w = xg_worker_rt_self();
     xg_route_target t;
-    if (xg_route_pick_cluster(s->route, s->req, s->random, &s->arena, &t) != 0) {
+    /* The weighted cluster was picked when the route was resolved (hcm_request.c). */
+    if (xg_route_target_of(s->route, s->weighted, s->req, &s->arena, &t) != 0) {
         xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
         return XG_FILTER_STOP;
     }
     xg_cluster_rt *c =
         w != NULL && t.cluster[0] != '\0' ? xg_clusters_find(w->clusters, t.cluster, strlen(t.cluster)) : NULL;
     s->info.cluster = t.cluster;
-    s->weighted = t.weighted; /* its response headers go on local replies too, as in Envoy */
     if (c == NULL) {
         xg_filter_local_reply(&r->base, t.not_found_code, NULL, XG_RF_NC, "cluster_not_found");
         return XG_FILTER_STOP;

@@ -419,5 +419,9 @@ int xg__hcm_route(xg_stream *s, const char **details, uint32_t *flags, xg_hstr *
     }
     if (s->route != NULL)
         s->info.route_name = s->route->name;
+    /* Envoy picks among weighted_clusters here, before the filters: the
+     * pick's per-filter configs apply to all of them, and its response
+     * headers go on local replies too. */
+    s->weighted = xg_route_pick_weighted(s->route, s->req, s->random);
     return 0;
 }

@@ -543,7 +543,7 @@ static int create_filters(xg_stream *s)
         /* Envoy: a per-route entry for the filter decides (FilterConfig
          * disabled: true turns it off, any other config turns it on), else
          * HttpFilter.disabled. The router is always there. */
-        const xg_typed_config *pr = xg_typed_config_most_specific(s->rc, s->vh, s->route, fc->name);
+        const xg_typed_config *pr = xg_typed_config_for(s->rc, s->vh, s->route, s->weighted, fc->name);
         bool off = fc->kind != XG_HTTP_FILTER_ROUTER && (pr != NULL ? pr->disables : fc->disabled);
         xg_filter_create_fn fn = off ? NULL : xg_filter_factory(fc->kind);
         if (fn == NULL)

@@ -88,7 +88,7 @@ typedef struct xg_stream {
     const xg_route_config *rc; /* NULL: no route config (RDS not there) */
     const xg_vhost *vh;
     const xg_route *route;
-    const xg_weighted_cluster *weighted; /* the router's pick among weighted_clusters, or NULL */
+    const xg_weighted_cluster *weighted; /* the pick among weighted_clusters at route resolution, or NULL */
 
     xg_headers *req;  /* request headers as they go through the chain */
     xg_headers *resp; /* response headers once sent */

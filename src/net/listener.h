@@ -94,6 +94,9 @@ typedef struct xg_listener_opts {
      * files of listener TLS contexts and rebuilds them when they change;
      * NULL: files are read only when a snapshot changes the listeners. */
     xg_loop *watch_loop;
+    /* The local service cluster (--node-cluster), which the rate-limit
+     * source_cluster action reports; copied. NULL: "". */
+    const char *local_cluster;
 } xg_listener_opts;
 
 void xg_listener_opts_init(xg_listener_opts *o);

@@ -48,6 +48,7 @@ struct xg_dataplane {
     xg_snapshot *cur;     /* the snapshot last published (referenced); refreshes rebuild from it */
     bool stopped;         /* torn down: nothing is published or refreshed any more */
     xg_cert_watch *watch; /* the listeners' certificate files; NULL: not watched */
+    char *local_cluster;  /* read-only once made: every worker's runtime points here */
 };
 
 typedef struct apply_task {
@@ -113,6 +114,7 @@ static int rt_new(xg_dataplane *dp, xg_worker_rt **out)
     }
     rt->loop = xg_worker_loop(w);
     rt->id = xg_worker_id(w);
+    rt->local_cluster = dp->local_cluster;
     if (gethostname(rt->hostname, sizeof(rt->hostname) - 1) != 0)
         rt->hostname[0] = '\0';
     xg_rng_seed(&rt->rng, (uint64_t)time(NULL) * 1000003u ^ (uint64_t)(uintptr_t)rt ^ rt->id);
@@ -251,8 +253,12 @@ int xg_dataplane_new(xg_workers *ws, const xg_listener_opts *o, xg_listener_conn
     if (dp == NULL)
         return XG_ENOMEM;
     dp->reapers = calloc(xg_workers_count(ws), sizeof(*dp->reapers));
-    int rc = dp->reapers != NULL ? xg_listener_mgr_new(xg_workers_count(ws), o, &dp->mgr) : XG_ENOMEM;
+    dp->local_cluster = strdup(o != NULL && o->local_cluster != NULL ? o->local_cluster : "");
+    int rc = dp->reapers != NULL && dp->local_cluster != NULL
+                 ? xg_listener_mgr_new(xg_workers_count(ws), o, &dp->mgr)
+                 : XG_ENOMEM;
     if (rc != 0) {
+        free(dp->local_cluster);
         free(dp->reapers);
         free(dp);
         return rc;
@@ -260,6 +266,7 @@ int xg_dataplane_new(xg_workers *ws, const xg_listener_opts *o, xg_listener_conn
     if (o != NULL && o->watch_loop != NULL &&
         (rc = xg_cert_watch_new(o->watch_loop, WATCH_INTERVAL, WATCH_SETTLE, on_files_changed, dp, &dp->watch)) != 0) {
         xg_listener_mgr_free(dp->mgr);
+        free(dp->local_cluster);
         free(dp->reapers);
         free(dp);
         return rc;
@@ -486,6 +493,7 @@ void xg_dataplane_free(xg_dataplane *dp)
     pthread_mutex_destroy(&dp->pub);
     pthread_mutex_destroy(&dp->mu);
     pthread_cond_destroy(&dp->cv);
+    free(dp->local_cluster);
     free(dp->reapers);
     free(dp);
 }

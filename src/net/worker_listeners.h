@@ -44,6 +44,7 @@ typedef struct xg_worker_rt {
     double date_at;           /* the second the cached Date header was made for */
     char date[40];            /* "Sun, 06 Nov 1994 08:49:37 GMT" */
     char hostname[256];       /* this machine's name, for %HOSTNAME% in header values */
+    const char *local_cluster; /* xg_listener_opts.local_cluster ("" when none); owned by the data plane */
 } xg_worker_rt;
 
 /* The calling worker's runtime, or NULL (no snapshot published yet, or not

@@ -41,7 +41,20 @@ static const xg_weighted_cluster *pick_weighted(const xg_route_forward *f, const
     return &f->weighted[f->n_weighted - 1]; /* unreachable: the weights sum to total_weight */
 }
 
+const xg_weighted_cluster *xg_route_pick_weighted(const xg_route *r, const xg_headers *h, uint64_t random)
+{
+    if (r == NULL || r->action != XG_ROUTE_FORWARD || r->forward.cluster_kind != XG_CLUSTER_WEIGHTED)
+        return NULL;
+    return pick_weighted(&r->forward, h, random);
+}
+
 int xg_route_pick_cluster(const xg_route *r, const xg_headers *h, uint64_t random, xg_arena *a, xg_route_target *out)
+{
+    return xg_route_target_of(r, xg_route_pick_weighted(r, h, random), h, a, out);
+}
+
+int xg_route_target_of(const xg_route *r, const xg_weighted_cluster *wc, const xg_headers *h, xg_arena *a,
+                       xg_route_target *out)
 {
     if (r->action != XG_ROUTE_FORWARD)
         return XG_EINVAL;
@@ -55,7 +68,9 @@ int xg_route_pick_cluster(const xg_route *r, const xg_headers *h, uint64_t rando
     case XG_CLUSTER_HEADER:
         return cluster_from_header(h, &f->cluster_header, a, &out->cluster);
     case XG_CLUSTER_WEIGHTED:
-        out->weighted = pick_weighted(f, h, random);
+        if (wc == NULL)
+            return XG_EINVAL;
+        out->weighted = wc;
         out->cluster = out->weighted->name;
         if (out->weighted->name == NULL)
             return cluster_from_header(h, &out->weighted->cluster_header, a, &out->cluster);

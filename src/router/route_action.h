@@ -36,6 +36,17 @@ typedef struct xg_route_target {
  * copied into a. 0 or XG_ENOMEM (XG_EINVAL for a route that does not forward). */
 int xg_route_pick_cluster(const xg_route *r, const xg_headers *h, uint64_t random, xg_arena *a, xg_route_target *out);
 
+/* The two halves of xg_route_pick_cluster. The weighted_clusters entry is
+ * chosen when the route is resolved, before the HTTP filters run (as
+ * Envoy), so that its typed_per_filter_config applies to every filter and
+ * rate-limit descriptors see it: xg_route_pick_weighted gives it (NULL
+ * when r is not a forward route with weighted_clusters). The router then
+ * turns the route and that pick into the target with xg_route_target_of,
+ * reading cluster_header values from the headers as they reach it. */
+const xg_weighted_cluster *xg_route_pick_weighted(const xg_route *r, const xg_headers *h, uint64_t random);
+int xg_route_target_of(const xg_route *r, const xg_weighted_cluster *wc, const xg_headers *h, xg_arena *a,
+                       xg_route_target *out);
+
 /* Turns the request headers into what goes upstream, in Envoy's order
  * (RouteEntryImplBase::finalizeRequestHeaders): the weighted cluster's
  * header mutations and host_rewrite_literal; the route's, virtual host's

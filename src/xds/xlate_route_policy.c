@@ -1,5 +1,5 @@
 /* Route policies: RetryPolicy, HashPolicy and RateLimit (descriptor actions,
- * stored for the rate-limit filters of issue 6), with Envoy's defaults
+ * read by ratelimit/descriptor.c for the rate-limit filters), with Envoy's defaults
  * resolved and unsupported variants rejected by name. */
 #include <string.h>
 
@@ -298,6 +298,20 @@ static int rl_query_match(xg_xlate *x, const Envoy__Config__Route__V3__RateLimit
     return rc;
 }
 
+/* Envoy's QueryParameters action: the first value of the parameter (percent-decoded) under descriptor_key. */
+static int rl_query_params(xg_xlate *x, const Envoy__Config__Route__V3__RateLimit__Action__QueryParameters *pb,
+                           xg_rl_action *out)
+{
+    xg_xlate_push(x, "query_parameters");
+    if (pb->query_parameter_name[0] == '\0')
+        return xg__fail_at(x, "query_parameter_name", "must not be empty");
+    out->query_name = (xg_lstr){xg_xlate_strdup(x, pb->query_parameter_name), strlen(pb->query_parameter_name)};
+    if (out->query_name.s == NULL)
+        return XG_ENOMEM;
+    out->skip_if_absent = pb->skip_if_absent;
+    return rl_value(x, "descriptor_key", pb->descriptor_key, &out->descriptor_key);
+}
+
 static int rl_masked(xg_xlate *x, const Envoy__Config__Route__V3__RateLimit__Action__MaskedRemoteAddress *pb,
                      xg_rl_action *out)
 {
@@ -342,6 +356,9 @@ static int rl_action(xg_xlate *x, const pb_rl_action *pb, xg_rl_action *out)
     case RA(QUERY_PARAMETER_VALUE_MATCH):
         out->kind = XG_RL_QUERY_PARAMETER_VALUE_MATCH;
         return rl_query_match(x, pb->query_parameter_value_match, out);
+    case RA(QUERY_PARAMETERS):
+        out->kind = XG_RL_QUERY_PARAMETERS;
+        return rl_query_params(x, pb->query_parameters, out);
     case RA(METADATA):
         return xg__fail_at(x, "metadata", "rate limit action not supported");
     case RA(EXTENSION):
@@ -349,7 +366,7 @@ static int rl_action(xg_xlate *x, const pb_rl_action *pb, xg_rl_action *out)
     default:
         return xg_xlate_fail(x, "an action is required (source_cluster, destination_cluster, request_headers, "
                                 "remote_address, generic_key, header_value_match, masked_remote_address or "
-                                "query_parameter_value_match)");
+                                "query_parameter_value_match or query_parameters)");
     }
 }
 
