@@ -142,8 +142,12 @@ $(B)/tests/bench/%: tests/bench/%.c $(XG_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(XG_LIBS) $(LDFLAGS_ALL) $(LIBS)
 
-bench: $(BENCH_BIN)
+# ... then xdsgate side by side with nginx and HAProxy (tests/bench/peers/run.py; knobs
+# BENCH_REPS, BENCH_SECONDS, BENCH_TESTS ... in docs/benchmarks.md; JSON under $(B)/bench/)
+bench: $(BENCH_BIN) $(B)/xdsgate $(B)/control-plane-stub
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
+	@bash deploy/deps.sh bench
+	$(PYTHON) tests/bench/peers/run.py --build $(B)
 
 BINS := $(B)/xdsgate $(B)/control-plane-stub $(B)/xg-pbjson
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that xdsgate's build, tests and benchmarks
 # need. Idempotent: installs only what is missing, runs apt-get update at most
-# once, and uses sudo when not root.
+# once, and uses sudo when not root. `deps.sh bench` also installs the peers
+# and load generators of make bench's side-by-side run (tests/bench/peers/),
+# which make test does not need.
 set -euo pipefail
 
 PKGS=(
@@ -19,6 +21,8 @@ PKGS=(
   # benchmarks
   wrk
 )
+# the peers (nginx is also the benchmark's origin); h2load is in nghttp2-client above
+if [ "${1:-}" = bench ]; then PKGS+=(nginx haproxy openssl util-linux); fi
 
 missing=()
 for p in "${PKGS[@]}"; do
