@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "jlog.h"
+#include "rls_config.h"
 #include "server.h"
 #include "snapshot.h"
 #include "tls.h"
@@ -33,6 +34,7 @@ typedef struct stub_opts {
     const char *tls_cert; /* --tls-cert/--tls-key: serve TLS (OpenSSL flavour) */
     const char *tls_key;
     const char *tls_client_ca; /* --tls-client-ca: require client certificates (mTLS) */
+    const char *ratelimit;     /* --ratelimit-config: also serve the rate-limit service */
 } stub_opts;
 
 /* Identity of the file last loaded (or tried): a change in any field reloads. */
@@ -51,6 +53,8 @@ typedef struct stub_app {
     xg_stub_snapshot *snap; /* owned; the server borrows it */
     xg_stub_tls tls;
     file_id seen;
+    xg_stub_rls_config *rls; /* owned; the server borrows it; NULL without --ratelimit-config */
+    file_id rls_seen;
     int sigfd;
     struct timespec next_poll;
 } stub_app;
@@ -58,12 +62,16 @@ typedef struct stub_app {
 static const char usage[] =
     "usage: control-plane-stub --port PORT --snapshot FILE [--address 127.0.0.1] [--log FILE]\n"
     "                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
-    "       control-plane-stub --check FILE\n"
+    "                          [--ratelimit-config FILE]\n"
+    "       control-plane-stub --check FILE [--ratelimit-config FILE]\n"
     "Serves envoy.service.discovery.v3.AggregatedDiscoveryService (state of the world and delta)\n"
     "from an Envoy-format YAML/JSON snapshot; reloads it when it changes or on SIGHUP.\n"
     "Events go to stdout (or --log FILE) as one JSON object per line.\n"
     "--tls-cert/--tls-key serve TLS; --tls-client-ca also requires client certificates\n"
-    "signed by that CA (mutual TLS). TLS needs the OpenSSL flavour (make TLS=openssl).\n";
+    "signed by that CA (mutual TLS). TLS needs the OpenSSL flavour (make TLS=openssl).\n"
+    "--ratelimit-config also serves envoy.service.ratelimit.v3.RateLimitService on the same port,\n"
+    "with limits from FILE in envoyproxy/ratelimit's YAML format (reloaded like the snapshot).\n"
+    "--check validates a snapshot or a rate-limit file (recognised by its `domain`), or both.\n";
 
 static int parse_port(const char *s, int *out)
 {
@@ -115,6 +123,7 @@ static int parse_opts(int argc, char **argv, stub_opts *o)
         {"snapshot", required_argument, NULL, 's'}, {"log", required_argument, NULL, 'l'},
         {"check", required_argument, NULL, 'c'},    {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},  {"tls-client-ca", required_argument, NULL, 'A'},
+        {"ratelimit-config", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     *o = (stub_opts){.address = "127.0.0.1", .port = -1};
@@ -129,6 +138,7 @@ static int parse_opts(int argc, char **argv, stub_opts *o)
         o->tls_cert = c == 'C' ? optarg : o->tls_cert;
         o->tls_key = c == 'K' ? optarg : o->tls_key;
         o->tls_client_ca = c == 'A' ? optarg : o->tls_client_ca;
+        o->ratelimit = c == 'R' ? optarg : o->ratelimit;
         if (c == 'h')
             return 1;
         if (c == '?')
@@ -139,7 +149,32 @@ static int parse_opts(int argc, char **argv, stub_opts *o)
     return check_tls(o);
 }
 
-static int run_check(const char *path)
+static int check_ratelimit(const char *path)
+{
+    char err[1024];
+    xg_stub_rls_config *cfg = NULL;
+    if (xg_stub_rls_config_load(path, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        return 1;
+    }
+    printf("%s: ok: %zu rate-limit domain%s\n", path, cfg->ndomains, cfg->ndomains == 1 ? "" : "s");
+    xg_stub_rls_config_free(cfg);
+    return 0;
+}
+
+/* A rate-limit file given to --check alone is recognised by its shape. */
+static bool looks_like_ratelimit(const char *path)
+{
+    char err[256], *text = NULL;
+    size_t len = 0;
+    if (xg_stub_read_file(path, &text, &len, err, sizeof(err)) != 0)
+        return false;
+    bool yes = xg_stub_rls_config_sniff(text, len);
+    free(text);
+    return yes;
+}
+
+static int check_snapshot(const char *path)
 {
     char err[1024];
     xg_stub_snapshot *snap = NULL;
@@ -153,6 +188,14 @@ static int run_check(const char *path)
     printf("\n");
     xg_stub_snapshot_free(snap);
     return 0;
+}
+
+static int run_check(const stub_opts *o)
+{
+    int rc = looks_like_ratelimit(o->check) ? check_ratelimit(o->check) : check_snapshot(o->check);
+    if (o->ratelimit != NULL && check_ratelimit(o->ratelimit) != 0)
+        rc = 1;
+    return rc;
 }
 
 static file_id stat_file(const char *path)
@@ -231,6 +274,49 @@ static int load(stub_app *app, const char *why)
     return 0;
 }
 
+static void log_rls(stub_app *app, const char *event, const char *why)
+{
+    xg_jev e;
+    xg_jev_begin(&e, event);
+    xg_jev_str(&e, "file", app->opts.ratelimit);
+    xg_jev_str(&e, "trigger", why);
+    xg_jev_open(&e, "domains", '[');
+    for (size_t i = 0; i < app->rls->ndomains; i++)
+        xg_jev_str(&e, NULL, app->rls->domains[i].name);
+    xg_jev_close(&e, ']');
+    (void)xg_jlog_emit(&app->log, &e);
+}
+
+/* Loads the rate-limit file; a bad file never replaces what is served
+ * (counters live in the service and are kept either way). */
+static int load_rls(stub_app *app, const char *why)
+{
+    char err[1024];
+    xg_stub_rls_config *next = NULL;
+    app->rls_seen = stat_file(app->opts.ratelimit);
+    int rc = xg_stub_rls_config_load(app->opts.ratelimit, &next, err, sizeof(err));
+    if (rc != 0) {
+        xg_jev e;
+        xg_jev_begin(&e, "ratelimit_error");
+        xg_jev_str(&e, "file", app->opts.ratelimit);
+        xg_jev_str(&e, "trigger", why);
+        xg_jev_str(&e, "error", err);
+        xg_jev_str(&e, "message", app->rls ? "rate-limit config rejected; the previous one is still served"
+                                           : "rate-limit config rejected; exiting");
+        (void)xg_jlog_emit(&app->log, &e);
+        if (app->rls == NULL)
+            fprintf(stderr, "control-plane-stub: %s: %s\n", app->opts.ratelimit, err);
+        return rc;
+    }
+    xg_stub_rls_config *old = app->rls;
+    app->rls = next;
+    log_rls(app, old ? "ratelimit_reloaded" : "ratelimit_loaded", why);
+    if (old != NULL)
+        xg_stub_server_publish_rls(&app->srv, next);
+    xg_stub_rls_config_free(old);
+    return 0;
+}
+
 static bool time_reached(const struct timespec *when)
 {
     struct timespec now;
@@ -251,6 +337,11 @@ static void poll_file(stub_app *app)
     file_id now = stat_file(app->opts.snapshot);
     if (!same_file(&now, &app->seen))
         (void)load(app, "file_changed"); /* load() logs its own failure */
+    if (app->opts.ratelimit == NULL)
+        return;
+    now = stat_file(app->opts.ratelimit);
+    if (!same_file(&now, &app->rls_seen))
+        (void)load_rls(app, "file_changed");
 }
 
 /* Blocks the signals the loop reads from a signalfd; must run before gRPC
@@ -275,9 +366,11 @@ static bool read_signals(stub_app *app)
     struct signalfd_siginfo si;
     bool stop = false;
     while (read(app->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGHUP)
+        if (si.ssi_signo == SIGHUP) {
             (void)load(app, "sighup");
-        else
+            if (app->opts.ratelimit != NULL)
+                (void)load_rls(app, "sighup");
+        } else
             stop = true;
     }
     return stop;
@@ -316,7 +409,10 @@ static int run(stub_app *app)
 {
     if (load(app, "start") != 0 || load_tls(app) != 0)
         return 1;
-    if (xg_stub_server_start(&app->srv, app->opts.address, app->opts.port, &app->tls, &app->log, app->snap) != 0) {
+    if (app->opts.ratelimit != NULL && load_rls(app, "start") != 0)
+        return 1;
+    if (xg_stub_server_start(&app->srv, app->opts.address, app->opts.port, &app->tls, &app->log, app->snap,
+                             app->rls) != 0) {
         fprintf(stderr, "control-plane-stub: cannot listen on %s:%d%s\n", app->opts.address, app->opts.port,
                 app->tls.cert ? " with TLS (is the port free? do --tls-cert and --tls-key hold a matching PEM "
                                 "certificate and key? gRPC's log above says more)"
@@ -328,6 +424,7 @@ static int run(stub_app *app)
     xg_jev_str(&e, "address", app->opts.address);
     xg_jev_u64(&e, "port", (uint64_t)app->srv.port);
     xg_jev_str(&e, "tls", xg_stub_tls_mode(&app->tls));
+    xg_jev_bool(&e, "ratelimit", app->rls != NULL);
     (void)xg_jlog_emit(&app->log, &e);
     clock_gettime(CLOCK_MONOTONIC, &app->next_poll);
     serve(app);
@@ -346,13 +443,14 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     if (app.opts.check != NULL)
-        return run_check(app.opts.check);
+        return run_check(&app.opts);
     if ((app.sigfd = open_signals()) < 0 || xg_jlog_open(&app.log, app.opts.log) != 0) {
         fprintf(stderr, "control-plane-stub: cannot set up signals or open the log: %s\n", strerror(errno));
         return 1;
     }
     rc = run(&app);
     xg_stub_snapshot_free(app.snap);
+    xg_stub_rls_config_free(app.rls);
     xg_stub_tls_dispose(&app.tls);
     xg_jlog_close(&app.log);
     close(app.sigfd);

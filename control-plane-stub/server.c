@@ -223,6 +223,10 @@ static void on_close(xg_stub_stream *s)
 static void dispatch(xg_stub_server *srv, xg_stub_tag *tag, bool ok)
 {
     xg_stub_stream *s = tag->s;
+    if (tag->kind == XG_TAG_RLS_NEW || tag->kind == XG_TAG_RLS_DONE) {
+        xg_stub_rls_on_tag(&srv->rls, tag, ok);
+        return;
+    }
     if (tag->kind == XG_TAG_SHUTDOWN) {
         srv->shutdown_done = true;
         return;
@@ -244,10 +248,14 @@ static void dispatch(xg_stub_server *srv, xg_stub_tag *tag, bool ok)
 
 void xg_stub_server_poll(xg_stub_server *srv, int timeout_ms)
 {
+    if (srv->rls_on) /* a delayed rate-limit answer must not wait for traffic */
+        timeout_ms = xg_stub_rls_wait_ms(&srv->rls, timeout_ms);
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     grpc_event ev = grpc_completion_queue_next(srv->cq, deadline, NULL);
     if (ev.type == GRPC_OP_COMPLETE)
         dispatch(srv, ev.tag, ev.success != 0);
+    if (srv->rls_on)
+        xg_stub_rls_run_due(&srv->rls);
 }
 
 static int listen_on(xg_stub_server *srv, const char *address, int port, const xg_stub_tls *tls)
@@ -263,7 +271,7 @@ static int listen_on(xg_stub_server *srv, const char *address, int port, const x
 }
 
 int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, const xg_stub_tls *tls, xg_jlog *log,
-                         const xg_stub_snapshot *snap)
+                         const xg_stub_snapshot *snap, const xg_stub_rls_config *rls)
 {
     /* gRPC sets SO_REUSEPORT by default: a second stub on a taken port would
      * silently share it (and half the streams) instead of failing. */
@@ -278,6 +286,8 @@ int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, con
     srv->server = grpc_server_create(&server_args, NULL);
     for (int m = XG_STUB_SOTW; m <= XG_STUB_DELTA; m++)
         srv->methods[m] = grpc_server_register_method(srv->server, method_paths[m], NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    if ((srv->rls_on = rls != NULL))
+        xg_stub_rls_init(&srv->rls, srv->server, srv->cq, log, rls);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
     if (listen_on(srv, address, port, tls) != 0) {
         xg_stub_server_destroy(srv);
@@ -287,6 +297,8 @@ int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, con
     int rc = 0;
     for (int m = XG_STUB_SOTW; m <= XG_STUB_OTHER && rc == 0; m++)
         rc = request_call(srv, (xg_stub_mode)m);
+    if (rc == 0 && srv->rls_on)
+        rc = xg_stub_rls_start(&srv->rls);
     if (rc != 0) {
         xg_stub_server_shutdown(srv);
         while (!xg_stub_server_drained(srv))
@@ -314,11 +326,19 @@ void xg_stub_server_shutdown(xg_stub_server *srv)
     srv->shutting_down = true;
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
     grpc_server_cancel_all_calls(srv->server);
+    if (srv->rls_on)
+        xg_stub_rls_shutdown(&srv->rls);
+}
+
+void xg_stub_server_publish_rls(xg_stub_server *srv, const xg_stub_rls_config *rls)
+{
+    if (srv->rls_on)
+        xg_stub_rls_publish(&srv->rls, rls);
 }
 
 bool xg_stub_server_drained(const xg_stub_server *srv)
 {
-    return srv->shutdown_done && srv->nalloc == 0;
+    return srv->shutdown_done && srv->nalloc == 0 && (!srv->rls_on || xg_stub_rls_drained(&srv->rls));
 }
 
 void xg_stub_server_destroy(xg_stub_server *srv)
@@ -329,6 +349,8 @@ void xg_stub_server_destroy(xg_stub_server *srv)
     while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
         ;
     grpc_completion_queue_destroy(srv->cq);
+    if (srv->rls_on)
+        xg_stub_rls_dispose(&srv->rls);
     grpc_shutdown();
     srv->server = NULL;
     srv->cq = NULL;

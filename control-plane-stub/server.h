@@ -12,6 +12,7 @@
 #include <grpc/grpc.h>
 
 #include "jlog.h"
+#include "rls.h"
 #include "snapshot.h"
 #include "stream.h"
 #include "tls.h"
@@ -29,18 +30,23 @@ struct xg_stub_server {
     bool shutting_down;
     bool shutdown_done;
     xg_stub_tag t_shutdown;
+    bool rls_on; /* the rate-limit service is served on the same port */
+    xg_stub_rls rls;
 };
 
 /* Initialises gRPC and starts serving on address:port (port 0 picks one;
- * srv->port holds the bound port), with TLS when tls->cert is set. tls, log
- * and snap are borrowed (tls only during the call). 0 or XG_EIO (nothing
- * left running): the port is taken, or gRPC rejected the certificate/key. */
+ * srv->port holds the bound port), with TLS when tls->cert is set, and the
+ * rate-limit service too when rls is not NULL. tls, log, snap and rls are
+ * borrowed (tls only during the call). 0 or XG_EIO (nothing left running):
+ * the port is taken, or gRPC rejected the certificate/key. */
 int xg_stub_server_start(xg_stub_server *srv, const char *address, int port, const xg_stub_tls *tls, xg_jlog *log,
-                         const xg_stub_snapshot *snap);
+                         const xg_stub_snapshot *snap, const xg_stub_rls_config *rls);
 /* Waits up to timeout_ms for one completion and handles it. */
 void xg_stub_server_poll(xg_stub_server *srv, int timeout_ms);
 /* Serves snap from now on and pushes what changed to every open stream. */
 void xg_stub_server_publish(xg_stub_server *srv, const xg_stub_snapshot *snap);
+/* Serves rate limits from rls from now on (counters are kept). */
+void xg_stub_server_publish_rls(xg_stub_server *srv, const xg_stub_rls_config *rls);
 /* Stops accepting calls and cancels the open ones; keep polling until
  * xg_stub_server_drained, then xg_stub_server_destroy. */
 void xg_stub_server_shutdown(xg_stub_server *srv);

@@ -241,8 +241,7 @@ int xg_stub_snapshot_parse(const char *text, size_t len, xg_stub_snapshot **out,
     return rc;
 }
 
-/* Reads a whole regular file into a NUL-terminated heap buffer. */
-static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
+int xg_stub_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -271,7 +270,7 @@ int xg_stub_snapshot_load(const char *path, xg_stub_snapshot **out, char *err, s
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_file(path, &text, &len, err, errlen);
+    int rc = xg_stub_read_file(path, &text, &len, err, errlen);
     if (rc == 0)
         rc = xg_stub_snapshot_parse(text, len, out, err, errlen);
     free(text);

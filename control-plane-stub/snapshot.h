@@ -65,6 +65,10 @@ int xg_stub_snapshot_parse(const char *text, size_t len, xg_stub_snapshot **out,
 int xg_stub_snapshot_load(const char *path, xg_stub_snapshot **out, char *err, size_t errlen);
 void xg_stub_snapshot_free(xg_stub_snapshot *s);
 
+/* Reads a whole regular file of at most 64 MiB into a NUL-terminated heap
+ * buffer (*text, the caller frees it). 0, or an error with err filled. */
+int xg_stub_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen);
+
 /* Carries prev's versions into next, adding one for every type whose set of
  * resources (names and bytes) differs. prev may be NULL (first load). Returns
  * a bit mask (1 << type) of the types that changed. */

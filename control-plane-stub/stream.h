@@ -34,6 +34,8 @@ typedef enum xg_stub_tag_kind {
     XG_TAG_CLOSE,    /* the call is over (finished or cancelled) */
     XG_TAG_STATUS,   /* our status went out */
     XG_TAG_SHUTDOWN, /* the server finished shutting down (no stream) */
+    XG_TAG_RLS_NEW,  /* rate-limit service: a call arrived (no stream; see rls.c) */
+    XG_TAG_RLS_DONE, /* rate-limit service: the answer went out or the call ended */
 } xg_stub_tag_kind;
 
 typedef struct xg_stub_tag {
