@@ -485,6 +485,7 @@ XG_TEST(typed_per_filter_config_raw)
               "  envoy.filters.http.local_ratelimit:\n"
               "    '@type': type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit\n"
               "    stat_prefix: rl\n"
+              "    token_bucket: {max_tokens: 3, fill_interval: 1s}\n"
               "  a.filter:\n"
               "    '@type': type.googleapis.com/envoy.config.route.v3.FilterConfig\n"
               "    disabled: true\n"
@@ -501,6 +502,8 @@ XG_TEST(typed_per_filter_config_raw)
     if (CHECK(t != NULL)) {
         CHECK_STR(t->type_name, "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit");
         CHECK(t->len > 0);
+        CHECK_STR(t->translated_type, "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit");
+        CHECK(t->translated != NULL);
     }
     CHECK(xg_typed_config_find(&rc->per_filter, "nope") == NULL);
     xg_res_unref(r);
