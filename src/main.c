@@ -203,8 +203,6 @@ static void cleanup(xg_app *app)
     xg_ads_free(app->ads);
     xg_xds_state_free(app->xds);
     xg_workers_free(app->workers);
-    xg_health_mgr_free(app->health);
-    xg_dns_mgr_free(app->dns);
     xg_dataplane_free(app->dp);
     xg_xds_admin_free(app->xds_admin);
     xg_admin_free(app->admin);
@@ -228,6 +226,11 @@ static int run(const xg_flags *f)
     }
     cleanup(&app);
     xg_loop_dispose(&app.main);
+    /* After the main loop's last closures: some (health counts, DNS updates)
+     * name these managers. Both were stopped by cleanup and free nothing of
+     * the loop's. */
+    xg_health_mgr_free(app.health);
+    xg_dns_mgr_free(app.dns);
     if (rc == 0)
         xg_log_info("stopped");
     return rc;
