@@ -365,7 +365,7 @@ static int rl_action(xg_xlate *x, const pb_rl_action *pb, xg_rl_action *out)
         return xg__fail_at(x, "extension", "rate limit action not supported");
     default:
         return xg_xlate_fail(x, "an action is required (source_cluster, destination_cluster, request_headers, "
-                                "remote_address, generic_key, header_value_match, masked_remote_address or "
+                                "remote_address, generic_key, header_value_match, masked_remote_address, "
                                 "query_parameter_value_match or query_parameters)");
     }
 }

@@ -649,6 +649,53 @@ XG_TEST(nack_policies)
           "more than 32");
 }
 
+XG_TEST(rate_limit_query_parameters)
+{
+    xg_res *r = xlate(VH(ROUTE("{prefix: /}", "route: {cluster: c, rate_limits: [{actions: [{query_parameters: "
+                                              "{query_parameter_name: User, descriptor_key: u, skip_if_absent: "
+                                              "true}}, {query_parameters: {query_parameter_name: p, descriptor_key: "
+                                              "pk}}]}]}")));
+    const xg_route_config *rc = body(r);
+    if (!CHECK(rc != NULL))
+        return;
+    const xg_rate_limit *rl = &rc->vhosts[0].routes[0].forward.rate_limits.items[0];
+    CHECK_EQ_INT(rl->n_actions, 2);
+    CHECK_EQ_INT(rl->actions[0].kind, XG_RL_QUERY_PARAMETERS);
+    CHECK_STR(rl->actions[0].query_name.s, "User"); /* query parameter names are case-sensitive: kept */
+    CHECK_EQ_INT(rl->actions[0].query_name.len, 4);
+    CHECK_STR(rl->actions[0].descriptor_key, "u");
+    CHECK(rl->actions[0].skip_if_absent);
+    CHECK(!rl->actions[1].skip_if_absent);
+    CHECK_STR(rl->actions[1].descriptor_key, "pk");
+    xg_res_unref(r);
+}
+
+XG_TEST(nack_rate_limit_actions)
+{
+    fails(VH(ROUTE("{prefix: /}", "route: {cluster: c, rate_limits: [{actions: [{query_parameters: "
+                                  "{descriptor_key: k}}]}]}")),
+          "virtual_hosts[0].routes[0].route.rate_limits[0].actions[0].query_parameters.query_parameter_name: must not "
+          "be empty");
+    fails(VH(ROUTE("{prefix: /}", "route: {cluster: c, rate_limits: [{actions: [{query_parameters: "
+                                  "{query_parameter_name: q}}]}]}")),
+          "virtual_hosts[0].routes[0].route.rate_limits[0].actions[0].query_parameters.descriptor_key: must not be "
+          "empty");
+    fails(VH(ROUTE("{prefix: /}", "route: {cluster: c, rate_limits: [{actions: [{generic_key: {descriptor_value: v}}, "
+                                  "{extension: {name: e, typed_config: {'@type': "
+                                  "type.googleapis.com/google.protobuf.Empty}}}]}]}")),
+          "virtual_hosts[0].routes[0].route.rate_limits[0].actions[1].extension: rate limit action not supported");
+    fails(VH(ROUTE("{prefix: /}", "route: {cluster: c, rate_limits: [{actions: [{metadata: {descriptor_key: k, "
+                                  "source: ROUTE_ENTRY}}]}]}")),
+          "virtual_hosts[0].routes[0].route.rate_limits[0].actions[0].metadata: rate limit action not supported");
+    fails("virtual_hosts:\n- name: vh\n  domains: ['*']\n  rate_limits: [{actions: [{source_cluster: {}}, "
+          "{request_headers: {header_name: x}}]}]\n  routes: []\n",
+          "virtual_hosts[0].rate_limits[0].actions[1].request_headers.descriptor_key: must not be empty");
+    fails(VH(ROUTE("{prefix: /}", "route: {cluster: c, rate_limits: [{actions: [{}]}]}")),
+          "virtual_hosts[0].routes[0].route.rate_limits[0].actions[0]: an action is required (source_cluster, "
+          "destination_cluster, request_headers, remote_address, generic_key, header_value_match, "
+          "masked_remote_address, query_parameter_value_match or query_parameters)");
+}
+
 XG_TEST(nack_headers)
 {
     fails("request_headers_to_add: [{header: {key: ':path', value: x}}]\n",
