@@ -19,6 +19,7 @@
 #include "http/hcm.h"
 #include "net/tls_lib.h"
 #include "net/worker_listeners.h"
+#include "ratelimit/rls_client.h"
 #include "upstream/health_mgr.h"
 #include "version.h"
 #include "xds/ads.h"
@@ -176,6 +177,8 @@ static int start(xg_app *app)
     if (rc == 0)
         rc = xg_admin_listen(app->admin, f->admin_host, f->admin_port);
     if (rc == 0)
+        rc = xg_rls_start(); /* before the workers: their rate limit filters call it */
+    if (rc == 0)
         rc = xg_workers_new(f->concurrency, &app->workers);
     if (rc == 0)
         rc = xg_workers_start(app->workers);
@@ -200,6 +203,7 @@ static int start(xg_app *app)
 static void cleanup(xg_app *app)
 {
     shutdown_app(app);
+    xg_rls_stop(); /* the workers are joined: no call starts any more */
     xg_ads_free(app->ads);
     xg_xds_state_free(app->xds);
     xg_workers_free(app->workers);

@@ -105,6 +105,9 @@ void xg_filter_continue_encoding(xg_filter *f);
  * reply. Ignored once the response has started (the stream is reset
  * instead). */
 void xg_filter_local_reply(xg_filter *f, int status, const char *body, uint32_t flags, const char *details);
+/* The same, but f's own encode hooks see the reply too, so that f can
+ * decorate it (Envoy's modify_headers of sendLocalReply). */
+void xg_filter_local_reply_seen(xg_filter *f, int status, const char *body, uint32_t flags, const char *details);
 
 /* The response, from the router (or any filter answering with a full
  * response): passes through the encoder filters before f, then the

@@ -1,9 +1,314 @@
-/* PLACEHOLDER (issue 6, being written): the global rate limit filter. */
-#include "filters/filter.h"
+/* The global rate limit filter (envoy.filters.http.ratelimit): asks the
+ * RateLimitService about the request's descriptors (the route's and virtual
+ * host's rate_limits of the filter's stage) and holds the request until the
+ * answer comes back on this worker. OK: the request goes on with the
+ * service's request headers, and the response later gets the service's
+ * response headers (and x-ratelimit-* when enabled). OVER_LIMIT: a local
+ * reply, 429 by default, with x-envoy-ratelimited (flag RL). An error or a
+ * timeout lets the request through, or answers status_on_error (500) with
+ * flag RLSE when failure_mode_deny. A RateLimitPerRoute may change the
+ * virtual host option and the domain for a route. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "config/ratelimit.h"
+#include "core/log.h"
+#include "http/stream.h"
+#include "ratelimit/descriptor.h"
+#include "ratelimit/rls_client.h"
+#include "ratelimit/rls_target.h"
+#include "upstream/resp_flags.h"
+
+#define PER_ROUTE_TYPE "envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute"
+#define GRPC_RESOURCE_EXHAUSTED "8"
+#define TARGET_MAX 2048
+
+typedef Envoy__Service__Ratelimit__V3__RateLimitResponse__DescriptorStatus pb_status;
+
+typedef struct rl_filter {
+    xg_filter base; /* first */
+    const xg_ratelimit_config *cfg;
+    xg_rls_call *call;    /* in flight, else NULL */
+    xg_headers *resp_add; /* for the response (service's, x-ratelimit-*, x-envoy-ratelimited), or NULL */
+    bool replying;        /* our own local reply is going through encode_headers */
+    bool grpc_exhausted;  /* that reply is RESOURCE_EXHAUSTED for gRPC */
+} rl_filter;
+
+static const xg_ratelimit_per_route *per_route(const xg_filter *f)
+{
+    const xg_typed_config *tc = xg_filter_per_route_config(f);
+    if (tc != NULL && tc->translated_type != NULL && strcmp(tc->translated_type, PER_ROUTE_TYPE) == 0)
+        return tc->translated;
+    return NULL;
+}
+
+static bool type_applies(const xg_ratelimit_config *c, const xg_stream *s)
+{
+    return c->request_type == XG_RL_REQ_BOTH || (c->request_type == XG_RL_REQ_INTERNAL) == s->internal;
+}
+
+/* --- headers the service sends --- */
+
+/* A service-given header name, checked and lowercased into a, or NULL when
+ * it is not a valid name (the service is trusted no more than an upstream:
+ * invalid names and values are dropped). */
+static const char *service_name(xg_arena *a, const char *k, size_t kl, const char *v, size_t vl)
+{
+    if (kl == 0 || !xg_hdr_is_token(k, kl) || !xg_hdr_value_ok(v, vl))
+        return NULL;
+    char *lk = xg_arena_alloc(a, kl);
+    if (lk == NULL)
+        return NULL;
+    for (size_t i = 0; i < kl; i++)
+        lk[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
+    return lk;
+}
+
+static int add_service_header(xg_arena *a, xg_headers *h, const char *k, const char *v)
+{
+    size_t kl = strlen(k), vl = strlen(v);
+    const char *lk = service_name(a, k, kl, v, vl);
+    return lk != NULL ? xg_headers_add_copy(h, lk, kl, v, vl) : 0;
+}
+
+static uint32_t unit_seconds(int unit)
+{
+    static const uint32_t secs[] = {0, 1, 60, 3600, 86400, 2592000, 31536000};
+    return unit >= 0 && unit < (int)(sizeof(secs) / sizeof(secs[0])) ? secs[unit] : 0;
+}
+
+/* x-ratelimit-* (draft 03) as Envoy makes them: the status with a limit
+ * and the fewest remaining gives limit, remaining and reset; every status
+ * with a limit adds its quota policy ("10, 10;w=1;name=\"x\""). */
+static int x_ratelimit(xg_arena *a, xg_headers *h, const xg_rls_response *resp)
+{
+    const pb_status *min = NULL;
+    char policy[512] = "";
+    size_t pl = 0;
+    for (size_t i = 0; i < resp->n_statuses; i++) {
+        const pb_status *st = resp->statuses[i];
+        if (st->current_limit == NULL)
+            continue;
+        if (min == NULL || st->limit_remaining < min->limit_remaining)
+            min = st;
+        uint32_t w = unit_seconds(st->current_limit->unit);
+        if (w == 0 || pl >= sizeof(policy))
+            continue;
+        int n = snprintf(policy + pl, sizeof(policy) - pl, ", %u;w=%u", st->current_limit->requests_per_unit, w);
+        pl += n > 0 ? (size_t)n : 0;
+        if (pl < sizeof(policy) && st->current_limit->name[0] != '\0') {
+            n = snprintf(policy + pl, sizeof(policy) - pl, ";name=\"%s\"", st->current_limit->name);
+            pl += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (min == NULL)
+        return 0;
+    char v[640];
+    int n = snprintf(v, sizeof(v), "%u%s", min->current_limit->requests_per_unit, policy);
+    int rc = add_service_header(a, h, "x-ratelimit-limit", n > 0 && (size_t)n < sizeof(v) ? v : "");
+    snprintf(v, sizeof(v), "%u", min->limit_remaining);
+    if (rc == 0)
+        rc = add_service_header(a, h, "x-ratelimit-remaining", v);
+    snprintf(v, sizeof(v), "%lld",
+             (long long)(min->duration_until_reset != NULL ? min->duration_until_reset->seconds : 0));
+    if (rc == 0)
+        rc = add_service_header(a, h, "x-ratelimit-reset", v);
+    return rc;
+}
+
+/* What the response will carry from this answer; 0 or -1 (no memory). */
+static int collect_response_headers(rl_filter *r, const xg_rls_response *resp)
+{
+    xg_stream *s = r->base.stream;
+    if (resp->n_response_headers_to_add == 0 && !r->cfg->x_ratelimit_headers)
+        return 0;
+    r->resp_add = xg_headers_new(&s->arena);
+    if (r->resp_add == NULL)
+        return -1;
+    for (size_t i = 0; i < resp->n_response_headers_to_add; i++) {
+        const Envoy__Config__Core__V3__HeaderValue *hv = resp->response_headers_to_add[i];
+        if (add_service_header(&s->arena, r->resp_add, hv->key, hv->value) != 0)
+            return -1;
+    }
+    return r->cfg->x_ratelimit_headers ? x_ratelimit(&s->arena, r->resp_add, resp) : 0;
+}
+
+/* The service's request headers replace the request's (Envoy's setCopy). */
+static int apply_request_headers(rl_filter *r, const xg_rls_response *resp)
+{
+    xg_stream *s = r->base.stream;
+    for (size_t i = 0; i < resp->n_request_headers_to_add; i++) {
+        const Envoy__Config__Core__V3__HeaderValue *hv = resp->request_headers_to_add[i];
+        size_t kl = strlen(hv->key), vl = strlen(hv->value);
+        const char *lk = service_name(&s->arena, hv->key, kl, hv->value, vl);
+        if (lk != NULL && xg_headers_set(s->req, lk, kl, hv->value, vl, true) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* --- the answer --- */
+
+static void over_limit(rl_filter *r, const xg_rls_response *resp)
+{
+    xg_stream *s = r->base.stream;
+    if (!r->cfg->disable_x_envoy_ratelimited_header) {
+        if (r->resp_add == NULL)
+            r->resp_add = xg_headers_new(&s->arena);
+        if (r->resp_add == NULL || xg_headers_add_ref(r->resp_add, "x-envoy-ratelimited", 19, "true", 4) != 0) {
+            xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
+            return;
+        }
+    }
+    char *body = NULL;
+    if (resp->raw_body.len > 0) { /* a NUL inside ends it: the local reply takes text */
+        body = xg_arena_alloc(&s->arena, resp->raw_body.len + 1);
+        if (body != NULL) {
+            memcpy(body, resp->raw_body.data, resp->raw_body.len);
+            body[resp->raw_body.len] = '\0';
+        }
+    }
+    r->replying = true;
+    r->grpc_exhausted = r->cfg->rate_limited_as_resource_exhausted;
+    xg_filter_local_reply_seen(&r->base, r->cfg->rate_limited_status, body, XG_RF_RL, "request_rate_limited");
+}
+
+static void on_answer(void *arg, const xg_rls_result *res)
+{
+    rl_filter *r = arg;
+    r->call = NULL;
+    if (res->code == XG_RLS_ERROR) {
+        xg_log_debug("rate limit service error: %s", res->error);
+        if (r->cfg->failure_mode_deny)
+            xg_filter_local_reply(&r->base, r->cfg->status_on_error, NULL, XG_RF_RLSE, "rate_limiter_error");
+        else
+            xg_filter_continue_decoding(&r->base);
+        return;
+    }
+    if (collect_response_headers(r, res->resp) != 0) {
+        xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
+        return;
+    }
+    if (res->code == XG_RLS_OVER_LIMIT) {
+        over_limit(r, res->resp);
+        return;
+    }
+    if (apply_request_headers(r, res->resp) != 0) {
+        xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
+        return;
+    }
+    xg_filter_continue_decoding(&r->base);
+}
+
+/* --- the call --- */
+
+/* Where the service is for this request; NULL with *why set when it cannot be reached. */
+static const char *target(const xg_rls_service *svc, char *buf, size_t n, const char **why)
+{
+    if (svc->kind == XG_RLS_URI)
+        return svc->uri;
+    xg_clusters *cs = xg_clusters_current();
+    xg_cluster_rt *rt = cs != NULL ? xg_clusters_find(cs, svc->cluster, strlen(svc->cluster)) : NULL;
+    if (rt == NULL) {
+        *why = "its cluster is not configured";
+        return NULL;
+    }
+    if (rt->cfg->tls != NULL) {
+        *why = "its cluster uses TLS, which the rate limit client does not support";
+        return NULL;
+    }
+    if (xg_rls_cluster_target(rt, buf, n) != 0) {
+        *why = "its cluster has no host";
+        return NULL;
+    }
+    return buf;
+}
+
+/* The call could not start: as an error answer, at once. */
+static xg_filter_status start_failed(rl_filter *r, const char *why)
+{
+    xg_log_debug("rate limit service %s: %s",
+                 r->cfg->service.kind == XG_RLS_URI ? r->cfg->service.uri : r->cfg->service.cluster, why);
+    if (!r->cfg->failure_mode_deny)
+        return XG_FILTER_CONTINUE;
+    xg_filter_local_reply(&r->base, r->cfg->status_on_error, NULL, XG_RF_RLSE, "rate_limiter_error");
+    return XG_FILTER_STOP;
+}
+
+static xg_filter_status decode_headers(xg_filter *f, xg_headers *h, bool end_stream)
+{
+    rl_filter *r = (rl_filter *)f;
+    xg_stream *s = f->stream;
+    (void)h;
+    (void)end_stream;
+    if (!type_applies(r->cfg, s))
+        return XG_FILTER_CONTINUE;
+    const xg_ratelimit_per_route *pr = per_route(f);
+    xg_rl_descriptors d;
+    if (xg_rl_descriptors_build(s, r->cfg->stage, pr != NULL ? (xg_vh_rl)pr->vh_rate_limits : XG_VH_RL_OVERRIDE, &d) !=
+        0) {
+        xg_filter_local_reply(f, 500, NULL, 0, "internal_error");
+        return XG_FILTER_STOP;
+    }
+    if (d.n == 0)
+        return XG_FILTER_CONTINUE;
+    char buf[TARGET_MAX];
+    const char *why = NULL;
+    const xg_rls_service *svc = &r->cfg->service;
+    xg_rls_dest dest = {.key = svc->kind == XG_RLS_URI ? svc->uri : svc->cluster,
+                        .target = target(svc, buf, sizeof(buf), &why),
+                        .authority = svc->kind == XG_RLS_URI ? NULL : svc->authority};
+    if (dest.target == NULL)
+        return start_failed(r, why);
+    const char *domain = pr != NULL && pr->domain != NULL ? pr->domain : r->cfg->domain;
+    if (xg_rls_call_start(&dest, domain, &d, r->cfg->timeout_ms, xg_stream_loop(s), on_answer, r, &r->call) != 0)
+        return start_failed(r, "the call could not start");
+    return XG_FILTER_STOP;
+}
+
+static xg_filter_status encode_headers(xg_filter *f, xg_headers *h, bool end_stream)
+{
+    rl_filter *r = (rl_filter *)f;
+    (void)end_stream;
+    if (r->resp_add != NULL) {
+        /* The service's content-type replaces the local reply's (Envoy). */
+        if (r->replying && xg_headers_get_id(r->resp_add, XG_HDR_CONTENT_TYPE) != NULL)
+            xg_headers_remove_id(h, XG_HDR_CONTENT_TYPE);
+        for (uint32_t i = 0; i < r->resp_add->n; i++) {
+            const xg_header *e = &r->resp_add->v[i];
+            if (xg_headers_add_ref(h, e->name, e->name_len, e->value, e->value_len) != 0)
+                break;
+        }
+        r->resp_add = NULL;
+    }
+    if (r->replying && r->grpc_exhausted && f->stream->is_grpc)
+        xg_headers_set(h, "grpc-status", 11, GRPC_RESOURCE_EXHAUSTED, 1, false);
+    r->replying = false;
+    return XG_FILTER_CONTINUE;
+}
+
+static void on_destroy(xg_filter *f)
+{
+    rl_filter *r = (rl_filter *)f;
+    if (r->call != NULL)
+        xg_rls_call_cancel(r->call);
+    r->call = NULL;
+}
+
+static const xg_filter_vt ratelimit_vt = {
+    .name = "envoy.filters.http.ratelimit",
+    .decode_headers = decode_headers,
+    .encode_headers = encode_headers,
+    .on_destroy = on_destroy,
+};
 
 xg_filter *xg_ratelimit_filter_create(struct xg_stream *s, const xg_http_filter *cfg)
 {
-    (void)s;
-    (void)cfg;
-    return NULL;
+    rl_filter *r = xg_arena_calloc(&s->arena, 1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->base.vt = &ratelimit_vt;
+    r->cfg = cfg->translated;
+    return &r->base;
 }

@@ -371,6 +371,11 @@ void xg_filter_local_reply(xg_filter *f, int status, const char *body, uint32_t 
     xg__stream_local_reply(f->stream, f->index, status, body, flags, details);
 }
 
+void xg_filter_local_reply_seen(xg_filter *f, int status, const char *body, uint32_t flags, const char *details)
+{
+    xg__stream_local_reply(f->stream, f->index + 1, status, body, flags, details);
+}
+
 void xg_filter_encode_headers(xg_filter *f, xg_headers *h, bool end_stream)
 {
     xg__pipe_encode_headers(f->stream, (int)f->index - 1, h, end_stream);

@@ -341,8 +341,7 @@ XG_TEST(nack_http_filters)
     fails(L_HCM(RDS ",",
                 "{name: rl, typed_config: {'@type': "
                 "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit, domain: d}}," ROUTER),
-          HPATH ".http_filters[0]: HTTP filter \"rl\" (type envoy.extensions.filters.http.ratelimit.v3.RateLimit) is "
-                "not supported yet and is not optional");
+          HPATH ".http_filters[0].typed_config.rate_limit_service: required");
     fails(L_HCM(RDS ",", ROUTER "," ROUTER),
           HPATH ".http_filters: the router (HTTP filter \"envoy.filters.http.router\") must be the last HTTP filter");
     fails(L_HCM(RDS ",", ""), HPATH ".http_filters: no HTTP filter: the chain must end with the router "
