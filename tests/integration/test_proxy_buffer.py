@@ -5,7 +5,9 @@ the upstream; BufferPerRoute turns the filter off or changes the limit for a
 route (above the 64 KiB HTTP/2 stream window: the client is never stalled);
 a route's FilterConfig with disabled: true turns the filter off, and any
 per-route config turns on a filter configured with disabled: true; a zero
-limit is NACKed naming the field. Snapshot: snapshots/proxy_buffer.yaml."""
+limit is NACKed naming the field; a weighted cluster's typed_per_filter_config
+overrides the route's (the pick is made before the filters run, as Envoy).
+Snapshot: snapshots/proxy_buffer.yaml."""
 import hashlib
 import json
 import os
@@ -203,3 +205,42 @@ def test_zero_limit_is_nacked_naming_the_field(world):
     # the old listener served on through the NACK
     status, _, _ = world.curl("/after-nack", b"q" * 10)
     assert status == 200
+
+
+@pytest.mark.parametrize("proto", [[], ["--http2-prior-knowledge"]], ids=["http1", "http2"])
+def test_weighted_cluster_per_filter_config_overrides_the_route(world, proto):
+    # x-pick 0: the cluster's FilterConfig disabled: true turns the filter off: any size streams through
+    body = os.urandom(5000)
+    status, headers, resp = world.curl("/weighted/a", body, "-H", "x-pick: 0", "-H", "Transfer-Encoding: chunked",
+                                       *proto)
+    assert status == 200 and headers["x-wc"] == "off"
+    d = echo(resp)
+    assert d["body_len"] == 5000 and d["body_sha256"] == hashlib.sha256(body).hexdigest()
+    if not proto:
+        assert header_values(d, "content-length") == []  # not buffered: nothing added
+    # x-pick 1: the cluster's BufferPerRoute (50 bytes) wins over the route's 2000
+    status, headers, resp = world.curl("/weighted/b", b"x" * 50, "-H", "x-pick: 1", "-H",
+                                       "Transfer-Encoding: chunked", *proto)
+    assert status == 200 and headers["x-wc"] == "small"
+    assert header_values(echo(resp), "content-length") == ["50"]
+    status, headers, resp = world.curl("/weighted/b-big", b"x" * 51, "-H", "x-pick: 1", *proto)
+    assert status == 413 and resp == b"Payload Too Large"
+    assert headers["x-wc"] == "small"  # the pick's response headers are on the local reply too
+    assert ("POST", "/weighted/b-big") not in world.seen()
+    # x-pick 2: nothing on the cluster: the route's BufferPerRoute (2000), not the filter's 1000
+    status, headers, resp = world.curl("/weighted/c", b"y" * 1500, "-H", "x-pick: 2", *proto)
+    assert status == 200 and headers["x-wc"] == "route"
+    status, headers, _ = world.curl("/weighted/c-big", b"y" * 2001, "-H", "x-pick: 2", *proto)
+    assert status == 413 and headers["x-wc"] == "route"
+
+
+def test_weighted_pick_is_the_one_the_router_uses(world):
+    # The same pick decides the filter settings and the upstream request: with many
+    # random picks, every 200 came through a cluster whose limit allowed 100 bytes.
+    seen = {}
+    for i in range(30):
+        status, headers, _ = world.curl("/weighted/rnd%d" % i, b"z" * 100)
+        seen.setdefault(headers.get("x-wc"), set()).add(status)
+    assert seen.get("small") in (None, {413}), seen
+    assert seen.get("off", {200}) == {200} and seen.get("route", {200}) == {200}, seen
+    assert len(seen) >= 2, seen  # the random pick spreads
