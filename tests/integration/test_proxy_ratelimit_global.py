@@ -1,0 +1,259 @@
+"""The global rate limit filter (envoy.filters.http.ratelimit) against the
+control-plane-stub's RateLimitService (--ratelimit-config, the same process
+that serves ADS), with xdsgate on --concurrency 2: over the limit -> 429 with
+x-envoy-ratelimited (and the service's body and headers), under it -> 200
+with the service's request headers reaching the upstream and x-ratelimit-*
+on the response; the service down -> allowed, or 500 with
+failure_mode_deny; a slow service -> the filter's timeout is honoured;
+per-route off switches (FilterConfig disabled, vh_rate_limits IGNORE); a
+stage without rate limits makes no call; a per-route domain; a client that
+goes away while the check is in flight. The snapshot is built here."""
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+import yaml
+
+import harness
+from proxy_env import echo, header_values, parse_head, start_upstream
+from xds_env import Gate, Stub, write_atomic
+
+HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+RL = "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit"
+RL_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute"
+ROUTER = {"name": "envoy.filters.http.router",
+          "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+
+# The stub's limits (envoyproxy/ratelimit's YAML); day windows so that no
+# window ends during a run but at midnight UTC.
+LIMITS = [
+    {"domain": "main", "descriptors": [
+        {"key": "user", "rate_limit": {"unit": "day", "requests_per_unit": 3}},
+        {"key": "generic_key", "value": "zero", "rate_limit": {"unit": "day", "requests_per_unit": 0}},
+        {"key": "generic_key", "value": "free", "rate_limit": {"unit": "day", "requests_per_unit": 1000000}}]},
+    {"domain": "h", "raw_body": "slow down\n",
+     "response_headers_to_add": [{"key": "x-rl-stub", "value": "yes"}],
+     "request_headers_to_add": [{"key": "x-rl-upstream", "value": "tagged"}],
+     "descriptors": [{"key": "user", "rate_limit": {"unit": "day", "requests_per_unit": 1}}]},
+    {"domain": "slow", "test_delay_ms": 1500,
+     "descriptors": [{"key": "generic_key", "rate_limit": {"unit": "day", "requests_per_unit": 1000000}}]},
+]
+
+USER = {"request_headers": {"header_name": "x-user", "descriptor_key": "user"}}
+
+
+def gkey(v):
+    return {"generic_key": {"descriptor_value": v}}
+
+
+def route(prefix, rate_limits=None, per_filter=None, cluster="up"):
+    r = {"match": {"prefix": prefix}, "route": {"cluster": cluster}}
+    if rate_limits is not None:
+        r["route"]["rate_limits"] = rate_limits
+    if per_filter is not None:
+        r["typed_per_filter_config"] = {"envoy.filters.http.ratelimit": per_filter}
+    return r
+
+
+def listener(name, port, rl, routes, vh_rate_limits=None):
+    vh = {"name": "vh", "domains": ["*"], "routes": routes}
+    if vh_rate_limits is not None:
+        vh["rate_limits"] = vh_rate_limits
+    rl = dict(rl)
+    rl["@type"] = RL
+    rl.setdefault("rate_limit_service", {"transport_api_version": "V3",
+                                         "grpc_service": {"envoy_grpc": {"cluster_name": "rls"}}})
+    return {"@type": "type.googleapis.com/envoy.config.listener.v3.Listener", "name": name,
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+                "@type": HCM, "stat_prefix": name,
+                "route_config": {"name": name, "virtual_hosts": [vh]},
+                "http_filters": [{"name": "envoy.filters.http.ratelimit", "typed_config": rl}, ROUTER]}}]}]}
+
+
+def cluster(name, port, h2=False):
+    c = {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": name, "type": "STATIC",
+         "connect_timeout": "1s",
+         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+             "socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}}
+    if h2:
+        c["typed_extension_protocol_options"] = {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}}}}
+    return c
+
+
+def dead_service():
+    return {"transport_api_version": "V3", "grpc_service": {"envoy_grpc": {"cluster_name": "rls_dead"}}}
+
+
+class World:
+    def __init__(self, procs, tmp):
+        self.tmp = str(tmp)
+        self.up = start_upstream(procs, "http", "up")
+        self.ports = {k: harness.free_port() for k in ("main", "deny_dead", "allow_dead", "no_cluster",
+                                                        "slow_allow", "slow_deny", "slow_long")}
+        stub_port = harness.free_port()
+        limits = os.path.join(self.tmp, "limits.yaml")
+        write_atomic(limits, yaml.safe_dump(LIMITS, sort_keys=False))
+        self.path = os.path.join(self.tmp, "snapshot.yaml")
+        p = self.ports
+        zero = [{"actions": [gkey("zero")]}]
+        resources = [
+            listener("main", p["main"], {"domain": "main", "timeout": "2s",
+                                         "enable_x_ratelimit_headers": "DRAFT_VERSION_03"}, [
+                route("/limited", [{"actions": [USER]}]),
+                route("/h", [{"actions": [USER]}], {"@type": RL_PER_ROUTE, "domain": "h"}),
+                route("/off", zero, {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                                     "disabled": True}),
+                route("/ignore", None, {"@type": RL_PER_ROUTE, "vh_rate_limits": "IGNORE"}),
+                route("/stage1", [{"stage": 1, "actions": [gkey("zero")]}]),
+                route("/nodesc", [{"actions": [USER]}]),  # no x-user: no descriptor, no call
+                route("/", None),  # the virtual host's rate limit (limit 0)
+            ], vh_rate_limits=zero),
+            listener("deny_dead", p["deny_dead"], {"domain": "main", "failure_mode_deny": True,
+                                                   "rate_limit_service": dead_service()},
+                     [route("/", zero)]),
+            listener("allow_dead", p["allow_dead"], {"domain": "main", "rate_limit_service": dead_service()},
+                     [route("/", zero)]),
+            listener("no_cluster", p["no_cluster"], {"domain": "main", "failure_mode_deny": True,
+                                                     "status_on_error": {"code": "ServiceUnavailable"},
+                                                     "rate_limit_service": {
+                                                         "transport_api_version": "V3", "grpc_service": {
+                                                             "envoy_grpc": {"cluster_name": "nowhere"}}}},
+                     [route("/", zero)]),
+            listener("slow_allow", p["slow_allow"], {"domain": "slow", "timeout": "0.2s"},
+                     [route("/", [{"actions": [gkey("x")]}])]),
+            listener("slow_deny", p["slow_deny"], {"domain": "slow", "timeout": "0.2s", "failure_mode_deny": True},
+                     [route("/", [{"actions": [gkey("x")]}])]),
+            listener("slow_long", p["slow_long"], {"domain": "slow", "timeout": "5s"},
+                     [route("/", [{"actions": [gkey("x")]}])]),
+            cluster("up", self.up),
+            cluster("rls", stub_port, h2=True),
+            cluster("rls_dead", harness.free_port(), h2=True),
+        ]
+        write_atomic(self.path, yaml.safe_dump({"resources": resources}, sort_keys=False))
+        self.stub = Stub(procs, self.path, port=stub_port, extra=["--ratelimit-config", limits])
+        self.gate = Gate(procs, self.stub.port, "sotw", ["--log-level", "debug"])
+        self.gate.wait_ready()
+        for port in self.ports.values():
+            harness.wait_port(port)
+
+    def get(self, name, path, *args):
+        """(status, headers, body, seconds) of a GET through listener name with curl."""
+        out = os.path.join(self.tmp, "resp.bin")
+        t0 = time.monotonic()
+        r = subprocess.run(["curl", "-s", "-S", "-m", "20", "-D", "-", "-o", out] + list(args)
+                           + ["http://127.0.0.1:%d%s" % (self.ports[name], path)], capture_output=True, timeout=30)
+        took = time.monotonic() - t0
+        assert r.returncode == 0, r.stderr.decode()
+        status, _, headers, _ = parse_head(r.stdout.decode("latin-1"))
+        return status, headers, open(out, "rb").read(), took
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    procs = harness.Procs(str(tmp_path_factory.mktemp("procs")))
+    w = World(procs, tmp_path_factory.mktemp("world"))
+    try:
+        yield w
+        w.gate.stop_clean()  # SIGTERM after all the traffic: exit 0, no sanitizer report
+    finally:
+        procs.stop_all()
+
+
+def user():
+    return "u%d-%d" % (os.getpid(), time.monotonic_ns())
+
+
+def hv(headers, name):
+    return [v for k, v in headers if k.lower() == name]
+
+
+def test_under_then_over_limit_with_x_ratelimit_headers(world):
+    u = user()
+    for left in (2, 1, 0):
+        status, headers, body, _ = world.get("main", "/limited", "-H", "x-user: " + u)
+        assert status == 200, body
+        assert hv(headers, "x-ratelimit-limit") == ["3, 3;w=86400"]
+        assert hv(headers, "x-ratelimit-remaining") == [str(left)]
+        reset = int(hv(headers, "x-ratelimit-reset")[0])
+        assert 0 < reset <= 86400
+        assert hv(headers, "x-envoy-ratelimited") == []
+    status, headers, body, _ = world.get("main", "/limited", "-H", "x-user: " + u)
+    assert status == 429
+    assert hv(headers, "x-envoy-ratelimited") == ["true"]
+    assert hv(headers, "x-ratelimit-remaining") == ["0"]
+    # another user has its own budget
+    assert world.get("main", "/limited", "-H", "x-user: " + user())[0] == 200
+
+
+def test_over_limit_spread_over_connections(world):
+    """Three allowed per user whatever worker or connection the requests land on."""
+    u = user()
+    statuses = [world.get("main", "/limited", "-H", "x-user: " + u)[0] for _ in range(6)]
+    assert statuses == [200, 200, 200, 429, 429, 429]
+
+
+def test_virtual_host_limit_and_per_route_switches(world):
+    assert world.get("main", "/")[0] == 429  # the virtual host's limit 0
+    assert world.get("main", "/ignore")[0] == 200  # RateLimitPerRoute vh_rate_limits: IGNORE
+    assert world.get("main", "/off")[0] == 200  # FilterConfig disabled: true
+    assert world.get("main", "/stage1")[0] == 200  # stage 1 only: the stage-0 filter makes no call
+    assert world.get("main", "/nodesc")[0] == 200  # no x-user: no descriptor, no call
+
+
+def test_service_headers_body_and_per_route_domain(world):
+    u = user()
+    status, headers, body, _ = world.get("main", "/h", "-H", "x-user: " + u)
+    assert status == 200
+    assert hv(headers, "x-rl-stub") == ["yes"]
+    assert header_values(echo(body), "x-rl-upstream") == ["tagged"]
+    status, headers, body, _ = world.get("main", "/h", "-H", "x-user: " + u)
+    assert status == 429
+    assert body == b"slow down\n"
+    assert hv(headers, "x-rl-stub") == ["yes"]
+    assert hv(headers, "x-envoy-ratelimited") == ["true"]
+
+
+def test_service_down(world):
+    status, _, body, _ = world.get("allow_dead", "/")
+    assert status == 200, body
+    status, headers, _, _ = world.get("deny_dead", "/")
+    assert status == 500
+    assert hv(headers, "x-envoy-ratelimited") == []
+    assert world.get("no_cluster", "/")[0] == 503  # status_on_error, the cluster is unknown
+
+
+def test_slow_service_timeout_honoured(world):
+    status, _, _, took = world.get("slow_allow", "/")
+    assert status == 200
+    assert 0.15 < took < 1.2, took  # the 0.2 s timeout, not the service's 1.5 s
+    status, _, _, took = world.get("slow_deny", "/")
+    assert status == 500
+    assert 0.15 < took < 1.2, took
+    status, _, _, took = world.get("slow_long", "/")
+    assert status == 200
+    assert took >= 1.4, took  # a 5 s timeout waits for the answer
+
+
+def test_client_gone_while_check_in_flight(world):
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", world.ports["slow_long"]))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.1)
+        s.close()
+    time.sleep(2.0)  # the late answers arrive after their streams are gone
+    assert world.get("main", "/ignore")[0] == 200
+
+
+def test_grpc_request_over_limit(world):
+    out = subprocess.run(["curl", "-s", "-S", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null",
+                          "-H", "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "",
+                          "http://127.0.0.1:%d/" % world.ports["main"]], capture_output=True, timeout=30)
+    status, _, headers, _ = parse_head(out.stdout.decode("latin-1"))
+    assert status == 200
+    assert hv(headers, "grpc-status") == ["14"]  # UNAVAILABLE, as Envoy without rate_limited_as_resource_exhausted
+    assert hv(headers, "x-envoy-ratelimited") == ["true"]
