@@ -19,7 +19,6 @@
 
 #include "config/local_ratelimit.h"
 #include "http/conn_state.h"
-#include "http/hcm_int.h"
 #include "http/stream.h"
 #include "ratelimit/descriptor.h"
 #include "router/header_mutation.h"
@@ -180,9 +179,8 @@ static xg_filter_status refuse(lrl_filter *lf, xg_headers *h)
         return XG_FILTER_CONTINUE;
     }
     lf->replied = true;
-    /* From this filter on down the encoders, so encode_headers below adds the configured headers. */
-    xg__stream_local_reply(s, lf->base.index + 1, lf->cfg->status, "local_rate_limited", XG_RF_RL,
-                           "local_rate_limited");
+    /* seen: encode_headers below adds the configured headers to it */
+    xg_filter_local_reply_seen(&lf->base, lf->cfg->status, "local_rate_limited", XG_RF_RL, "local_rate_limited");
     return XG_FILTER_STOP;
 }
 
