@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import harness
-from proxy_env import echo, header_values, parse_head, start_upstream
+from proxy_env import PY, echo, have_grpc, header_values, parse_head, start_upstream
 from xds_env import Gate, Stub, write_atomic
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -85,6 +85,28 @@ def cluster(name, port, h2=False):
     return c
 
 
+# A RateLimitService that answers bytes that are no RateLimitResponse, or a
+# response whose overall_code is UNKNOWN: both are service errors.
+FAKE_RLS = r"""
+import sys, time
+from concurrent import futures
+import grpc
+answer = {"garbage": b"\xff\xff\xff\xff", "unknown": b"\x08\x00"}[sys.argv[2]]
+h = grpc.method_handlers_generic_handler("envoy.service.ratelimit.v3.RateLimitService", {
+    "ShouldRateLimit": grpc.unary_unary_rpc_method_handler(lambda req, ctx: answer)})
+s = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+s.add_generic_rpc_handlers((h,))
+s.add_insecure_port("127.0.0.1:" + sys.argv[1])
+s.start()
+print("listening", flush=True)
+s.wait_for_termination()
+"""
+
+
+def service(cluster_name):
+    return {"transport_api_version": "V3", "grpc_service": {"envoy_grpc": {"cluster_name": cluster_name}}}
+
+
 def dead_service():
     return {"transport_api_version": "V3", "grpc_service": {"envoy_grpc": {"cluster_name": "rls_dead"}}}
 
@@ -94,7 +116,17 @@ class World:
         self.tmp = str(tmp)
         self.up = start_upstream(procs, "http", "up")
         self.ports = {k: harness.free_port() for k in ("main", "deny_dead", "allow_dead", "no_cluster",
-                                                        "slow_allow", "slow_deny", "slow_long")}
+                                                        "slow_allow", "slow_deny", "slow_long", "exhausted",
+                                                        "garbage", "unknown")}
+        fakes = {}
+        if have_grpc():
+            script = os.path.join(self.tmp, "fake_rls.py")
+            write_atomic(script, FAKE_RLS)
+            for mode in ("garbage", "unknown"):
+                fakes[mode] = harness.free_port()
+                procs.start([PY, script, str(fakes[mode]), mode], name="fake-rls-" + mode).wait_output(
+                    "listening", stream="stdout", timeout=15)
+        self.have_fakes = bool(fakes)
         stub_port = harness.free_port()
         limits = os.path.join(self.tmp, "limits.yaml")
         write_atomic(limits, yaml.safe_dump(LIMITS, sort_keys=False))
@@ -130,15 +162,24 @@ class World:
                      [route("/", [{"actions": [gkey("x")]}])]),
             listener("slow_long", p["slow_long"], {"domain": "slow", "timeout": "5s"},
                      [route("/", [{"actions": [gkey("x")]}])]),
+            listener("exhausted", p["exhausted"], {"domain": "main", "rate_limited_as_resource_exhausted": True},
+                     [route("/", zero)]),
             cluster("up", self.up),
             cluster("rls", stub_port, h2=True),
             cluster("rls_dead", harness.free_port(), h2=True),
         ]
+        for mode, port in fakes.items():
+            resources.append(listener(mode, p[mode], {"domain": "main", "failure_mode_deny": True,
+                                                      "rate_limit_service": service("rls_" + mode)},
+                                      [route("/", zero)]))
+            resources.append(cluster("rls_" + mode, port, h2=True))
         write_atomic(self.path, yaml.safe_dump({"resources": resources}, sort_keys=False))
         self.stub = Stub(procs, self.path, port=stub_port, extra=["--ratelimit-config", limits])
         self.gate = Gate(procs, self.stub.port, "sotw", ["--log-level", "debug"])
         self.gate.wait_ready()
-        for port in self.ports.values():
+        for name, port in self.ports.items():
+            if name in ("garbage", "unknown") and not fakes:
+                continue
             harness.wait_port(port)
 
     def get(self, name, path, *args):
@@ -249,11 +290,29 @@ def test_client_gone_while_check_in_flight(world):
     assert world.get("main", "/ignore")[0] == 200
 
 
-def test_grpc_request_over_limit(world):
+def grpc_call(world, name):
     out = subprocess.run(["curl", "-s", "-S", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null",
                           "-H", "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "",
-                          "http://127.0.0.1:%d/" % world.ports["main"]], capture_output=True, timeout=30)
+                          "http://127.0.0.1:%d/" % world.ports[name]], capture_output=True, timeout=30)
     status, _, headers, _ = parse_head(out.stdout.decode("latin-1"))
+    return status, headers
+
+
+def test_grpc_request_over_limit(world):
+    status, headers = grpc_call(world, "main")
     assert status == 200
     assert hv(headers, "grpc-status") == ["14"]  # UNAVAILABLE, as Envoy without rate_limited_as_resource_exhausted
     assert hv(headers, "x-envoy-ratelimited") == ["true"]
+    status, headers = grpc_call(world, "exhausted")
+    assert status == 200
+    assert hv(headers, "grpc-status") == ["8"]  # RESOURCE_EXHAUSTED
+    assert hv(headers, "x-envoy-ratelimited") == ["true"]
+
+
+def test_service_answering_nonsense_is_an_error(world):
+    if not world.have_fakes:
+        pytest.skip("python3-grpcio is not installed")
+    for name in ("garbage", "unknown"):
+        status, headers, _, _ = world.get(name, "/")
+        assert status == 500, name  # failure_mode_deny: status_on_error
+        assert hv(headers, "x-envoy-ratelimited") == []
