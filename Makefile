@@ -142,7 +142,8 @@ $(B)/tests/bench/%: tests/bench/%.c $(XG_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(XG_LIBS) $(LDFLAGS_ALL) $(LIBS)
 
-# ... then the global rate limit check's added latency (tests/bench/ratelimit_global.py), then xdsgate side by side with nginx and HAProxy (tests/bench/peers/run.py; knobs
+# ... then the latency a global rate limit check adds (tests/bench/ratelimit_global.py),
+# then xdsgate side by side with nginx and HAProxy (tests/bench/peers/run.py; knobs
 # BENCH_REPS, BENCH_SECONDS, BENCH_TESTS ... in docs/benchmarks.md; JSON under $(B)/bench/)
 bench: $(BENCH_BIN) $(B)/xdsgate $(B)/control-plane-stub
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
