@@ -44,7 +44,8 @@ typedef struct xg_tb_view {
     uint32_t reset_s;   /* seconds until the next fill, as Envoy computes it (whole seconds, truncated) */
 } xg_tb_view;
 
-/* Monotonic nanoseconds (CLOCK_MONOTONIC). */
+/* Monotonic nanoseconds (CLOCK_MONOTONIC_COARSE: cheap, one kernel tick
+ * of resolution, the same for every thread). */
 uint64_t xg_tb_now_ns(void);
 
 /* A full bucket starting at now_ns. */
