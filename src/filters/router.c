@@ -344,7 +344,10 @@ void xg__router_on_route_timeout(xg_filter *f)
     xg_stream *s = f->stream;
     if (r->rt != NULL)
         r->rt->stats.upstream_rq_timeout++;
-    if (r->up != NULL && !r->up_done && !r->resp_started) /* Envoy: a timeout before the answer counts on the host */
+    /* Envoy: a timeout before the answer counts on the host, once the
+     * request had a connection there (one still queued in the pool, e.g. at
+     * max_connections, says nothing about the host). */
+    if (r->up != NULL && !r->up_done && !r->resp_started && xg_upstream_request_sent(r->up))
         xg_outlier_put_timeout(xg_upstream_request_host(r->up));
     xg__router_cancel_attempt(r);
     xg__router_retry_done(r);

@@ -88,7 +88,9 @@ static void per_try_expired(router *r, bool idle)
     if (r->rt != NULL)
         ++*(idle ? &r->rt->stats.upstream_rq_per_try_idle_timeout : &r->rt->stats.upstream_rq_per_try_timeout);
     bool sent = r->up == NULL || xg_upstream_request_sent(r->up);
-    if (r->up != NULL && !r->up_done) /* Envoy: a per-try timeout counts on the host (outlier detection) */
+    /* Envoy: a per-try timeout counts on the host (outlier detection) when
+     * the attempt had reached a connection there. */
+    if (r->up != NULL && !r->up_done && xg_upstream_request_sent(r->up))
         xg_outlier_put_timeout(xg_upstream_request_host(r->up));
     xg__router_cancel_attempt(r);
     xg__router_per_try_stop(r);

@@ -227,6 +227,9 @@ void xg_hc_probe_run(xg_hc_probe *p)
         return;
     }
     xg__hc_drop_conn(p);
+    /* No connection, no stream: nothing lives in the arena now, and a check
+     * that reconnects each time (TCP) must not grow it by an ALPN list a run. */
+    xg_arena_reset(&p->arena);
     xg_connect_opts o = {.timeout = p->connect_timeout, .tls = p->tls};
     if (p->tls != NULL) {
         o.sni = xg_tls_client_sni(p->tls);

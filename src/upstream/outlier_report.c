@@ -52,12 +52,14 @@ static void report(xg_host *h)
 }
 
 /* A run grew: due for a report at each step of threshold / workers and at
- * the threshold itself. */
+ * the threshold itself, never past it: the main thread has heard this run
+ * reach the threshold and restarts it (a new epoch) whether or not it could
+ * eject, so the errors in between need no post each. */
 static bool bump(xg_host *h, const xg_outlier *cfg, int run)
 {
     uint32_t thr = threshold_of(cfg, run), n = ++h->od.run[run];
     uint32_t step = sink.n_workers > 1 ? thr / sink.n_workers : thr;
-    return thr > 0 && (n == thr || n % (step > 0 ? step : 1) == 0);
+    return thr > 0 && n <= thr && (n == thr || n % (step > 0 ? step : 1) == 0);
 }
 
 /* A run ended; due only if the detector had heard of the run. */

@@ -347,6 +347,29 @@ XG_TEST(two_workers_report_every_half_threshold)
     xg_arena_dispose(&a);
 }
 
+/* Past the threshold a worker stays quiet: the main thread has the run and
+ * restarts it (new epoch) whether or not it could eject; before, 8 workers
+ * and a threshold of 5 meant one post per failed request. */
+XG_TEST(no_report_past_the_threshold_until_the_run_restarts)
+{
+    setup(8);
+    xg_arena a;
+    xg_arena_init(&a, 0);
+    xg_headers r500 = resp(&a, 500);
+    for (int i = 0; i < 5; i++)
+        xg_outlier_put_response(&host, &r500, true); /* step 5 / 8 -> 1: a report each, up to 5 */
+    CHECK_EQ_INT(n_reports, 5);
+    for (int i = 0; i < 50; i++)
+        xg_outlier_put_response(&host, &r500, true);
+    CHECK_EQ_INT(n_reports, 5);
+    xg_outlier_reset_runs(&host, 1u << XG_OD_RUN_5XX, 2); /* the main thread restarted the run */
+    xg_outlier_put_response(&host, &r500, true);
+    CHECK_EQ_INT(n_reports, 6);
+    CHECK_EQ_INT(reports[5].runs[0], 1);
+    CHECK_EQ_INT(reports[5].epoch, 2);
+    xg_arena_dispose(&a);
+}
+
 XG_TEST(resets_and_timeouts_count_as_503_and_504_or_local)
 {
     setup(1);
