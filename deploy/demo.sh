@@ -4,7 +4,10 @@
 # traffic through xdsgate (round robin over the two upstreams), then applies
 # a config change live (deploy/examples/demo-v2.yaml written over the served
 # copy: a new route, a response header, endpoint weights 3:1) and shows the
-# new behaviour. Keeps running until Ctrl-C on a terminal, or for
+# new behaviour. Rate limiting is shown on the way: /local/ is limited by
+# xdsgate's local_ratelimit filter (3 a minute), /global/ by the global
+# ratelimit filter asking the stub's rate-limit service (5 a minute,
+# deploy/examples/demo-ratelimit.yaml). Keeps running until Ctrl-C on a terminal, or for
 # DEMO_SECONDS (default 15) otherwise; every process it started is stopped
 # by pid on the way out.
 set -euo pipefail
@@ -14,6 +17,7 @@ ADMIN_PORT=${ADMIN_PORT:-9901}
 LISTEN_PORT=10000
 RUN=$(mktemp -d /tmp/xdsgate-demo.XXXXXX)
 SNAP="$RUN/snapshot.yaml"
+RL="$RUN/ratelimit.yaml"
 pids=()
 
 cleanup() {
@@ -42,22 +46,26 @@ wait_ready() {
   return 1
 }
 
-# The snapshot file is replaced in one rename, so the stub never reads half of it.
+# The snapshot file is replaced in one rename, so the stub never reads half of
+# it. The rate-limit cluster names the stub's port (18000 in the file).
 install_snapshot() {
-  cp "$1" "$SNAP.tmp" && mv "$SNAP.tmp" "$SNAP"
+  sed "s/port_value: 18000 }/port_value: $XDS_PORT }/" "$1" >"$SNAP.tmp" && mv "$SNAP.tmp" "$SNAP"
 }
 
-echo "== checking the snapshots"
+echo "== checking the snapshots and the rate limits"
 "$B/control-plane-stub" --check deploy/examples/demo.yaml
 "$B/control-plane-stub" --check deploy/examples/demo-v2.yaml
+"$B/control-plane-stub" --check deploy/examples/demo-ratelimit.yaml
 install_snapshot deploy/examples/demo.yaml
+cp deploy/examples/demo-ratelimit.yaml "$RL"
 
 echo "== starting two demo upstreams on 127.0.0.1:18080 (upstream-a) and :18081 (upstream-b)"
 /usr/bin/python3 deploy/demo_upstream.py 18080 upstream-a >"$RUN/upstream-a.log" 2>&1 & pids+=($!)
 /usr/bin/python3 deploy/demo_upstream.py 18081 upstream-b >"$RUN/upstream-b.log" 2>&1 & pids+=($!)
 
 echo "== starting the control-plane stub on 127.0.0.1:$XDS_PORT, serving $SNAP"
-"$B/control-plane-stub" --port "$XDS_PORT" --snapshot "$SNAP" \
+echo "   (and the rate-limit service, limits from $RL)"
+"$B/control-plane-stub" --port "$XDS_PORT" --snapshot "$SNAP" --ratelimit-config "$RL" \
   --log "$RUN/stub.jsonl" 2>"$RUN/stub.err" & pids+=($!)
 wait_port "$XDS_PORT"
 
@@ -91,6 +99,25 @@ echo "-- GET /ready: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:
 traffic 4 /demo/
 show_headers /hello
 show_headers /demo/headers
+
+# Each request on its own connection: the status line and rate-limit headers.
+statuses() {
+  echo "\$ for i in \$(seq $1); do curl http://127.0.0.1:$LISTEN_PORT$2; done"
+  for _ in $(seq "$1"); do
+    curl -s -o /dev/null -D - --max-time 5 "http://127.0.0.1:$LISTEN_PORT$2" | tr -d '\r' |
+      awk 'NR == 1 { s = $2 } tolower($1) ~ /^x-(ratelimit-remaining|envoy-ratelimited|local-rate-limit):$/ { h = h " " $0 }
+           END { print "   " s h }'
+  done
+}
+
+echo "== rate limiting"
+echo "-- /local/: local_ratelimit, a token bucket of 3 a minute kept by xdsgate (shared by its workers)"
+statuses 5 /local/x
+echo "-- /global/: the ratelimit filter asks the stub's RLS for (generic_key, global_demo): 5 a minute"
+statuses 7 /global/x
+echo "-- stub log, the last rate-limit call:"
+grep '"event":"ratelimit_call"' "$RUN/stub.jsonl" | tail -n 1 | sed 's/^/   /'
+echo
 
 echo "== applying a config change live: $SNAP <- deploy/examples/demo-v2.yaml"
 echo "   (a route /hello answered by xdsgate, header x-demo-config: v2, endpoint weights 3:1)"
