@@ -330,6 +330,10 @@ def test_check_accepts_a_good_file_and_start_refuses_a_bad_one(procs, tmp_path):
     p = subprocess.run([harness.binary("control-plane-stub"), "--check", str(path)], capture_output=True, text=True,
                        timeout=10)
     assert p.returncode == 0 and "ok: 2 rate-limit domains" in p.stdout, p.stderr
+    demo = os.path.join(harness.ROOT, "deploy", "examples", "demo-ratelimit.yaml")
+    p = subprocess.run([harness.binary("control-plane-stub"), "--check", demo], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode == 0 and "ok: 1 rate-limit domain" in p.stdout, p.stderr
     path.write_text(BAD[0][0])
     proc = procs.start([harness.binary("control-plane-stub"), "--port", str(harness.free_port()), "--snapshot",
                         BASIC, "--ratelimit-config", str(path)], name="stub")
