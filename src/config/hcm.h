@@ -22,7 +22,7 @@ typedef enum xg_codec_type {
 
 typedef enum xg_http_filter_kind {
     XG_HTTP_FILTER_ROUTER,
-    XG_HTTP_FILTER_LOCAL_RATELIMIT, /* reserved for issue 6: NACKed (or skipped if optional) for now */
+    XG_HTTP_FILTER_LOCAL_RATELIMIT, /* envoy.filters.http.local_ratelimit (config/local_ratelimit.h) */
     XG_HTTP_FILTER_RATELIMIT,       /* reserved for issue 6 */
     XG_HTTP_FILTER_BUFFER,          /* envoy.filters.http.buffer */
 } xg_http_filter_kind;
@@ -49,7 +49,8 @@ typedef struct xg_http_filter {
     xg_http_filter_kind kind; /* chosen by the typed_config's type, never by name */
     bool disabled;            /* off unless a route enables it through typed_per_filter_config */
     xg_typed_config config;   /* the typed_config (a TypedStruct already converted to binary) */
-    const void *translated;   /* ROUTER: const xg_router_config *; BUFFER: const xg_buffer_config * */
+    const void *translated;   /* ROUTER: const xg_router_config *; BUFFER: const xg_buffer_config *;
+                               * LOCAL_RATELIMIT: const xg_local_ratelimit_config * */
 } xg_http_filter;
 
 typedef enum xg_server_header {
