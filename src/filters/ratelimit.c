@@ -282,6 +282,11 @@ static xg_filter_status encode_headers(xg_filter *f, xg_headers *h, bool end_str
         }
         r->resp_add = NULL;
     }
+    if (r->replying && r->cfg->response_headers.n_add > 0) {
+        xg_hvar_ctx ctx = xg_stream_hvar_ctx(f->stream, NULL);
+        if (xg_header_mutations_apply(&r->cfg->response_headers, h, &ctx) != 0)
+            xg_log_debug("rate limit: response_headers_to_add left out (no memory)");
+    }
     if (r->replying && r->grpc_exhausted && f->stream->is_grpc)
         xg_headers_set(h, "grpc-status", 11, GRPC_RESOURCE_EXHAUSTED, 1, false);
     r->replying = false;

@@ -135,7 +135,9 @@ class World:
         zero = [{"actions": [gkey("zero")]}]
         resources = [
             listener("main", p["main"], {"domain": "main", "timeout": "2s",
-                                         "enable_x_ratelimit_headers": "DRAFT_VERSION_03"}, [
+                                         "enable_x_ratelimit_headers": "DRAFT_VERSION_03",
+                                         "response_headers_to_add": [{"header": {"key": "x-limited-by",
+                                                                                 "value": "%HOSTNAME%"}}]}, [
                 route("/limited", [{"actions": [USER]}]),
                 route("/h", [{"actions": [USER]}], {"@type": RL_PER_ROUTE, "domain": "h"}),
                 route("/off", zero, {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
@@ -233,10 +235,12 @@ def test_under_then_over_limit_with_x_ratelimit_headers(world):
         reset = int(hv(headers, "x-ratelimit-reset")[0])
         assert 0 < reset <= 86400
         assert hv(headers, "x-envoy-ratelimited") == []
+        assert hv(headers, "x-limited-by") == []  # the filter's response_headers_to_add: rate-limited only
     status, headers, body, _ = world.get("main", "/limited", "-H", "x-user: " + u)
     assert status == 429
     assert hv(headers, "x-envoy-ratelimited") == ["true"]
     assert hv(headers, "x-ratelimit-remaining") == ["0"]
+    assert hv(headers, "x-limited-by") == [socket.gethostname()]
     # another user has its own budget
     assert world.get("main", "/limited", "-H", "x-user: " + user())[0] == 200
 
