@@ -119,12 +119,17 @@ static int check_tls(const stub_opts *o)
 static int parse_opts(int argc, char **argv, stub_opts *o)
 {
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},     {"address", required_argument, NULL, 'a'},
-        {"snapshot", required_argument, NULL, 's'}, {"log", required_argument, NULL, 'l'},
-        {"check", required_argument, NULL, 'c'},    {"tls-cert", required_argument, NULL, 'C'},
-        {"tls-key", required_argument, NULL, 'K'},  {"tls-client-ca", required_argument, NULL, 'A'},
+        {"port", required_argument, NULL, 'p'},
+        {"address", required_argument, NULL, 'a'},
+        {"snapshot", required_argument, NULL, 's'},
+        {"log", required_argument, NULL, 'l'},
+        {"check", required_argument, NULL, 'c'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"tls-client-ca", required_argument, NULL, 'A'},
         {"ratelimit-config", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *o = (stub_opts){.address = "127.0.0.1", .port = -1};
     int c;
@@ -301,8 +306,9 @@ static int load_rls(stub_app *app, const char *why)
         xg_jev_str(&e, "file", app->opts.ratelimit);
         xg_jev_str(&e, "trigger", why);
         xg_jev_str(&e, "error", err);
-        xg_jev_str(&e, "message", app->rls ? "rate-limit config rejected; the previous one is still served"
-                                           : "rate-limit config rejected; exiting");
+        xg_jev_str(&e, "message",
+                   app->rls ? "rate-limit config rejected; the previous one is still served"
+                            : "rate-limit config rejected; exiting");
         (void)xg_jlog_emit(&app->log, &e);
         if (app->rls == NULL)
             fprintf(stderr, "control-plane-stub: %s: %s\n", app->opts.ratelimit, err);
@@ -411,8 +417,8 @@ static int run(stub_app *app)
         return 1;
     if (app->opts.ratelimit != NULL && load_rls(app, "start") != 0)
         return 1;
-    if (xg_stub_server_start(&app->srv, app->opts.address, app->opts.port, &app->tls, &app->log, app->snap,
-                             app->rls) != 0) {
+    if (xg_stub_server_start(&app->srv, app->opts.address, app->opts.port, &app->tls, &app->log, app->snap, app->rls) !=
+        0) {
         fprintf(stderr, "control-plane-stub: cannot listen on %s:%d%s\n", app->opts.address, app->opts.port,
                 app->tls.cert ? " with TLS (is the port free? do --tls-cert and --tls-key hold a matching PEM "
                                 "certificate and key? gRPC's log above says more)"

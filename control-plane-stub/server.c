@@ -141,8 +141,9 @@ static void start_ads_call(xg_stub_stream *s)
     start_recv(s);
 }
 
-/* Any method but the two ADS ones: UNIMPLEMENTED, in one batch whose
- * completion (t_close) also ends the call. */
+/* Any method but the two ADS ones (and ShouldRateLimit when the rate-limit
+ * service is on): UNIMPLEMENTED, in one batch whose completion (t_close)
+ * also ends the call. */
 static void reject_call(xg_stub_stream *s)
 {
     char *method = grpc_slice_to_c_string(s->details.method);
@@ -151,7 +152,10 @@ static void reject_call(xg_stub_stream *s)
     xg_jev_str(&e, "method", method);
     (void)xg_jlog_emit(s->srv->log, &e);
     gpr_free(method);
-    s->status_msg = grpc_slice_from_static_string("only the Aggregated Discovery Service is served");
+    s->status_msg = grpc_slice_from_static_string(
+        s->srv->rls_on ? "only the Aggregated Discovery Service and RateLimitService/ShouldRateLimit are served"
+                       : "only the Aggregated Discovery Service is served (start the stub with --ratelimit-config "
+                         "for RateLimitService)");
     grpc_op ops[3] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},
                       {.op = GRPC_OP_SEND_STATUS_FROM_SERVER},
                       {.op = GRPC_OP_RECV_CLOSE_ON_SERVER}};

@@ -284,7 +284,7 @@ def test_without_ratelimit_config_the_method_is_unimplemented(procs):
     s = Stub(procs)
     with pytest.raises(grpc.RpcError) as e:
         s.client.check("main", [[("a", "b")]])
-    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED and "--ratelimit-config" in e.value.details()
     s.stop_clean()
 
 
