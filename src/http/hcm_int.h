@@ -110,7 +110,8 @@ void xg__pipe_dispose(xg__pipe *p);
  * Returns 0 to go on, or the status of a local reply to send (with
  * *details, and *location for a 307 path redirect); XG_ENOMEM as 500. */
 int xg__hcm_prepare_request(xg_stream *s, const char **details, xg_hstr *location);
-/* Route selection for s (s->rc set): vh, route; 0 or a local reply status. */
+/* Route selection for s (s->rc set): vh, route and the weighted cluster pick;
+ * 0 or a local reply status. */
 int xg__hcm_route(xg_stream *s, const char **details, uint32_t *flags, xg_hstr *location);
 
 /* hcm_response.c: the connection manager's response headers (date, server,
