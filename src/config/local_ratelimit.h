@@ -46,12 +46,12 @@ typedef struct xg_local_ratelimit_config {
      * whole second of fill_interval) first, stable for ties. */
     const xg_lrl_descriptor *descriptors;
     uint32_t n_descriptors;
-    uint32_t enabled_ppm;  /* filter_enabled.default_value (absent: 0, Envoy's "0 % for safety") */
-    uint32_t enforced_ppm; /* filter_enforced.default_value (absent: 0) */
-    uint16_t status;       /* default 429; configured codes < 400 become 429 */
-    xg_header_mutations response_headers;    /* response_headers_to_add (local replies) */
-    xg_header_mutations request_headers;     /* request_headers_to_add_when_not_enforced */
-    uint32_t stage;                          /* 0..10 */
+    uint32_t enabled_ppm;                 /* filter_enabled.default_value (absent: 0, Envoy's "0 % for safety") */
+    uint32_t enforced_ppm;                /* filter_enforced.default_value (absent: 0) */
+    uint16_t status;                      /* default 429; configured codes < 400 become 429 */
+    xg_header_mutations response_headers; /* response_headers_to_add (local replies) */
+    xg_header_mutations request_headers;  /* request_headers_to_add_when_not_enforced */
+    uint32_t stage;                       /* 0..10 */
     xg_vh_rl vh_rate_limits;
     bool per_connection;         /* local_rate_limit_per_downstream_connection */
     bool always_consume_default; /* always_consume_default_token_bucket, default true */

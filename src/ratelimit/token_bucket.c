@@ -70,8 +70,7 @@ bool xg_tb_take(xg_tb_state *st, const xg_tb_params *p, uint64_t now_ns, xg_tb_v
         if (!ok)
             break;
         next--;
-    } while (!atomic_compare_exchange_weak_explicit(&st->word, &cur, next, memory_order_relaxed,
-                                                    memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&st->word, &cur, next, memory_order_relaxed, memory_order_relaxed));
     if (view != NULL) {
         view->remaining = (uint32_t)next;
         view->reset_s = reset_seconds(p, since);

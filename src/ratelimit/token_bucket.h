@@ -27,8 +27,8 @@
 #include <stdint.h>
 
 typedef struct xg_tb_params {
-    uint32_t max_tokens;      /* > 0 */
-    uint32_t tokens_per_fill; /* > 0 */
+    uint32_t max_tokens;       /* > 0 */
+    uint32_t tokens_per_fill;  /* > 0 */
     uint64_t fill_interval_ns; /* > 0 (the translator requires >= 50 ms, as Envoy) */
 } xg_tb_params;
 

@@ -116,8 +116,9 @@ static int descriptor_entries(xg_xlate *x, const pb_desc *pb, xg_lrl_descriptor 
         if (key[0] == '\0')
             return xg__fail_at(x, "key", "must not be empty");
         if (val[0] == '\0')
-            return xg__fail_at(x, "value", "must not be empty (wildcard descriptors, which newer Envoy builds "
-                                           "accept with max_dynamic_descriptors, are not supported)");
+            return xg__fail_at(x, "value",
+                               "must not be empty (wildcard descriptors, which newer Envoy builds "
+                               "accept with max_dynamic_descriptors, are not supported)");
         k[i] = (xg_lstr){xg_xlate_strdup(x, key), strlen(key)};
         v[i] = (xg_lstr){xg_xlate_strdup(x, val), strlen(val)};
         if (k[i].s == NULL || v[i].s == NULL)
@@ -241,8 +242,7 @@ static int header_lists(xg_xlate *x, const pb_lrl *pb, xg_local_ratelimit_config
         return rc;
     return xg__xlate_header_mutations(x, "request_headers_to_add_when_not_enforced",
                                       pb->request_headers_to_add_when_not_enforced,
-                                      pb->n_request_headers_to_add_when_not_enforced, "", NULL, 0,
-                                      &c->request_headers);
+                                      pb->n_request_headers_to_add_when_not_enforced, "", NULL, 0, &c->request_headers);
 }
 
 static int enums(xg_xlate *x, const pb_lrl *pb, xg_local_ratelimit_config *c)
@@ -319,8 +319,9 @@ static int filter_fields(xg_xlate *x, const ProtobufCMessage *pb, void *out)
 
 int xg__xlate_local_ratelimit(xg_xlate *x, const Google__Protobuf__Any *tc, struct xg_http_filter *out)
 {
-    return xg__xlate_typed_filter(x, tc, &envoy__extensions__filters__http__local_ratelimit__v3__local_rate_limit__descriptor,
-                                  filter_fields, sizeof(xg_local_ratelimit_config), XG_HTTP_FILTER_LOCAL_RATELIMIT, out);
+    return xg__xlate_typed_filter(
+        x, tc, &envoy__extensions__filters__http__local_ratelimit__v3__local_rate_limit__descriptor, filter_fields,
+        sizeof(xg_local_ratelimit_config), XG_HTTP_FILTER_LOCAL_RATELIMIT, out);
 }
 
 int xg__xlate_local_ratelimit_per_route(xg_xlate *x, const Google__Protobuf__Any *any, const void **out)
@@ -331,9 +332,9 @@ int xg__xlate_local_ratelimit_per_route(xg_xlate *x, const Google__Protobuf__Any
     if (c == NULL)
         return XG_ENOMEM;
     memset(c, 0, sizeof(*c));
-    int rc = xg__xlate_unpack_typed(x, "", any,
-                                    &envoy__extensions__filters__http__local_ratelimit__v3__local_rate_limit__descriptor,
-                                    (ProtobufCMessage **)&pb);
+    int rc = xg__xlate_unpack_typed(
+        x, "", any, &envoy__extensions__filters__http__local_ratelimit__v3__local_rate_limit__descriptor,
+        (ProtobufCMessage **)&pb);
     if (rc < 0)
         return rc;
     rc = fields(x, pb, true, c);

@@ -59,8 +59,10 @@ static xg_lrl_limit limit(const char *key)
     return l;
 }
 
+/* clang-format off */
 #define LS(s) {s, sizeof(s) - 1}
 #define HS(s) {s, sizeof(s) - 1}
+/* clang-format on */
 
 int main(void)
 {

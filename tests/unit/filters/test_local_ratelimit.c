@@ -8,8 +8,10 @@
 #include "xg_test.h"
 
 #define HOUR 3600000000000ull
+/* clang-format off */
 #define LS(s) {s, sizeof(s) - 1}
 #define HS(s) {s, sizeof(s) - 1}
+/* clang-format on */
 
 static xg_lrl_limit limit(const char *key, uint32_t max)
 {
@@ -35,9 +37,13 @@ XG_TEST(descriptors_then_default)
 {
     uint32_t live = xg_tbucket_live();
     /* as translated: the stricter (silver, 1) first */
-    xg_lrl_descriptor d[] = {{k_client, v_silver, 1, limit("t1|silver", 1)}, {k_client, v_gold, 1, limit("t1|gold", 2)}};
-    xg_local_ratelimit_config c = {.has_bucket = true, .limit = limit("t1|default", 3), .descriptors = d,
-                                   .n_descriptors = 2, .always_consume_default = true};
+    xg_lrl_descriptor d[] = {{k_client, v_silver, 1, limit("t1|silver", 1)},
+                             {k_client, v_gold, 1, limit("t1|gold", 2)}};
+    xg_local_ratelimit_config c = {.has_bucket = true,
+                                   .limit = limit("t1|default", 3),
+                                   .descriptors = d,
+                                   .n_descriptors = 2,
+                                   .always_consume_default = true};
     lrl_filter lf;
     CHECK(decide(&c, gold_e, 1, &lf));
     CHECK_EQ_INT(lf.limit, 2); /* the descriptor's bucket is the one described */
@@ -64,8 +70,11 @@ XG_TEST(descriptors_then_default)
 XG_TEST(default_only_when_nothing_matched)
 {
     xg_lrl_descriptor d[] = {{k_client, v_gold, 1, limit("t2|gold", 5)}};
-    xg_local_ratelimit_config c = {.has_bucket = true, .limit = limit("t2|default", 1), .descriptors = d,
-                                   .n_descriptors = 1, .always_consume_default = false};
+    xg_local_ratelimit_config c = {.has_bucket = true,
+                                   .limit = limit("t2|default", 1),
+                                   .descriptors = d,
+                                   .n_descriptors = 1,
+                                   .always_consume_default = false};
     lrl_filter lf;
     for (int i = 0; i < 5; i++)
         CHECK(decide(&c, gold_e, 1, &lf)); /* the default (1 token) is never consumed */

@@ -30,7 +30,7 @@ XG_TEST(starts_full_and_refills_in_discrete_steps)
     CHECK_EQ_INT(drain(&st, &p, t0 + 99 * MS), 0);  /* no fill before the interval ends */
     CHECK_EQ_INT(drain(&st, &p, t0 + 100 * MS), 2); /* one fill */
     CHECK_EQ_INT(drain(&st, &p, t0 + 199 * MS), 0);
-    CHECK_EQ_INT(drain(&st, &p, t0 + 350 * MS), 4); /* two fills (epochs 2 and 3) */
+    CHECK_EQ_INT(drain(&st, &p, t0 + 350 * MS), 4);      /* two fills (epochs 2 and 3) */
     CHECK_EQ_INT(xg_tb_tokens(&st, &p, t0 + 10 * S), 5); /* capped at max_tokens */
     CHECK_EQ_INT(drain(&st, &p, t0 + 10 * S), 5);
 }

@@ -29,8 +29,9 @@ static xg_res *xlate_as(const ProtobufCMessageDescriptor *d, xg_res_type type, c
     xg_res *r = xg_res_new(type, name);
     xg_xlate x;
     xg_xlate_init(&x, r, err, sizeof(err));
-    int rc = type == XG_RES_LISTENER ? xg_xlate_listener(&x, (const Envoy__Config__Listener__V3__Listener *)m)
-                                     : xg_xlate_route_config(&x, (const Envoy__Config__Route__V3__RouteConfiguration *)m);
+    int rc = type == XG_RES_LISTENER
+                 ? xg_xlate_listener(&x, (const Envoy__Config__Listener__V3__Listener *)m)
+                 : xg_xlate_route_config(&x, (const Envoy__Config__Route__V3__RouteConfiguration *)m);
     protobuf_c_message_free_unpacked(m, NULL);
     if (rc == 0)
         rc = xg_xlate_finish(&x);
@@ -45,7 +46,8 @@ static xg_res *xlate_as(const ProtobufCMessageDescriptor *d, xg_res_type type, c
 
 #define LRL_TYPE "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 #define HCM_TYPE "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-#define ROUTER "{name: router, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"
+#define ROUTER                                                                                                         \
+    "{name: router, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"
 /* A listener whose HCM has the local rate limit filter with these fields, then the router. */
 #define L(fields)                                                                                                      \
     "name: l1\naddress: {socket_address: {address: 0.0.0.0, port_value: 8080}}\nfilter_chains:\n- filters:\n"          \
@@ -55,7 +57,7 @@ static xg_res *xlate_as(const ProtobufCMessageDescriptor *d, xg_res_type type, c
 #define FPATH "filter_chains[0].filters[0].typed_config.http_filters[0].typed_config"
 /* A route configuration whose only route carries a LocalRateLimit under the filter's name. */
 #define RC(fields)                                                                                                     \
-    "name: rc\nvirtual_hosts:\n- name: vh\n  domains: ['*']\n  routes:\n  - match: {prefix: /}\n"                     \
+    "name: rc\nvirtual_hosts:\n- name: vh\n  domains: ['*']\n  routes:\n  - match: {prefix: /}\n"                      \
     "    route: {cluster: c1}\n    typed_per_filter_config:\n      lrl: {'@type': '" LRL_TYPE "', " fields "}\n"
 #define RPATH "virtual_hosts[0].routes[0].typed_per_filter_config[\"lrl\"]"
 
@@ -117,7 +119,7 @@ XG_TEST(defaults)
     "stat_prefix: x, status: {code: 503}, token_bucket: {max_tokens: 10, fill_interval: 2s},"                          \
     "filter_enabled: {runtime_key: k1, default_value: {numerator: 50, denominator: HUNDRED}},"                         \
     "filter_enforced: {runtime_key: k2, default_value: {numerator: 1000, denominator: TEN_THOUSAND}},"                 \
-    "response_headers_to_add: [{header: {key: x-limited, value: 'yes'}}],"                                            \
+    "response_headers_to_add: [{header: {key: x-limited, value: 'yes'}}],"                                             \
     "request_headers_to_add_when_not_enforced: [{header: {key: x-shadow, value: '1'}}],"                               \
     "descriptors: [{entries: [{key: k, value: slow}], token_bucket: {max_tokens: 5, tokens_per_fill: 10, "             \
     "fill_interval: 1s}}, {entries: [{key: k, value: fast}, {key: u, value: v}], token_bucket: {max_tokens: 2, "       \
@@ -181,8 +183,8 @@ XG_TEST(buckets_survive_a_new_version_and_change_with_the_limit)
         return;
     const xg_local_ratelimit_config *c1 = route_cfg(v1), *c2 = route_cfg(v2), *c3 = route_cfg(v3);
     if (CHECK(c1 != NULL && c2 != NULL && c3 != NULL)) {
-        CHECK(c1->limit.shared == c2->limit.shared); /* same place, same limit: the same bucket */
-        CHECK(c1->limit.shared != c3->limit.shared); /* a changed limit starts its own */
+        CHECK(c1->limit.shared == c2->limit.shared);                /* same place, same limit: the same bucket */
+        CHECK(c1->limit.shared != c3->limit.shared);                /* a changed limit starts its own */
         CHECK(c1->limit.shared != filter_cfg(other)->limit.shared); /* elsewhere: another budget */
         CHECK(c1->limit.id == c2->limit.id && c1->limit.id != c3->limit.id);
     }
@@ -249,8 +251,7 @@ XG_TEST(nacks)
             "{header: {key: a, value: '1'}}, {header: {key: a, value: '1'}}, {header: {key: a, value: '1'}},"
             "{header: {key: a, value: '1'}}, {header: {key: a, value: '1'}}, {header: {key: a, value: '1'}}]"),
           FPATH ".response_headers_to_add: at most 10 entries");
-    fails(RC("stat_prefix: x"),
-          RPATH ".token_bucket: is required in a per-route (typed_per_filter_config) config");
+    fails(RC("stat_prefix: x"), RPATH ".token_bucket: is required in a per-route (typed_per_filter_config) config");
     fails(RC("token_bucket: {max_tokens: 1, fill_interval: 1s}"), RPATH ".stat_prefix: is required");
 }
 
