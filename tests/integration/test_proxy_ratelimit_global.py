@@ -11,6 +11,7 @@ goes away while the check is in flight. The snapshot is built here."""
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -330,3 +331,34 @@ def test_service_answering_nonsense_is_an_error(world):
         status, headers, _, _ = world.get(name, "/")
         assert status == 500, name  # failure_mode_deny: status_on_error
         assert hv(headers, "x-envoy-ratelimited") == []
+
+
+def test_body_waits_for_the_check(world):
+    """A POST body that arrives while the check is in flight reaches the upstream whole."""
+    body = os.urandom(100000)
+    src = os.path.join(world.tmp, "post.bin")
+    with open(src, "wb") as f:
+        f.write(body)
+    status, _, resp, _ = world.get("main", "/limited", "-H", "x-user: " + user(), "--data-binary", "@" + src)
+    assert status == 200
+    assert echo(resp)["body_len"] == len(body)
+
+
+def test_concurrent_requests_get_exactly_the_limit(world):
+    """Twelve requests at once over separate connections (both workers, HTTP/1.1
+    and HTTP/2): the service's count decides, exactly three pass."""
+    u = user()
+    results = []
+
+    def one(i):
+        args = ["-H", "x-user: " + u] + (["--http2-prior-knowledge"] if i % 2 else [])
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}"] + args
+                             + ["http://127.0.0.1:%d/limited" % world.ports["main"]], capture_output=True, timeout=30)
+        results.append(out.stdout.decode())
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["200"] * 3 + ["429"] * 9
