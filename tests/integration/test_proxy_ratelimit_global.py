@@ -7,7 +7,11 @@ on the response; the service down -> allowed, or 500 with
 failure_mode_deny; a slow service -> the filter's timeout is honoured;
 per-route off switches (FilterConfig disabled, vh_rate_limits IGNORE); a
 stage without rate limits makes no call; a per-route domain; a client that
-goes away while the check is in flight. The snapshot is built here."""
+goes away while the check is in flight, and SIGTERM with checks in flight;
+gRPC requests (UNAVAILABLE / RESOURCE_EXHAUSTED); a service answering
+nonsense (a Python fake); google_grpc.target_uri; an EDS move of the
+service's endpoint; concurrent requests over both workers. The snapshot is
+built here."""
 import os
 import socket
 import subprocess
@@ -19,7 +23,7 @@ import yaml
 
 import harness
 from proxy_env import PY, echo, have_grpc, header_values, parse_head, start_upstream
-from xds_env import Gate, Stub, write_atomic
+from xds_env import Gate, Stub, wait_until, write_atomic
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 RL = "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit"
@@ -118,7 +122,7 @@ class World:
         self.up = start_upstream(procs, "http", "up")
         self.ports = {k: harness.free_port() for k in ("main", "deny_dead", "allow_dead", "no_cluster",
                                                         "slow_allow", "slow_deny", "slow_long", "exhausted",
-                                                        "garbage", "unknown")}
+                                                        "garbage", "unknown", "uri", "eds")}
         fakes = {}
         if have_grpc():
             script = os.path.join(self.tmp, "fake_rls.py")
@@ -167,6 +171,17 @@ class World:
                      [route("/", [{"actions": [gkey("x")]}])]),
             listener("exhausted", p["exhausted"], {"domain": "main", "rate_limited_as_resource_exhausted": True},
                      [route("/", zero)]),
+            listener("uri", p["uri"], {"domain": "main", "failure_mode_deny": True, "rate_limit_service": {
+                "transport_api_version": "V3",
+                "grpc_service": {"google_grpc": {"target_uri": "127.0.0.1:%d" % stub_port, "stat_prefix": "rls"}}}},
+                     [route("/", zero)]),
+            listener("eds", p["eds"], {"domain": "main", "failure_mode_deny": True,
+                                       "rate_limit_service": service("rls_eds")},
+                     [route("/", [{"actions": [gkey("free")]}])]),
+            {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "rls_eds", "type": "EDS",
+             "connect_timeout": "1s", "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
+             "typed_extension_protocol_options": cluster("x", 0, h2=True)["typed_extension_protocol_options"]},
+            self.assignment(harness.free_port()),
             cluster("up", self.up),
             cluster("rls", stub_port, h2=True),
             cluster("rls_dead", harness.free_port(), h2=True),
@@ -176,6 +191,7 @@ class World:
                                                       "rate_limit_service": service("rls_" + mode)},
                                       [route("/", zero)]))
             resources.append(cluster("rls_" + mode, port, h2=True))
+        self.stub_port = stub_port
         write_atomic(self.path, yaml.safe_dump({"resources": resources}, sort_keys=False))
         self.stub = Stub(procs, self.path, port=stub_port, extra=["--ratelimit-config", limits])
         self.gate = Gate(procs, self.stub.port, "sotw", ["--log-level", "debug"])
@@ -184,6 +200,18 @@ class World:
             if name in ("garbage", "unknown") and not fakes:
                 continue
             harness.wait_port(port)
+
+    def assignment(self, port):
+        """The EDS cluster rls_eds with one endpoint at port."""
+        return {"@type": "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+                "cluster_name": "rls_eds", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                    "socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}
+
+    def move_rls_eds(self, port):
+        doc = yaml.safe_load(open(self.path))
+        doc["resources"] = [r for r in doc["resources"] if r.get("cluster_name") != "rls_eds"]
+        doc["resources"].append(self.assignment(port))
+        write_atomic(self.path, yaml.safe_dump(doc, sort_keys=False))
 
     def get(self, name, path, *args):
         """(status, headers, body, seconds) of a GET through listener name with curl."""
@@ -362,3 +390,19 @@ def test_concurrent_requests_get_exactly_the_limit(world):
     for t in threads:
         t.join()
     assert sorted(results) == ["200"] * 3 + ["429"] * 9
+
+
+def test_google_grpc_target_uri(world):
+    status, headers, _, _ = world.get("uri", "/")
+    assert status == 429  # the service was reached through the URI: limit 0
+    assert hv(headers, "x-envoy-ratelimited") == ["true"]
+
+
+def test_cluster_hosts_change_rebuilds_the_channel(world):
+    """The service's EDS endpoint moves from a dead port to the service: the
+    next checks reach it (failure_mode_deny: 500 before, 200 after), and back."""
+    assert world.get("eds", "/")[0] == 500
+    world.move_rls_eds(world.stub_port)
+    wait_until(lambda: world.get("eds", "/")[0] == 200, 10, "checks reach the moved service")
+    world.move_rls_eds(harness.free_port())
+    wait_until(lambda: world.get("eds", "/")[0] == 500, 10, "checks fail once the service moved away")
