@@ -7,7 +7,6 @@
  * values), so a request pays for what its actions read. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
