@@ -62,7 +62,7 @@ def route(prefix, rate_limits=None, per_filter=None, cluster="up"):
     return r
 
 
-def listener(name, port, rl, routes, vh_rate_limits=None):
+def listener(name, port, rl, routes, vh_rate_limits=None, hcm_extra=None):
     vh = {"name": "vh", "domains": ["*"], "routes": routes}
     if vh_rate_limits is not None:
         vh["rate_limits"] = vh_rate_limits
@@ -75,7 +75,8 @@ def listener(name, port, rl, routes, vh_rate_limits=None):
             "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
                 "@type": HCM, "stat_prefix": name,
                 "route_config": {"name": name, "virtual_hosts": [vh]},
-                "http_filters": [{"name": "envoy.filters.http.ratelimit", "typed_config": rl}, ROUTER]}}]}]}
+                "http_filters": [{"name": "envoy.filters.http.ratelimit", "typed_config": rl}, ROUTER],
+                **(hcm_extra or {})}}]}]}
 
 
 def cluster(name, port, h2=False):
@@ -122,7 +123,8 @@ class World:
         self.up = start_upstream(procs, "http", "up")
         self.ports = {k: harness.free_port() for k in ("main", "deny_dead", "allow_dead", "no_cluster",
                                                         "slow_allow", "slow_deny", "slow_long", "exhausted",
-                                                        "garbage", "unknown", "uri", "eds")}
+                                                        "garbage", "unknown", "uri", "eds", "internal",
+                                                        "internal_trusted", "external_trusted")}
         fakes = {}
         if have_grpc():
             script = os.path.join(self.tmp, "fake_rls.py")
@@ -182,6 +184,15 @@ class World:
              "connect_timeout": "1s", "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
              "typed_extension_protocol_options": cluster("x", 0, h2=True)["typed_extension_protocol_options"]},
             self.assignment(harness.free_port()),
+            # request_type: the client is internal where the connection manager trusts its
+            # address (use_remote_address, xdsgate's default, and a loopback peer); with
+            # use_remote_address false and no x-forwarded-for it is external
+            listener("internal", p["internal"], {"domain": "main", "request_type": "internal"}, [route("/", zero)],
+                     hcm_extra={"use_remote_address": False}),
+            listener("internal_trusted", p["internal_trusted"], {"domain": "main", "request_type": "internal"},
+                     [route("/", zero)]),
+            listener("external_trusted", p["external_trusted"], {"domain": "main", "request_type": "external"},
+                     [route("/", zero)]),
             cluster("up", self.up),
             cluster("rls", stub_port, h2=True),
             cluster("rls_dead", harness.free_port(), h2=True),
@@ -406,3 +417,9 @@ def test_cluster_hosts_change_rebuilds_the_channel(world):
     wait_until(lambda: world.get("eds", "/")[0] == 200, 10, "checks reach the moved service")
     world.move_rls_eds(harness.free_port())
     wait_until(lambda: world.get("eds", "/")[0] == 500, 10, "checks fail once the service moved away")
+
+
+def test_request_type(world):
+    assert world.get("internal", "/")[0] == 200  # an external request: no call
+    assert world.get("internal_trusted", "/")[0] == 429  # internal: checked
+    assert world.get("external_trusted", "/")[0] == 200  # internal, the filter wants external ones
