@@ -40,7 +40,9 @@ typedef struct xg_rls_call xg_rls_call;
 
 /* Where one call goes: a channel target ("ipv4:127.0.0.1:81,127.0.0.1:82")
  * cached under key (the cluster name, or the URI), with the :authority to
- * send. A key seen with another target gets a new channel. */
+ * send. A key seen with another target gets a new channel (the old one is
+ * closed; its calls in flight finish). Channels live until xg_rls_stop, also
+ * for a cluster that left the configuration. */
 typedef struct xg_rls_dest {
     const char *key;
     const char *target;
@@ -57,8 +59,9 @@ void xg_rls_stop(void);
 
 /* Worker thread: asks the service about d under domain, answer within
  * timeout_ms (0: no deadline). cb(arg, result) will run on this worker's
- * loop exactly once unless *out is cancelled first. 0, or XG_ENOMEM /
- * XG_EAGAIN (no client, or it is stopping): then cb never runs. */
+ * loop exactly once unless *out is cancelled first. 0, or XG_ENOMEM,
+ * XG_EAGAIN (no client, or it is stopping) or XG_EIO (the gRPC core refused
+ * the call): then cb never runs. */
 int xg_rls_call_start(const xg_rls_dest *dest, const char *domain, const xg_rl_descriptors *d, uint64_t timeout_ms,
                       xg_loop *loop, xg_rls_cb cb, void *arg, xg_rls_call **out);
 /* Worker thread, the one that started c, before its callback ran: cb will
