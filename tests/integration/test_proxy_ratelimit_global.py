@@ -219,9 +219,13 @@ class World:
                     "socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}
 
     def move_rls_eds(self, port):
+        """port None: an assignment without endpoints."""
         doc = yaml.safe_load(open(self.path))
         doc["resources"] = [r for r in doc["resources"] if r.get("cluster_name") != "rls_eds"]
-        doc["resources"].append(self.assignment(port))
+        a = self.assignment(port or 1)
+        if port is None:
+            a["endpoints"] = []
+        doc["resources"].append(a)
         write_atomic(self.path, yaml.safe_dump(doc, sort_keys=False))
 
     def get(self, name, path, *args):
@@ -415,6 +419,10 @@ def test_cluster_hosts_change_rebuilds_the_channel(world):
     assert world.get("eds", "/")[0] == 500
     world.move_rls_eds(world.stub_port)
     wait_until(lambda: world.get("eds", "/")[0] == 200, 10, "checks reach the moved service")
+    world.move_rls_eds(None)  # no host at all: a service error too
+    wait_until(lambda: world.get("eds", "/")[0] == 500, 10, "checks fail once the service has no host")
+    world.move_rls_eds(world.stub_port)
+    wait_until(lambda: world.get("eds", "/")[0] == 200, 10, "checks reach the service again")
     world.move_rls_eds(harness.free_port())
     wait_until(lambda: world.get("eds", "/")[0] == 500, 10, "checks fail once the service moved away")
 
