@@ -24,8 +24,9 @@ typedef struct xg_loop {
     ev_async wake;   /* posts and stop requests from any thread */
     ev_prepare reap; /* runs deferred frees before the loop blocks again */
     /* The post queue is a mutex-guarded list: it carries config publishes,
-     * admin requests and stop, never per-request work, so the lock is off
-     * the request path by construction. */
+     * admin requests and stop, and the answers of the rate limit service
+     * (ratelimit/rls_client.c: one per checked request, next to a gRPC
+     * round trip that costs far more); plain requests never touch the lock. */
     pthread_mutex_t mu;
     xg_loop_task *head;    /* guarded by mu */
     xg_loop_task **tail;   /* guarded by mu */
