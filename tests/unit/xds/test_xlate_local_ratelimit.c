@@ -213,6 +213,42 @@ XG_TEST(per_connection_takes_no_shared_bucket)
     xg_res_unref(r);
 }
 
+/* Filters are chosen by type also through xds.type.v3.TypedStruct (as
+ * go-control-plane users sometimes send them), for the HTTP filter and for
+ * its typed_per_filter_config entry. */
+#define TS(fields)                                                                                                     \
+    "{'@type': type.googleapis.com/xds.type.v3.TypedStruct, type_url: '" LRL_TYPE "', value: {" fields "}}"
+
+XG_TEST(typed_struct_filter_and_per_route)
+{
+    xg_res *r = listener("name: l1\naddress: {socket_address: {address: 0.0.0.0, port_value: 8080}}\nfilter_chains:\n"
+                         "- filters:\n  - name: hcm\n    typed_config: {'@type': '" HCM_TYPE "', stat_prefix: s, "
+                         "rds: {route_config_name: routes, config_source: {ads: {}}}, http_filters: ["
+                         "{name: lrl, typed_config: " TS("stat_prefix: x, token_bucket: {max_tokens: 4, "
+                                                         "fill_interval: 1s}, status: {code: 503}") "}, " ROUTER "]}\n");
+    if (CHECK(r != NULL)) {
+        const xg_local_ratelimit_config *c = filter_cfg(r);
+        if (CHECK(c != NULL)) {
+            CHECK(c->has_bucket);
+            CHECK_EQ_INT(c->limit.p.max_tokens, 4);
+            CHECK_EQ_INT(c->status, 503);
+        }
+        xg_res_unref(r);
+    }
+    r = routes("name: rc\nvirtual_hosts:\n- name: vh\n  domains: ['*']\n  routes:\n  - match: {prefix: /}\n"
+               "    route: {cluster: c1}\n    typed_per_filter_config:\n"
+               "      lrl: " TS("stat_prefix: y, token_bucket: {max_tokens: 2, fill_interval: 1s}") "\n");
+    if (CHECK(r != NULL)) {
+        const xg_route_config *rc = r->body;
+        const xg_typed_config *t = xg_typed_config_find(&rc->vhosts[0].routes[0].per_filter, "lrl");
+        if (CHECK(t != NULL) && CHECK(t->translated != NULL)) {
+            const xg_local_ratelimit_config *c = t->translated;
+            CHECK_EQ_INT(c->limit.p.max_tokens, 2);
+        }
+        xg_res_unref(r);
+    }
+}
+
 XG_TEST(nacks)
 {
     fails(L("token_bucket: {max_tokens: 1, fill_interval: 1s}"), FPATH ".stat_prefix: is required");
