@@ -16,7 +16,7 @@ Knobs (environment): BENCH_REPS (5), BENCH_SECONDS (4) per load run,
 BENCH_CONNS (50) wrk connections, BENCH_H2_CLIENTS (10) x BENCH_H2_STREAMS
 (10) for h2load, BENCH_LOAD (0.5) paced load as a fraction of the slowest
 peer's saturated HTTP/1.1 rate, BENCH_IDLE_CONNS (5000), BENCH_TESTS (all of
-h1,h2,latency,bulk,tls,mem,workers2), BENCH_PEERS (xdsgate,nginx,haproxy),
+h1,h2,latency,bulk,tls,scale,mem,workers2), BENCH_PEERS (xdsgate,nginx,haproxy),
 BENCH_PIN (1: proxies on the last CPU, origin and load generators on the
 others, for the one-worker runs), BENCH_OUT (BUILD/bench). Figures are
 described in docs/benchmarks.md."""
@@ -36,11 +36,13 @@ import tempfile
 import time
 import urllib.request
 
+import scale
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SMALL_PATH = "/"
 BULK = {"bulk64k": ("/bulk/64k.bin", 64 * 1024), "bulk1m": ("/bulk/1m.bin", 1024 * 1024)}
-ALL_TESTS = ["mem", "h1", "h2", "latency", "bulk", "tls", "workers2"]
+ALL_TESTS = ["mem", "h1", "h2", "latency", "bulk", "tls", "scale", "workers2"]
 
 
 def env_int(name, default):
@@ -116,6 +118,23 @@ def cpu_seconds(pids):
     return total / CLK_TCK
 
 
+def pss_bytes(pids):
+    """Proportional set size: pages shared between nginx's master and workers counted once."""
+    total = 0
+    for p in pids:
+        with open("/proc/%d/smaps_rollup" % p) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+def get(url, host=None):
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, r.read()
+
+
 def rss_bytes(pids):
     total = 0
     for p in pids:
@@ -176,8 +195,9 @@ class Procs:
 # --- the peers ---
 
 class Peer:
-    def __init__(self, name, ctx, workers, cpus):
-        self.name, self.ctx, self.workers, self.cpus = name, ctx, workers, cpus
+    def __init__(self, name, ctx, workers, cpus, scale=False):
+        self.name, self.ctx, self.workers, self.cpus, self.scale = name, ctx, workers, cpus, scale
+        self.tag = "%s-%dw%s" % (name, workers, "-scale" if scale else "")
         self.ports = {k: free_port() for k in ("H1", "H2", "TLS_EC", "TLS_RSA")}
         self.proc = None
         self.pids = []
@@ -192,6 +212,12 @@ class Peer:
         return "%s://127.0.0.1:%d%s" % (scheme, self.ports[port], path)
 
     def wait_ready(self):
+        if self.scale:  # the scale configs have the HTTP/1.1 listener only
+            wait_port(self.ports["H1"], proc=self.proc, what=self.tag)
+            if get(self.url(scale.PATH), scale.HOST)[0] != 200:
+                raise RuntimeError("%s: GET %s answered badly" % (self.tag, scale.PATH))
+            self.pids = children_of(self.proc.pid)
+            return
         for k in ("H1", "H2", "TLS_EC", "TLS_RSA"):
             wait_port(self.ports[k], proc=self.proc, what=self.name)
         # one request each way, so a broken config stops the run here
@@ -209,13 +235,16 @@ class Peer:
     def rss(self):
         return rss_bytes(self.pids)
 
+    def pss(self):
+        return pss_bytes(self.pids)
+
 
 class Nginx(Peer):
     def start(self):
-        tag = "nginx-%dw" % self.workers
+        tag = self.tag
         conf = os.path.join(self.ctx.run_dir, tag + ".conf")
         with open(conf, "w") as f:
-            f.write(fill("nginx.conf.in", self.subst()))
+            f.write(scale.nginx_conf(self.subst()) if self.scale else fill("nginx.conf.in", self.subst()))
         self.proc = self.ctx.procs.start(["nginx", "-e", os.path.join(self.ctx.run_dir, tag + ".log"),
                                           "-c", conf, "-g", "daemon off;"], tag, self.cpus)
         self.wait_ready()
@@ -223,10 +252,11 @@ class Nginx(Peer):
 
 class Haproxy(Peer):
     def start(self):
-        tag = "haproxy-%dw" % self.workers
+        tag = self.tag
         conf = os.path.join(self.ctx.run_dir, tag + ".cfg")
         with open(conf, "w") as f:
-            f.write(fill("haproxy.cfg.in", self.subst()))
+            f.write(scale.haproxy_cfg(self.subst(), os.path.join(self.ctx.run_dir, tag + ".map")) if self.scale
+                    else fill("haproxy.cfg.in", self.subst()))
         self.proc = self.ctx.procs.start(["haproxy", "-db", "-f", conf], tag, self.cpus)
         self.wait_ready()
 
@@ -257,22 +287,23 @@ def tls_ctx(run_dir, kind):
 
 class Xdsgate(Peer):
     def start(self):
-        ctx, tag = self.ctx, "xdsgate-%dw" % self.workers
+        ctx, tag = self.ctx, self.tag
         s = self.subst()
         s.update(HCM_HTTP1=hcm("HTTP1"), HCM_HTTP2=hcm("HTTP2"), HCM_AUTO=hcm("AUTO"),
                  TLS_CTX_EC=tls_ctx(ctx.run_dir, "ec"), TLS_CTX_RSA=tls_ctx(ctx.run_dir, "rsa"))
         snap = os.path.join(ctx.run_dir, tag + ".yaml")
         with open(snap, "w") as f:
-            f.write(fill("xdsgate.yaml.in", s))
+            f.write(scale.xdsgate_yaml(s["H1"], s["SMALL"], s["HCM_HTTP1"]) if self.scale
+                    else fill("xdsgate.yaml.in", s))
         stub_port, self.admin = free_port(), free_port()
         # the control plane is not part of the proxy: its CPU is not counted, and it runs beside the load
         self.stub = ctx.procs.start([ctx.binary("control-plane-stub"), "--port", str(stub_port),
-                                     "--snapshot", snap], "stub-%dw" % self.workers, ctx.load_cpus)
+                                     "--snapshot", snap], "stub-" + tag, ctx.load_cpus)
         wait_port(stub_port, proc=self.stub, what="control-plane-stub")
         self.proc = ctx.procs.start([ctx.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port,
                                      "--node-id", "bench", "--admin", "127.0.0.1:%d" % self.admin,
                                      "--concurrency", str(self.workers), "--log-level", "warn"], tag, self.cpus)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.urlopen("http://127.0.0.1:%d/ready" % self.admin, timeout=2) as r:
@@ -320,9 +351,9 @@ def run_tool(argv, cpus, timeout):
     return r.stdout
 
 
-def wrk(ctx, url, conns, secs):
-    out = run_tool(["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--timeout", "10s", url], ctx.load_cpus,
-                   secs + 30)
+def wrk(ctx, url, conns, secs, host=None):
+    out = run_tool(["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--timeout", "10s"]
+                   + (["-H", "Host: " + host] if host else []) + [url], ctx.load_cpus, secs + 30)
     m = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out)
     n = int(m.group(1))
     errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
@@ -420,17 +451,21 @@ class Bench:
             nofile = 65536
         except (ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        if self.idle + 1000 > nofile // 2:  # HAProxy wants two descriptors per connection
+            raise RuntimeError("BENCH_IDLE_CONNS=%d needs a descriptor limit over %d, not %d"
+                               % (self.idle, 2 * (self.idle + 1000), nofile))
         self.subst = {"RUN": run, "SMALL": free_port(), "BULK": free_port(), "NOFILE": nofile,
-                      "CONNS": max(4 * self.idle + 1000, 4096),
+                      "CONNS": nofile // 2 - 100,
                       "USER": "user root;" if os.geteuid() == 0 else ""}
         self.origin = Origin(self)
         self.origin.start()
 
-    def start_peers(self, workers, cpus):
+    def start_peers(self, workers, cpus, scale=False):
         peers = []
         for name in self.peer_names:
-            p = PEER_CLASSES[name](name, self, workers, cpus)
-            log("starting %s with %d worker%s" % (name, workers, "s" if workers > 1 else ""))
+            p = PEER_CLASSES[name](name, self, workers, cpus, scale)
+            log("starting %s with %d worker%s%s" % (name, workers, "s" if workers > 1 else "",
+                                                    ", 10,000 routes" if scale else ""))
             p.start()
             peers.append(p)
         return peers
@@ -522,36 +557,57 @@ class Bench:
             return r
         self.interleaved(config, "tls_keepalive", peers, ka)
 
-    def t_mem(self, config, peers):
-        """Fresh processes: N idle HTTP/1.1 keep-alive connections (one request each), then N idle h2c
-        connections on top; RSS growth per connection. Once per peer: freed memory stays in the allocator,
-        so a repetition on the same processes would measure less."""
-        n = self.idle
-        for p in peers:
-            for _ in range(20):
-                urllib.request.urlopen(p.url(SMALL_PATH), timeout=10).read()
-            time.sleep(0.5)
-            r = {"conns": n, "rss_before": p.rss()}
-            holders = []
-            try:
-                for kind, port in (("h1", "H1"), ("h2", "H2")):
-                    h = self.procs.start([sys.executable, os.path.join(HERE, "idle.py"), str(p.ports[port]),
-                                          str(n), kind], "idle-%s-%s" % (p.name, kind), self.load_cpus,
-                                         stdin=subprocess.PIPE)
-                    holders.append(h)
+    def t_mem(self, config, kind):
+        """Fresh processes, N idle connections of one kind (HTTP/1.1 keep-alive, or h2c), each after one
+        request; RSS growth per connection. Once per peer and kind: freed memory stays in the allocator,
+        so a second run on the same processes would measure less."""
+        n, port = self.idle, {"h1": "H1", "h2": "H2"}[kind]
+        peers = self.start_peers(1, self.proxy_cpus)
+        try:
+            for p in peers:
+                for _ in range(20):
+                    urllib.request.urlopen(p.url(SMALL_PATH), timeout=10).read()
+                time.sleep(0.5)
+                r = {"conns": n, "rss_before": p.rss()}
+                h = self.procs.start([sys.executable, os.path.join(HERE, "idle.py"), str(p.ports[port]),
+                                      str(n), kind], "idle-%s-%s" % (p.name, kind), self.load_cpus,
+                                     stdin=subprocess.PIPE)
+                try:
                     self.wait_idle(h, n)
                     time.sleep(1.0)
-                    r["rss_" + kind] = p.rss()
-            finally:
-                for h in holders:
+                    r["rss_after"] = p.rss()
+                finally:
                     h.stdin.close()
-                for h in holders:
                     self.procs.stop(h, timeout=30)
-            r["h1_bytes_per_conn"] = (r["rss_h1"] - r["rss_before"]) / n
-            r["h2_bytes_per_conn"] = (r["rss_h2"] - r["rss_h1"]) / n
-            self.record(config, "mem", p.name, r)
-            log("mem %s: %.0f B per idle HTTP/1.1 connection, %.0f B per idle h2c connection"
-                % (p.name, r["h1_bytes_per_conn"], r["h2_bytes_per_conn"]))
+                r[kind + "_bytes_per_conn"] = (r["rss_after"] - r["rss_before"]) / n
+                self.record(config, "mem", p.name, r)
+                log("mem %s: %.0f B per idle %s connection" % (p.name, r[kind + "_bytes_per_conn"], kind))
+        finally:
+            self.stop_peers(peers)
+
+    def t_scale(self, config, peers):
+        """The same request (the last route of the last virtual host) through the one-route peers and
+        through peers with 10,000 routes and 1,000 clusters, interleaved; and the PSS of each."""
+        t0 = time.monotonic()
+        big = self.start_peers(1, self.proxy_cpus, scale=True)
+        log("scale: 3 peers with 10,000 routes up in %.1f s" % (time.monotonic() - t0))
+        try:
+            for p, sp in zip(peers, big):
+                for q in (p, sp):
+                    for _ in range(200):
+                        get(q.url(scale.PATH), scale.HOST)
+                self.record(config, "scale_pss", p.name, {"pss_1route_mb": p.pss() / 2**20,
+                                                          "pss_mb": sp.pss() / 2**20})
+            for rep in range(self.reps):
+                for p, sp in zip(peers, big):
+                    for test, q in (("scale1", p), ("scale10k", sp)):
+                        r = self.measured(q, lambda: wrk(self, q.url(scale.PATH), self.conns, self.secs,
+                                                         scale.HOST))
+                        r["cpu_us_req"] = r["cpu_s"] * 1e6 / max(r["requests"], 1)
+                        self.record(config, test, p.name, r)
+                log("%s scale: repetition %d/%d done" % (config, rep + 1, self.reps))
+        finally:
+            self.stop_peers(big)
 
     def wait_idle(self, h, n):
         out = os.path.join(self.run_dir, h.name + ".out")
@@ -570,7 +626,11 @@ class Bench:
         self.started_at = time.time()
         self.load_before = os.getloadavg()
         self.prepare()
-        one = [t for t in ("mem", "h1", "h2", "latency", "bulk", "tls") if t in self.tests]
+        if "mem" in self.tests:
+            for kind in ("h1", "h2"):
+                log("1 worker: idle %s connections" % kind)
+                self.t_mem("1w", kind)
+        one = [t for t in ("h1", "h2", "latency", "bulk", "tls", "scale") if t in self.tests]
         if one:
             peers = self.start_peers(1, self.proxy_cpus)
             for t in one:
@@ -610,6 +670,11 @@ ROWS = [
      ("nginx", 0.40)),
     ("1w", "tls_handshake_rsa", "cpu_us_handshake", "TLS full handshake RSA-2048: CPU us", True, None),
     ("1w", "tls_keepalive", "cpu_us_req", "TLS keep-alive H1: proxy CPU us/req", True, None),
+    ("1w", "scale1", "cpu_us_req", "Host vh99, /r99/: CPU us/req, 1 route", True, None),
+    ("1w", "scale10k", "cpu_us_req", "Host vh99, /r99/: CPU us/req, 10k routes", True, None),
+    ("1w", "scale", "cpu_growth", "CPU/req at 10k routes / at 1 route", True, ("abs", 1.05)),
+    ("1w", "scale_pss", "pss_1route_mb", "PSS, 1-route config: MB", True, None),
+    ("1w", "scale_pss", "pss_mb", "PSS, 10k routes/1k clusters: MB", True, ("abs", 12)),
     ("1w", "mem", "h1_bytes_per_conn", "RSS per idle H1 keep-alive conn: bytes", True, ("abs", 512)),
     ("1w", "mem", "h2_bytes_per_conn", "RSS per idle H2 conn: bytes", True, ("abs", 3072)),
     ("2w", "h1", "rps", "2 workers, H1: req/s", False, None),
@@ -631,6 +696,12 @@ def summarise(bench):
                 m = median_of(samples, q)
                 if m is not None and base is not None:
                     samples.append({"added_" + q: m - base})
+    one = res.get("1w", {})
+    if "scale1" in one and "scale10k" in one:
+        for peer in one["scale10k"]:
+            a, b = median_of(one["scale10k"][peer], "cpu_us_req"), median_of(one["scale1"].get(peer, []), "cpu_us_req")
+            if a is not None and b:
+                one.setdefault("scale", {}).setdefault(peer, []).append({"cpu_growth": a / b})
     rows = []
     for config, test, key, label, lower, target in ROWS:
         by = res.get(config, {}).get(test)
