@@ -11,9 +11,10 @@
  * is "<resource type>/<resource name>/<field path of the config>|<entries>|
  * <max>/<per fill>/<interval>": a new version of the resource that keeps a
  * limit where it was keeps its bucket and tokens; a changed limit gets a
- * fresh bucket; other limits are untouched. In per-connection mode no
- * shared bucket is taken: id (the hash of the same key) names the
- * connection's own bucket. */
+ * fresh bucket; other limits are untouched. In per-connection mode the
+ * registered bucket's tokens are not used: id (the hash of the same key)
+ * names each connection's own bucket, and the registration says whether a
+ * config still has that limit (xg_tbucket_alive). */
 #ifndef XG_CONFIG_LOCAL_RATELIMIT_H
 #define XG_CONFIG_LOCAL_RATELIMIT_H
 
@@ -27,7 +28,7 @@
 
 typedef struct xg_lrl_limit {
     xg_tb_params p;
-    xg_tbucket *shared; /* NULL in per-connection mode */
+    xg_tbucket *shared; /* its registered bucket (tokens unused in per-connection mode) */
     uint64_t id;        /* hash of the registry key */
 } xg_lrl_limit;
 

@@ -37,14 +37,26 @@ typedef struct lrl_filter {
 
 /* --- per-connection buckets --- */
 
+/* A connection's buckets, one per limit it used (a limit's id is the hash of
+ * where it is configured and its parameters, so every xDS change to a limit
+ * and every per-route config a long-lived connection touches is a new one).
+ * A request looks at the last bucket used first (one or two limits is the
+ * common case), then scans. When the array is full, buckets of limits no
+ * config holds any more are dropped before it grows (a registry look-up
+ * each, only then), and past MAX_CONN_BUCKETS live ones the least recently
+ * used is replaced: memory stays bounded by the limits configured. */
+#define PRUNE_AT 8
+#define MAX_CONN_BUCKETS 256
+
 typedef struct conn_bucket {
     uint64_t id;
+    uint64_t used; /* time of the last take, for replacing the least recently used */
     xg_tb_state st;
 } conn_bucket;
 
 typedef struct conn_buckets {
     xg_conn_state head; /* first */
-    uint32_t n, cap;
+    uint32_t n, cap, last;
     conn_bucket *v;
 } conn_buckets;
 
@@ -68,15 +80,31 @@ static conn_buckets *conn_buckets_of(xg_stream *s)
     return cb;
 }
 
-/* This connection's bucket for limit l, made full on first use. NULL on ENOMEM. */
-static xg_tb_state *conn_state(xg_stream *s, const xg_lrl_limit *l, uint64_t now)
+/* Drops the buckets whose limit is registered no more. */
+static void conn_prune(conn_buckets *cb)
 {
-    conn_buckets *cb = conn_buckets_of(s);
-    if (cb == NULL)
-        return NULL;
+    uint32_t k = 0;
     for (uint32_t i = 0; i < cb->n; i++)
-        if (cb->v[i].id == l->id)
-            return &cb->v[i].st;
+        if (xg_tbucket_alive(cb->v[i].id))
+            cb->v[k++] = cb->v[i];
+    cb->n = k;
+    cb->last = 0;
+}
+
+/* A slot for a new bucket: free room, else room made by pruning, growing or
+ * replacing the least recently used. NULL on ENOMEM. */
+static conn_bucket *conn_slot(conn_buckets *cb)
+{
+    if (cb->n == cb->cap && cb->cap >= PRUNE_AT)
+        conn_prune(cb);
+    if (cb->n == cb->cap && cb->cap >= MAX_CONN_BUCKETS) {
+        uint32_t old = 0;
+        for (uint32_t i = 1; i < cb->n; i++)
+            if (cb->v[i].used < cb->v[old].used)
+                old = i;
+        cb->last = old;
+        return &cb->v[old];
+    }
     if (cb->n == cb->cap) {
         uint32_t cap = cb->cap ? cb->cap * 2 : 4;
         conn_bucket *v = realloc(cb->v, cap * sizeof(*v));
@@ -85,10 +113,34 @@ static xg_tb_state *conn_state(xg_stream *s, const xg_lrl_limit *l, uint64_t now
         cb->v = v;
         cb->cap = cap;
     }
-    conn_bucket *b = &cb->v[cb->n++];
-    b->id = l->id;
-    xg_tb_init(&b->st, &l->p, now);
+    cb->last = cb->n;
+    return &cb->v[cb->n++];
+}
+
+/* cb's bucket for limit l, made full on first use. NULL on ENOMEM. */
+static xg_tb_state *conn_bucket_for(conn_buckets *cb, const xg_lrl_limit *l, uint64_t now)
+{
+    conn_bucket *b = cb->last < cb->n && cb->v[cb->last].id == l->id ? &cb->v[cb->last] : NULL;
+    for (uint32_t i = 0; b == NULL && i < cb->n; i++)
+        if (cb->v[i].id == l->id) {
+            b = &cb->v[i];
+            cb->last = i;
+        }
+    if (b == NULL) {
+        if ((b = conn_slot(cb)) == NULL)
+            return NULL;
+        b->id = l->id;
+        xg_tb_init(&b->st, &l->p, now);
+    }
+    b->used = now;
     return &b->st;
+}
+
+/* This connection's bucket for limit l. NULL on ENOMEM. */
+static xg_tb_state *conn_state(xg_stream *s, const xg_lrl_limit *l, uint64_t now)
+{
+    conn_buckets *cb = conn_buckets_of(s);
+    return cb != NULL ? conn_bucket_for(cb, l, now) : NULL;
 }
 
 /* --- the decision --- */
@@ -96,7 +148,9 @@ static xg_tb_state *conn_state(xg_stream *s, const xg_lrl_limit *l, uint64_t now
 /* Takes a token of l; records what the bucket says for the x-ratelimit headers. */
 static bool take(lrl_filter *lf, const xg_lrl_limit *l, uint64_t now)
 {
-    xg_tb_state *st = l->shared != NULL ? xg_tbucket_state(l->shared) : conn_state(lf->base.stream, l, now);
+    xg_tb_state *st = lf->cfg->per_connection ? conn_state(lf->base.stream, l, now)
+                      : l->shared != NULL     ? xg_tbucket_state(l->shared)
+                                              : NULL;
     if (st == NULL)
         return true; /* no memory for a per-connection bucket: limit nothing rather than everything */
     xg_tb_view v;

@@ -173,11 +173,18 @@ static act addr_entry(build *b, int v4_bits, int v6_bits, bool masked, xg_hstr *
     size_t len;
     if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
         return ACT_NONE;
-    if (sa->sa_family == AF_INET) {
+    const struct in6_addr *a6 = sa->sa_family == AF_INET6 ? &((const struct sockaddr_in6 *)sa)->sin6_addr : NULL;
+    if (a6 == NULL) {
         memcpy(raw, &((const struct sockaddr_in *)sa)->sin_addr, 4);
         fam = AF_INET, len = 4, bits = v4_bits;
+    } else if (IN6_IS_ADDR_V4MAPPED(a6)) {
+        /* An IPv4 client of a dual-stack (ipv4_compat) listener arrives as
+         * ::ffff:a.b.c.d; Envoy makes such peers IPv4, so it is "a.b.c.d" and
+         * masked with the v4 prefix, not one ::/64 bucket for every IPv4 client. */
+        memcpy(raw, a6->s6_addr + 12, 4);
+        fam = AF_INET, len = 4, bits = v4_bits;
     } else {
-        memcpy(raw, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        memcpy(raw, a6, 16);
         fam = AF_INET6, len = 16, bits = v6_bits;
     }
     if (masked)
@@ -271,6 +278,12 @@ static act action(build *b, const xg_rl_action *a, xg_rl_entry *e)
         return query_match(b, a);
     case XG_RL_QUERY_PARAMETERS:
         if ((p = query_first(b, a->query_name.s, a->query_name.len)) != NULL) {
+            /* A decoded %00 cannot travel: the rate limit service's packing and
+             * every configured value are C strings, so "a%00x" would be sent
+             * (and matched) as "a". Such a value makes no descriptor rather
+             * than a wrong one. */
+            if (memchr(p->value.s, '\0', p->value.len) != NULL)
+                return ACT_NONE;
             e->value = p->value;
             return ACT_ENTRY;
         }

@@ -38,15 +38,23 @@ void xg_tb_init(xg_tb_state *st, const xg_tb_params *p, uint64_t now_ns)
     atomic_init(&st->word, pack(0, p->max_tokens));
 }
 
-/* The word after the fills between its epoch and now's (an epoch from a
- * thread whose clock read is a little behind counts as "no fill"). */
+/* How far (in intervals) a thread's clock read may trail the epoch another
+ * thread already stored: a coarse-clock tick, or a preemption between the
+ * read and the CAS. Only that much is "behind"; any other difference of the
+ * 32-bit epochs is fills, so a bucket idle for 2^31..2^32 intervals is full
+ * again rather than frozen until the epoch comes round. */
+#define BEHIND_MAX 64u
+
+/* The word after the fills between its epoch and now's (an epoch a little
+ * behind the word's counts as "no fill"). */
 static uint64_t refilled(uint64_t word, const xg_tb_params *p, uint32_t now_epoch)
 {
     uint32_t epoch = (uint32_t)(word >> 32), tokens = (uint32_t)word;
-    int32_t fills = (int32_t)(now_epoch - epoch);
-    if (fills <= 0)
+    uint32_t fills = now_epoch - epoch; /* mod 2^32 */
+    if (fills == 0 || fills >= 0u - BEHIND_MAX)
         return word;
-    uint64_t t = (uint64_t)tokens + (uint64_t)(uint32_t)fills * p->tokens_per_fill;
+    /* < 2^64: (2^32-1) * (2^32-1) + 2^32-1 */
+    uint64_t t = (uint64_t)tokens + (uint64_t)fills * p->tokens_per_fill;
     return pack(now_epoch, t > p->max_tokens ? p->max_tokens : (uint32_t)t);
 }
 
@@ -122,7 +130,7 @@ static xg_tbucket *make(const char *key, uint64_t hash, const xg_tb_params *p)
 
 xg_tbucket *xg_tbucket_get(const char *key, const xg_tb_params *p)
 {
-    uint64_t hash = XXH3_64bits(key, strlen(key));
+    uint64_t hash = xg_tbucket_hash(key);
     pthread_mutex_lock(&reg.mu);
     xg_tbucket **head = &reg.slots[hash % N_SLOTS], *b = *head;
     while (b != NULL && (b->hash != hash || strcmp(b->key, key) != 0))
@@ -157,6 +165,21 @@ void xg_tbucket_unref(xg_tbucket *b)
         return;
     free(b->key);
     free(b);
+}
+
+bool xg_tbucket_alive(uint64_t hash)
+{
+    pthread_mutex_lock(&reg.mu);
+    const xg_tbucket *b = reg.slots[hash % N_SLOTS];
+    while (b != NULL && b->hash != hash)
+        b = b->next;
+    pthread_mutex_unlock(&reg.mu);
+    return b != NULL;
+}
+
+uint64_t xg_tbucket_hash(const char *key)
+{
+    return XXH3_64bits(key, strlen(key));
 }
 
 xg_tb_state *xg_tbucket_state(xg_tbucket *b)

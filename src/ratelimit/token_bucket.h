@@ -9,8 +9,11 @@
  * compare-and-swap: a take is one load, a little arithmetic and one CAS, no
  * lock, and N threads taking from one bucket get exactly the tokens there
  * are. The epoch is the number of whole fill intervals since the bucket's
- * start (mod 2^32: a bucket idle for 2^32 intervals, six years at 50 ms,
- * may miss one refill).
+ * start, mod 2^32: an epoch up to 64 intervals behind the stored one is a
+ * thread whose clock read trails another's (no fill), any other difference
+ * is that many fills. So only a bucket idle for a whole multiple of 2^32
+ * intervals less 0..64 (6.8 years at 50 ms) gets its refill late, by at
+ * most 64 intervals.
  *
  * Shared buckets (xg_tbucket) live in a process-wide registry keyed by a
  * string that names where the limit is configured and its parameters
@@ -72,6 +75,12 @@ void xg_tbucket_unref(xg_tbucket *b);
  * reference is held. */
 xg_tb_state *xg_tbucket_state(xg_tbucket *b);
 const xg_tb_params *xg_tbucket_params(const xg_tbucket *b);
+/* The hash a key is registered under. */
+uint64_t xg_tbucket_hash(const char *key);
+/* Whether a bucket is registered under a key of this hash (someone still
+ * holds it): how per-connection buckets, which live outside the registry,
+ * learn that the limit they were made for is gone. Takes the mutex. */
+bool xg_tbucket_alive(uint64_t hash);
 /* Buckets alive in the registry (tests: none may leak). */
 uint32_t xg_tbucket_live(void);
 

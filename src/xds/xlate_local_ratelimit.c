@@ -3,9 +3,9 @@
  * config/local_ratelimit.h, with Envoy's validation rules and defaults. Each
  * limit takes its process-wide bucket here (the key says where the config
  * sits in its resource) and gives it back when the resource's arena goes. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "config/hcm.h"
 #include "config/local_ratelimit.h"
@@ -23,13 +23,16 @@ typedef Envoy__Type__V3__TokenBucket pb_bucket;
 #define VHRL(x) ENVOY__EXTENSIONS__COMMON__RATELIMIT__V3__VH_RATE_LIMITS_OPTIONS__##x
 
 #define MIN_FILL_MS 50 /* Envoy: "fill timer must be >= 50ms" */
+/* In nanoseconds a Duration may overflow 64 bits (up to 10,000 years);
+ * UINT32_MAX seconds (136 years) keeps the interval and x-ratelimit-reset
+ * (whole seconds, 32 bits) in range. */
+#define MAX_FILL_MS (UINT32_MAX * 1000ull)
 #define MAX_HEADERS 10 /* Envoy's max_items on both header lists */
 #define MAX_STAGE 10
 
 /* Where this config sits: "<type>/<resource>/<path>", the stable part of its buckets' keys. */
 typedef struct site {
     xg_buf key;
-    bool per_connection;
 } site;
 
 static void release_bucket(void *b)
@@ -37,7 +40,7 @@ static void release_bucket(void *b)
     xg_tbucket_unref(b);
 }
 
-/* The limit's bucket (shared unless per-connection) under site + what + parameters. */
+/* The limit's registered bucket under site + what + parameters. */
 static int bind_limit(xg_xlate *x, site *st, const char *what, xg_lrl_limit *l)
 {
     size_t mark = st->key.len;
@@ -46,22 +49,23 @@ static int bind_limit(xg_xlate *x, site *st, const char *what, xg_lrl_limit *l)
              (unsigned long long)l->p.fill_interval_ns);
     if (xg_buf_append(&st->key, what, strlen(what)) != 0 || xg_buf_append(&st->key, params, strlen(params)) != 0)
         return XG_ENOMEM;
-    l->id = XXH3_64bits(st->key.data, st->key.len);
+    l->id = xg_tbucket_hash(st->key.data);
     int rc = 0;
-    if (!st->per_connection) {
-        l->shared = xg_tbucket_get(st->key.data, &l->p);
-        if (l->shared == NULL || xg_arena_defer(&x->res->arena, release_bucket, l->shared) != 0) {
-            xg_tbucket_unref(l->shared);
-            l->shared = NULL;
-            rc = XG_ENOMEM;
-        }
+    /* Per-connection limits register too (their tokens stay unused): while
+     * the key is registered, connections keep their buckets for it; once
+     * no config holds it, they may drop them (filters/local_ratelimit.c). */
+    l->shared = xg_tbucket_get(st->key.data, &l->p);
+    if (l->shared == NULL || xg_arena_defer(&x->res->arena, release_bucket, l->shared) != 0) {
+        xg_tbucket_unref(l->shared);
+        l->shared = NULL;
+        rc = XG_ENOMEM;
     }
     st->key.len = mark;
     st->key.data[mark] = '\0';
     return rc;
 }
 
-/* A TokenBucket under field: max_tokens > 0, tokens_per_fill > 0 (default 1), fill_interval >= 50 ms. */
+/* A TokenBucket under field: max_tokens > 0, tokens_per_fill > 0 (default 1), 50 ms <= fill_interval <= 2^32-1 s. */
 static int token_bucket(xg_xlate *x, const char *field, const pb_bucket *pb, xg_tb_params *out)
 {
     size_t mark = xg_xlate_push(x, field);
@@ -78,6 +82,9 @@ static int token_bucket(xg_xlate *x, const char *field, const pb_bucket *pb, xg_
     if (ms < MIN_FILL_MS)
         return xg__fail_at(x, "fill_interval", "must be at least 50ms, as in Envoy (got %llums)",
                            (unsigned long long)ms);
+    if (ms > MAX_FILL_MS)
+        return xg__fail_at(x, "fill_interval", "must be at most %llus (got %llu.%03llus)", MAX_FILL_MS / 1000,
+                           (unsigned long long)ms / 1000, (unsigned long long)ms % 1000);
     out->max_tokens = pb->max_tokens;
     out->tokens_per_fill = xg__u32_or(pb->tokens_per_fill, 1);
     out->fill_interval_ns = ms * 1000000u;
@@ -301,7 +308,7 @@ static int fields(xg_xlate *x, const pb_lrl *pb, bool per_route, xg_local_rateli
         return rc;
     if (pb->token_bucket != NULL && (rc = token_bucket(x, "token_bucket", pb->token_bucket, &c->limit.p)) < 0)
         return rc;
-    site st = {.per_connection = c->per_connection};
+    site st;
     if ((rc = start_site(x, &st)) == 0 && pb->token_bucket != NULL) {
         c->has_bucket = true;
         rc = bind_limit(x, &st, "|default", &c->limit);

@@ -98,6 +98,50 @@ XG_TEST(no_default_bucket_limits_only_descriptors)
     xg_tbucket_unref(d[0].limit.shared);
 }
 
+/* A long-lived connection's own buckets (per-connection mode) as config
+ * generations come and go: buckets of limits no config holds any more are
+ * dropped, live ones keep their tokens, and the array stays bounded. */
+XG_TEST(per_connection_buckets_are_pruned)
+{
+    uint32_t live = xg_tbucket_live();
+    conn_buckets cb = {0};
+    xg_lrl_limit keep = limit("t4|keep", 1);
+    keep.id = xg_tbucket_hash("t4|keep");
+    uint64_t now = xg_tb_now_ns();
+    xg_tb_state *st = conn_bucket_for(&cb, &keep, now);
+    CHECK(st != NULL && xg_tb_take(st, &keep.p, now, NULL)); /* its only token */
+    char key[32];
+    for (int gen = 0; gen < 1000; gen++) { /* each xDS update makes the limit anew */
+        snprintf(key, sizeof(key), "t4|gen%d", gen);
+        xg_lrl_limit l = limit(key, 1);
+        l.id = xg_tbucket_hash(key);
+        CHECK(conn_bucket_for(&cb, &l, now) != NULL);
+        CHECK(conn_bucket_for(&cb, &keep, now) != NULL); /* the live limit is used on */
+        xg_tbucket_unref(l.shared); /* that generation is gone */
+    }
+    CHECK(cb.n <= 2 * PRUNE_AT);
+    CHECK(cb.cap <= 2 * PRUNE_AT);
+    /* the live limit's bucket survived every prune: still empty */
+    CHECK(!xg_tb_take(conn_bucket_for(&cb, &keep, now), &keep.p, now, NULL));
+    /* more live limits than MAX_CONN_BUCKETS: the least recently used is replaced */
+    xg_lrl_limit many[MAX_CONN_BUCKETS + 10];
+    for (int i = 0; i < MAX_CONN_BUCKETS + 10; i++) {
+        snprintf(key, sizeof(key), "t4|live%d", i);
+        many[i] = limit(key, 1);
+        many[i].id = xg_tbucket_hash(key);
+        CHECK(conn_bucket_for(&cb, &many[i], now + (uint64_t)i + 1) != NULL);
+    }
+    CHECK_EQ_INT(cb.n, MAX_CONN_BUCKETS);
+    CHECK_EQ_INT(cb.cap, MAX_CONN_BUCKETS);
+    xg_tb_state *last = conn_bucket_for(&cb, &many[MAX_CONN_BUCKETS + 9], now + 1000);
+    CHECK(last == conn_bucket_for(&cb, &many[MAX_CONN_BUCKETS + 9], now + 1000)); /* found, not remade */
+    for (int i = 0; i < MAX_CONN_BUCKETS + 10; i++)
+        xg_tbucket_unref(many[i].shared);
+    xg_tbucket_unref(keep.shared);
+    free(cb.v);
+    CHECK_EQ_INT(xg_tbucket_live(), live);
+}
+
 XG_TEST(fractions)
 {
     CHECK(!in_fraction(0, 0));

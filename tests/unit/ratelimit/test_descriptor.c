@@ -196,6 +196,14 @@ XG_TEST(masked_and_remote_addresses)
     CHECK_STR(build(&c, 0, XG_VH_RL_OVERRIDE),
               "masked_remote_address=2001:db8:1:2:3:4:5:6/128|masked_remote_address=2001:db8:1:2::/64|"
               "masked_remote_address=2000::/13|remote_address=2001:db8:1:2:3:4:5:6");
+    /* An IPv4 client of a dual-stack listener (::ffff:a.b.c.d) is IPv4, as in
+     * Envoy: masked with the v4 prefix, not one ::/64 for every IPv4 client. */
+    set_v6(&c, "::ffff:10.1.2.3");
+    CHECK_STR(build(&c, 0, XG_VH_RL_OVERRIDE), "masked_remote_address=10.1.2.3/32|masked_remote_address=0.0.0.0/0|"
+                                               "masked_remote_address=10.0.0.0/13|remote_address=10.1.2.3");
+    set_v6(&c, "::10.1.2.3"); /* IPv4-compatible (deprecated) is not mapped: stays IPv6 */
+    CHECK_STR(build(&c, 0, XG_VH_RL_OVERRIDE), "masked_remote_address=::10.1.2.3/128|masked_remote_address=::/64|"
+                                               "masked_remote_address=::/13|remote_address=::10.1.2.3");
     /* A client that is not an IP (a Unix socket) or unknown: no descriptor. */
     memset(&c.remote, 0, sizeof(c.remote));
     c.remote.ss_family = AF_UNIX;
@@ -223,6 +231,12 @@ XG_TEST(query_parameters_action)
     CHECK_STR(build(&c, 0, XG_VH_RL_OVERRIDE), "generic_key=g");
     xg_headers_set_pseudo(&c.t.h, ":path", 5, "/p?User=x&user", 14); /* names are case-sensitive */
     CHECK_STR(build(&c, 0, XG_VH_RL_OVERRIDE), "u=|generic_key=g");
+    /* A value decoding to a NUL makes no descriptor (it cannot be sent or
+     * matched whole); skip_if_absent does not apply: the parameter is there. */
+    xg_headers_set_pseudo(&c.t.h, ":path", 5, "/p?user=a%00x&a%20b=%00&flag=1", 30);
+    CHECK_STR(build(&c, 0, XG_VH_RL_OVERRIDE), "f=1");
+    xg_headers_set_pseudo(&c.t.h, ":path", 5, "/p?user=a%01x", 13); /* other control bytes are kept */
+    CHECK_STR(build(&c, 0, XG_VH_RL_OVERRIDE), "u=a\001x|generic_key=g");
     tctx_dispose(&c);
 }
 

@@ -47,6 +47,30 @@ XG_TEST(a_stale_clock_read_counts_no_fill)
     CHECK(!xg_tb_take(&st, &p, 5 * MS, NULL)); /* before the start */
 }
 
+/* The epoch is 32 bits: an idle of 2^31..2^32 intervals (3.4..6.8 years at
+ * 50 ms) is fills, not a thread behind, and a full bucket again. */
+XG_TEST(a_very_long_idle_refills)
+{
+    xg_tb_params p = {.max_tokens = 2, .tokens_per_fill = 1, .fill_interval_ns = 50 * MS};
+    xg_tb_state st;
+    xg_tb_init(&st, &p, 0);
+    CHECK_EQ_INT(drain(&st, &p, 0), 2);
+    uint64_t t = ((1ull << 31) + 5) * p.fill_interval_ns;
+    CHECK_EQ_INT(xg_tb_tokens(&st, &p, t), 2);
+    CHECK_EQ_INT(drain(&st, &p, t), 2);
+    CHECK_EQ_INT(drain(&st, &p, t + 49 * MS), 0);
+    CHECK_EQ_INT(drain(&st, &p, t + 50 * MS), 1); /* and fills on as before */
+    t += ((1ull << 32) - 65) * p.fill_interval_ns; /* the longest idle short of the window */
+    CHECK_EQ_INT(drain(&st, &p, t), 2);
+    /* a thread 64 intervals behind is still "behind": no fill */
+    CHECK_EQ_INT(drain(&st, &p, t - 64 * p.fill_interval_ns), 0);
+    /* huge tokens_per_fill times a huge count of fills does not overflow */
+    xg_tb_params big = {.max_tokens = UINT32_MAX, .tokens_per_fill = UINT32_MAX, .fill_interval_ns = 50 * MS};
+    xg_tb_init(&st, &big, 0);
+    CHECK(xg_tb_take(&st, &big, 0, NULL));
+    CHECK(xg_tb_tokens(&st, &big, ((1ull << 32) - 65) * big.fill_interval_ns) == UINT32_MAX);
+}
+
 XG_TEST(view_for_x_ratelimit_headers)
 {
     xg_tb_params p = {.max_tokens = 3, .tokens_per_fill = 1, .fill_interval_ns = 60 * S};

@@ -197,7 +197,9 @@ XG_TEST(buckets_survive_a_new_version_and_change_with_the_limit)
     CHECK_EQ_INT(xg_tbucket_live(), live);
 }
 
-XG_TEST(per_connection_takes_no_shared_bucket)
+/* Per-connection limits register their key too (tokens unused): that is how
+ * connections learn a limit is gone and drop their buckets for it. */
+XG_TEST(per_connection_limits_are_registered)
 {
     uint32_t live = xg_tbucket_live();
     xg_res *r = listener(L("stat_prefix: x, local_rate_limit_per_downstream_connection: true, token_bucket: "
@@ -207,10 +209,13 @@ XG_TEST(per_connection_takes_no_shared_bucket)
         return;
     const xg_local_ratelimit_config *c = filter_cfg(r);
     CHECK(c->per_connection);
-    CHECK(c->limit.shared == NULL && c->descriptors[0].limit.shared == NULL);
     CHECK(c->limit.id != 0 && c->limit.id != c->descriptors[0].limit.id);
-    CHECK_EQ_INT(xg_tbucket_live(), live);
+    CHECK(xg_tbucket_alive(c->limit.id) && xg_tbucket_alive(c->descriptors[0].limit.id));
+    CHECK_EQ_INT(xg_tbucket_live(), live + 2);
+    uint64_t id = c->limit.id;
     xg_res_unref(r);
+    CHECK(!xg_tbucket_alive(id));
+    CHECK_EQ_INT(xg_tbucket_live(), live);
 }
 
 /* Filters are chosen by type also through xds.type.v3.TypedStruct (as
@@ -259,6 +264,11 @@ XG_TEST(nacks)
     fails(L("stat_prefix: x, token_bucket: {max_tokens: 1}"), FPATH ".token_bucket.fill_interval: is required");
     fails(L("stat_prefix: x, token_bucket: {max_tokens: 1, fill_interval: 0.049s}"),
           FPATH ".token_bucket.fill_interval: must be at least 50ms, as in Envoy (got 49ms)");
+    /* ns overflow (10,000 years): a huge interval must not wrap into a tiny one */
+    fails(L("stat_prefix: x, token_bucket: {max_tokens: 1, fill_interval: 315576000000s}"),
+          FPATH ".token_bucket.fill_interval: must be at most 4294967295s (got 315576000000.000s)");
+    fails(L("stat_prefix: x, token_bucket: {max_tokens: 1, fill_interval: 4294967295.001s}"),
+          FPATH ".token_bucket.fill_interval: must be at most 4294967295s (got 4294967295.001s)");
     fails(L("stat_prefix: x, status: {code: Empty}"),
           FPATH ".status.code: 0 is not a defined HTTP status (envoy.type.v3.StatusCode)");
     fails(L("stat_prefix: x, stage: 11"), FPATH ".stage: must be at most 10");
@@ -289,6 +299,17 @@ XG_TEST(nacks)
           FPATH ".response_headers_to_add: at most 10 entries");
     fails(RC("stat_prefix: x"), RPATH ".token_bucket: is required in a per-route (typed_per_filter_config) config");
     fails(RC("token_bucket: {max_tokens: 1, fill_interval: 1s}"), RPATH ".stat_prefix: is required");
+}
+
+XG_TEST(longest_fill_interval)
+{
+    xg_res *r = listener(L("stat_prefix: x, token_bucket: {max_tokens: 1, fill_interval: 4294967295s}"));
+    if (!CHECK(r != NULL))
+        return;
+    const xg_local_ratelimit_config *c = filter_cfg(r);
+    if (CHECK(c != NULL))
+        CHECK(c->limit.p.fill_interval_ns == 4294967295ull * 1000000000ull);
+    xg_res_unref(r);
 }
 
 XG_TEST(nothing_leaks_after_nacks)
