@@ -6,8 +6,9 @@ request producing exactly that descriptor is answered 429 while requests
 producing another value pass. Covers source_cluster (the node cluster flag
 reaches the workers), destination_cluster of a weighted cluster (picked
 before the filters run), query_parameters (percent-decoded), remote_address
-and masked_remote_address (the trusted x-forwarded-for address), and the
-virtual host's rate_limits for a route without its own.
+and masked_remote_address (the trusted x-forwarded-for address; an IPv4
+client of a dual-stack listener as IPv4), and the virtual host's rate_limits
+for a route without its own.
 Snapshot: snapshots/proxy_rl_descriptors.yaml."""
 import http.client
 import json
@@ -25,17 +26,21 @@ class World:
     def __init__(self, procs, tmp):
         self.up = start_upstream(procs, "http", "up")
         self.port = harness.free_port()
+        self.port6 = harness.free_port()
         path = os.path.join(str(tmp), "snapshot.yaml")
-        doc = yaml.safe_load(render("proxy_rl_descriptors.yaml", {"LISTEN": self.port, "UP": self.up}))
+        doc = yaml.safe_load(
+            render("proxy_rl_descriptors.yaml", {"LISTEN": self.port, "LISTEN6": self.port6, "UP": self.up})
+        )
         # through JSON: the template's YAML merge keys become plain copies (no aliases for the stub)
         write_atomic(path, yaml.safe_dump(json.loads(json.dumps(doc)), sort_keys=False))
         self.stub = Stub(procs, path)
         self.gate = Gate(procs, self.stub.port, "sotw", ["--node-cluster", "edge-a"])
         self.gate.wait_ready()
         harness.wait_port(self.port)
+        harness.wait_port(self.port6)
 
-    def status(self, path, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+    def status(self, path, headers=None, port=None):
+        c = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=10)
         try:
             c.request("GET", path, headers=headers or {})
             r = c.getresponse()
@@ -91,3 +96,12 @@ def test_masked_remote_address(world):
 
 def test_virtual_host_rate_limits_for_a_route_without_its_own(world):
     assert world.statuses("/vh", 2) == [200, 429]
+
+
+def test_ipv4_client_of_a_dual_stack_listener_is_ipv4(world):
+    # 127.0.0.1 reaches the [::] ipv4_compat listener as ::ffff:127.0.0.1: as
+    # in Envoy it is 127.0.0.1/32 (the v4 mask), not ::/64 shared by every
+    # IPv4 client, and the same client as through the IPv4 listener
+    assert world.status("/dualstack", port=world.port6) == 200
+    assert world.status("/dualstack", port=world.port6) == 429
+    assert world.status("/dualstack") == 429
