@@ -5,18 +5,14 @@
 #include "core/error.h"
 #include "event/loop.h"
 
-struct xg_loop_task {
-    xg_loop_task *next;
-    xg_loop_cb cb;
-    void *arg;
-};
-
 static void run_tasks(xg_loop_task *t)
 {
     while (t != NULL) {
         xg_loop_task *next = t->next;
+        bool owned = t->caller_owned; /* t may be gone once cb returns */
         t->cb(t->arg);
-        free(t);
+        if (!owned)
+            free(t);
         t = next;
     }
 }
@@ -91,18 +87,12 @@ void xg_loop_run(xg_loop *l)
     run_deferred(l);
 }
 
-int xg_loop_post(xg_loop *l, xg_loop_cb cb, void *arg)
+/* Queues t (filled in); XG_EAGAIN when the loop has finished. */
+static int enqueue(xg_loop *l, xg_loop_task *t)
 {
-    xg_loop_task *t = malloc(sizeof(*t));
-    if (t == NULL)
-        return XG_ENOMEM;
-    t->next = NULL;
-    t->cb = cb;
-    t->arg = arg;
     pthread_mutex_lock(&l->mu);
     if (l->closed) {
         pthread_mutex_unlock(&l->mu);
-        free(t);
         return XG_EAGAIN;
     }
     *l->tail = t;
@@ -112,6 +102,24 @@ int xg_loop_post(xg_loop *l, xg_loop_cb cb, void *arg)
     ev_async_send(l->ev, &l->wake);
     pthread_mutex_unlock(&l->mu);
     return 0;
+}
+
+int xg_loop_post(xg_loop *l, xg_loop_cb cb, void *arg)
+{
+    xg_loop_task *t = malloc(sizeof(*t));
+    if (t == NULL)
+        return XG_ENOMEM;
+    *t = (xg_loop_task){.cb = cb, .arg = arg};
+    int rc = enqueue(l, t);
+    if (rc != 0)
+        free(t);
+    return rc;
+}
+
+int xg_loop_post_task(xg_loop *l, xg_loop_task *t, xg_loop_cb cb, void *arg)
+{
+    *t = (xg_loop_task){.cb = cb, .arg = arg, .caller_owned = true};
+    return enqueue(l, t);
 }
 
 void xg_loop_stop(xg_loop *l)

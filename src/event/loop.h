@@ -10,7 +10,15 @@
 
 typedef void (*xg_loop_cb)(void *arg);
 
-typedef struct xg_loop_task xg_loop_task;
+/* One queued closure. xg_loop_post allocates it; xg_loop_post_task takes
+ * one embedded in the caller's object, so that a post to a live loop
+ * cannot fail for want of memory. */
+typedef struct xg_loop_task {
+    struct xg_loop_task *next;
+    xg_loop_cb cb;
+    void *arg;
+    bool caller_owned; /* the loop never frees it; cb may free the object holding it */
+} xg_loop_task;
 
 /* Embed in an object that must outlive the callback that closes it (libuv's
  * rule: never free an object inside its own callback). */
@@ -47,6 +55,10 @@ void xg_loop_run(xg_loop *l);
 /* Any thread: cb(arg) will run once on the loop's thread. 0, XG_ENOMEM, or
  * XG_EAGAIN when the loop has finished (then the caller still owns arg). */
 int xg_loop_post(xg_loop *l, xg_loop_cb cb, void *arg);
+/* Same with t in the caller's memory, which must stay valid until cb runs
+ * (cb may free it): 0, or XG_EAGAIN when the loop has finished (then t and
+ * arg are the caller's again). Never fails for a loop that still runs. */
+int xg_loop_post_task(xg_loop *l, xg_loop_task *t, xg_loop_cb cb, void *arg);
 /* Any thread: makes xg_loop_run return after the closures queued so far. */
 void xg_loop_stop(xg_loop *l);
 /* Loop thread: free_cb(d) runs after the current pass, before the loop blocks. */

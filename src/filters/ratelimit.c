@@ -13,10 +13,12 @@
 
 #include "cluster/cluster.h"
 #include "config/ratelimit.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "http/stream.h"
 #include "ratelimit/descriptor.h"
 #include "ratelimit/rls_client.h"
+#include "ratelimit/rls_headers.h"
 #include "ratelimit/rls_target.h"
 #include "upstream/resp_flags.h"
 
@@ -50,26 +52,10 @@ static bool type_applies(const xg_ratelimit_config *c, const xg_stream *s)
 
 /* --- headers the service sends --- */
 
-/* A service-given header name, checked and lowercased into a, or NULL when
- * it is not a valid name (the service is trusted no more than an upstream:
- * invalid names and values are dropped). */
-static const char *service_name(xg_arena *a, const char *k, size_t kl, const char *v, size_t vl)
+/* Our own x-ratelimit-* entries (valid names, values we printed). */
+static int add_own(xg_headers *h, const char *k, const char *v)
 {
-    if (kl == 0 || !xg_hdr_is_token(k, kl) || !xg_hdr_value_ok(v, vl))
-        return NULL;
-    char *lk = xg_arena_alloc(a, kl);
-    if (lk == NULL)
-        return NULL;
-    for (size_t i = 0; i < kl; i++)
-        lk[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
-    return lk;
-}
-
-static int add_service_header(xg_arena *a, xg_headers *h, const char *k, const char *v)
-{
-    size_t kl = strlen(k), vl = strlen(v);
-    const char *lk = service_name(a, k, kl, v, vl);
-    return lk != NULL ? xg_headers_add_copy(h, lk, kl, v, vl) : 0;
+    return xg_headers_add_copy(h, k, strlen(k), v, strlen(v));
 }
 
 static uint32_t unit_seconds(int unit)
@@ -81,7 +67,7 @@ static uint32_t unit_seconds(int unit)
 /* x-ratelimit-* (draft 03) as Envoy makes them: the status with a limit
  * and the fewest remaining gives limit, remaining and reset; every status
  * with a limit adds its quota policy ("10, 10;w=1;name=\"x\""). */
-static int x_ratelimit(xg_arena *a, xg_headers *h, const xg_rls_response *resp)
+static int x_ratelimit(xg_headers *h, const xg_rls_response *resp)
 {
     const pb_status *min = NULL;
     char policy[512] = "";
@@ -106,46 +92,82 @@ static int x_ratelimit(xg_arena *a, xg_headers *h, const xg_rls_response *resp)
         return 0;
     char v[640];
     int n = snprintf(v, sizeof(v), "%u%s", min->current_limit->requests_per_unit, policy);
-    int rc = add_service_header(a, h, "x-ratelimit-limit", n > 0 && (size_t)n < sizeof(v) ? v : "");
+    int rc = add_own(h, "x-ratelimit-limit", n > 0 && (size_t)n < sizeof(v) ? v : "");
     snprintf(v, sizeof(v), "%u", min->limit_remaining);
     if (rc == 0)
-        rc = add_service_header(a, h, "x-ratelimit-remaining", v);
+        rc = add_own(h, "x-ratelimit-remaining", v);
     snprintf(v, sizeof(v), "%lld",
              (long long)(min->duration_until_reset != NULL ? min->duration_until_reset->seconds : 0));
     if (rc == 0)
-        rc = add_service_header(a, h, "x-ratelimit-reset", v);
+        rc = add_own(h, "x-ratelimit-reset", v);
+    return rc;
+}
+
+/* The service's headers for both directions, screened (rls_headers.h). */
+typedef struct service_headers {
+    xg_rls_hdr *req, *resp;
+    uint32_t n_req, n_resp;
+} service_headers;
+
+/* 0, XG_ERANGE (more than the connection manager allows on a request: a
+ * service error) or XG_ENOMEM. */
+static int screen_headers(rl_filter *r, const xg_rls_response *resp, service_headers *out)
+{
+    xg_stream *s = r->base.stream;
+    uint32_t max_n = s->cfg->max_headers_count, max_bytes = s->cfg->max_request_headers_kb * 1024u;
+    int rc = xg_rls_headers_screen(&s->arena, resp->request_headers_to_add, resp->n_request_headers_to_add, max_n,
+                                   max_bytes, true, &out->req, &out->n_req);
+    if (rc == 0)
+        rc = xg_rls_headers_screen(&s->arena, resp->response_headers_to_add, resp->n_response_headers_to_add, max_n,
+                                   max_bytes, false, &out->resp, &out->n_resp);
     return rc;
 }
 
 /* What the response will carry from this answer; 0 or -1 (no memory). */
-static int collect_response_headers(rl_filter *r, const xg_rls_response *resp)
+static int collect_response_headers(rl_filter *r, const xg_rls_response *resp, const service_headers *sh)
 {
     xg_stream *s = r->base.stream;
-    if (resp->n_response_headers_to_add == 0 && !r->cfg->x_ratelimit_headers)
+    if (sh->n_resp == 0 && !r->cfg->x_ratelimit_headers)
         return 0;
     r->resp_add = xg_headers_new(&s->arena);
     if (r->resp_add == NULL)
         return -1;
-    for (size_t i = 0; i < resp->n_response_headers_to_add; i++) {
-        const Envoy__Config__Core__V3__HeaderValue *hv = resp->response_headers_to_add[i];
-        if (add_service_header(&s->arena, r->resp_add, hv->key, hv->value) != 0)
+    for (uint32_t i = 0; i < sh->n_resp; i++)
+        if (xg_headers_add_ref(r->resp_add, sh->resp[i].name, sh->resp[i].nlen, sh->resp[i].value, sh->resp[i].vlen) !=
+            0)
             return -1;
-    }
-    return r->cfg->x_ratelimit_headers ? x_ratelimit(&s->arena, r->resp_add, resp) : 0;
+    return r->cfg->x_ratelimit_headers ? x_ratelimit(r->resp_add, resp) : 0;
 }
 
-/* The service's request headers replace the request's (Envoy's setCopy). */
-static int apply_request_headers(rl_filter *r, const xg_rls_response *resp)
+/* The service key for logs. */
+static const char *service_key(const rl_filter *r)
 {
-    xg_stream *s = r->base.stream;
-    for (size_t i = 0; i < resp->n_request_headers_to_add; i++) {
-        const Envoy__Config__Core__V3__HeaderValue *hv = resp->request_headers_to_add[i];
-        size_t kl = strlen(hv->key), vl = strlen(hv->value);
-        const char *lk = service_name(&s->arena, hv->key, kl, hv->value, vl);
-        if (lk != NULL && xg_headers_set(s->req, lk, kl, hv->value, vl, true) != 0)
-            return -1;
+    const xg_rls_service *svc = &r->cfg->service;
+    return svc->kind == XG_RLS_URI ? svc->uri : svc->cluster;
+}
+
+/* Fail-open (or deny) must show in the log: a warning per service at most
+ * every XG_RLS_WARN_EVERY_S seconds, whatever the request rate. */
+static void warn_service(const rl_filter *r, const char *why)
+{
+    uint32_t held = 0;
+    if (!xg_rls_warn_due(r->cfg->service.kind == XG_RLS_URI, service_key(r), &held)) {
+        xg_log_debug("rate limit service %s: %s", service_key(r), why);
+        return;
     }
-    return 0;
+    xg_log_warn("rate limit service %s %s: %s; requests are %s (%u similar warnings suppressed)",
+                r->cfg->service.kind == XG_RLS_URI ? "target" : "cluster", service_key(r), why,
+                r->cfg->failure_mode_deny ? "denied" : "allowed", held);
+}
+
+/* An unusable answer or no answer: allowed, or status_on_error. */
+static void service_error(rl_filter *r, const char *why)
+{
+    warn_service(r, why);
+    if (r->cfg->failure_mode_deny)
+        xg_filter_local_reply(&r->base, r->cfg->status_on_error, NULL, XG_RF_RLSE, "rate_limiter_error");
+    else
+        xg_filter_continue_decoding(&r->base);
 }
 
 /* --- the answer --- */
@@ -177,16 +199,23 @@ static void over_limit(rl_filter *r, const xg_rls_response *resp)
 static void on_answer(void *arg, const xg_rls_result *res)
 {
     rl_filter *r = arg;
+    xg_stream *s = r->base.stream;
     r->call = NULL;
+    /* Something else answered meanwhile (the connection manager's request or
+     * idle timeout): a reply of ours now would reset the one on its way. */
+    if (s->resp_started || s->reply_busy || s->dec_abandoned)
+        return;
     if (res->code == XG_RLS_ERROR) {
-        xg_log_debug("rate limit service error: %s", res->error);
-        if (r->cfg->failure_mode_deny)
-            xg_filter_local_reply(&r->base, r->cfg->status_on_error, NULL, XG_RF_RLSE, "rate_limiter_error");
-        else
-            xg_filter_continue_decoding(&r->base);
+        service_error(r, res->error);
         return;
     }
-    if (collect_response_headers(r, res->resp) != 0) {
+    service_headers sh = {0};
+    int rc = screen_headers(r, res->resp, &sh);
+    if (rc == XG_ERANGE) {
+        service_error(r, "the answer's headers exceed the connection manager's header limits");
+        return;
+    }
+    if (rc != 0 || collect_response_headers(r, res->resp, &sh) != 0) {
         xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
         return;
     }
@@ -194,7 +223,7 @@ static void on_answer(void *arg, const xg_rls_result *res)
         over_limit(r, res->resp);
         return;
     }
-    if (apply_request_headers(r, res->resp) != 0) {
+    if (xg_rls_headers_set(s->req, sh.req, sh.n_req) != 0) {
         xg_filter_local_reply(&r->base, 500, NULL, 0, "internal_error");
         return;
     }
@@ -228,8 +257,7 @@ static const char *target(const xg_rls_service *svc, char *buf, size_t n, const 
 /* The call could not start: as an error answer, at once. */
 static xg_filter_status start_failed(rl_filter *r, const char *why)
 {
-    xg_log_debug("rate limit service %s: %s",
-                 r->cfg->service.kind == XG_RLS_URI ? r->cfg->service.uri : r->cfg->service.cluster, why);
+    warn_service(r, why);
     if (!r->cfg->failure_mode_deny)
         return XG_FILTER_CONTINUE;
     xg_filter_local_reply(&r->base, r->cfg->status_on_error, NULL, XG_RF_RLSE, "rate_limiter_error");
@@ -256,7 +284,8 @@ static xg_filter_status decode_headers(xg_filter *f, xg_headers *h, bool end_str
     char buf[TARGET_MAX];
     const char *why = NULL;
     const xg_rls_service *svc = &r->cfg->service;
-    xg_rls_dest dest = {.key = svc->kind == XG_RLS_URI ? svc->uri : svc->cluster,
+    xg_rls_dest dest = {.uri = svc->kind == XG_RLS_URI,
+                        .key = svc->kind == XG_RLS_URI ? svc->uri : svc->cluster,
                         .target = target(svc, buf, sizeof(buf), &why),
                         .authority = svc->kind == XG_RLS_URI ? NULL : svc->authority};
     if (dest.target == NULL)

@@ -4,13 +4,16 @@
  * posts it to that worker's loop, whose closure runs the callback (unless
  * the worker cancelled meanwhile) and frees the call. The grpc_call
  * reference is dropped only there, so a worker's cancel never races with
- * the call's end. The mutex guards the channel table, the list of calls in
- * flight (cancelled by xg_rls_stop) and call starts against shutdown; it is
- * taken once per call on each side. */
+ * the call's end; the post uses a task node inside the call, so it cannot
+ * fail while the worker's loop runs. The mutex guards the channel cache,
+ * the list of calls in flight (cancelled by xg_rls_stop), call starts
+ * against shutdown and the warning table; it covers only those lookups
+ * (twice per call start, once per completion), never a gRPC core call. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -31,24 +34,34 @@
 #define MAX_BACKOFF_MS 1000
 #define ROUND_ROBIN "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}"
 
-typedef struct rls_chan {
-    struct rls_chan *next;
-    char *key, *target, *authority;
-    grpc_channel *ch;
-} rls_chan;
+/* How often the completion thread looks for channels to retire. */
+#define SWEEP_EVERY_S 1.0
+/* Services whose warnings are rate-limited at once (a direct-mapped table:
+ * two services that collide just share a slot's budget). */
+#define WARN_SLOTS 64
+
+typedef struct warn_slot {
+    uint64_t hash;
+    double last;
+    uint32_t suppressed;
+} warn_slot;
 
 typedef struct xg_rls {
     grpc_completion_queue *cq;
     pthread_t thread;
     pthread_mutex_t mu;
-    rls_chan *chans;     /* guarded by mu */
-    xg_rls_call *flying; /* guarded by mu: calls the gRPC core has not finished */
-    bool stopping;       /* guarded by mu */
+    xg_rls_chans chans;         /* guarded by mu */
+    xg_rls_call *flying;        /* guarded by mu: calls the gRPC core has not finished */
+    bool stopping;              /* guarded by mu */
+    warn_slot warn[WARN_SLOTS]; /* guarded by mu */
+    double last_sweep;          /* completion thread only */
 } xg_rls;
 
 struct xg_rls_call {
+    xg_loop_task task;        /* the answer's post: no allocation when the answer comes */
     xg_rls_call *prev, *next; /* flying list */
     grpc_call *call;          /* one reference, dropped in call_free */
+    xg_rls_chan *chan;        /* counted on until the call completes */
     xg_loop *loop;            /* the starting worker's */
     xg_rls_cb cb;
     void *arg;
@@ -65,6 +78,13 @@ struct xg_rls_call {
 /* Written by main before the workers start and after they stop; the
  * process-wide client, like the gRPC core's own state under grpc_init. */
 static xg_rls *the_rls;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* --- calls --- */
 
@@ -140,38 +160,75 @@ static void on_answer(void *arg)
     call_free(c);
 }
 
-static void on_complete(xg_rls *r, xg_rls_call *c, bool ok)
+/* Under mu. */
+static void link_flying(xg_rls *r, xg_rls_call *c)
 {
-    pthread_mutex_lock(&r->mu);
+    c->prev = NULL;
+    c->next = r->flying;
+    if (r->flying != NULL)
+        r->flying->prev = c;
+    r->flying = c;
+}
+
+/* Under mu. */
+static void unlink_flying(xg_rls *r, xg_rls_call *c)
+{
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         r->flying = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void on_complete(xg_rls *r, xg_rls_call *c, bool ok)
+{
+    pthread_mutex_lock(&r->mu);
+    unlink_flying(r, c);
+    xg_rls_chans_put(c->chan);
+    c->chan = NULL;
     pthread_mutex_unlock(&r->mu);
     decode(c, ok);
-    /* The worker's loop has finished: nobody can cancel c any more. */
-    if (xg_loop_post(c->loop, on_answer, c) != 0)
+    /* Refused only once the worker's loop has finished: nobody can cancel c any more. */
+    if (xg_loop_post_task(c->loop, &c->task, on_answer, c) != 0)
         call_free(c);
+}
+
+/* Completion thread: closes the channels due for retirement, outside the lock. */
+static void sweep(xg_rls *r)
+{
+    double now = now_s();
+    if (now - r->last_sweep < SWEEP_EVERY_S)
+        return;
+    r->last_sweep = now;
+    pthread_mutex_lock(&r->mu);
+    xg_rls_chan *old = xg_rls_chans_sweep(&r->chans, now);
+    pthread_mutex_unlock(&r->mu);
+    for (xg_rls_chan *c = old; c != NULL; c = c->next)
+        xg_log_debug("rate limit service %s: channel to %s closed (idle)", c->key, c->target);
+    xg_rls_chans_free_list(&r->chans, old);
 }
 
 static void *run(void *arg)
 {
     xg_rls *r = arg;
+    r->last_sweep = now_s();
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(r->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        gpr_timespec wake = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(1000, GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_next(r->cq, wake, NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.type == GRPC_OP_COMPLETE)
             on_complete(r, ev.tag, ev.success != 0);
+        sweep(r);
     }
     return NULL;
 }
 
 /* --- channels --- */
 
-static grpc_channel *make_channel(const xg_rls_dest *d)
+static void *make_channel(const xg_rls_dest *d)
 {
     grpc_arg args[] = {
         {GRPC_ARG_STRING, GRPC_ARG_SERVICE_CONFIG, {.string = ROUND_ROBIN}},
@@ -190,53 +247,14 @@ static grpc_channel *make_channel(const xg_rls_dest *d)
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     grpc_channel *ch = grpc_channel_create(d->target, creds, &ca);
     grpc_channel_credentials_release(creds);
+    if (ch != NULL)
+        xg_log_debug("rate limit service %s: channel to %s", d->key, d->target);
     return ch;
 }
 
-static bool same(const char *a, const char *b)
+static void close_channel(void *ch)
 {
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-static void chan_free(rls_chan *c)
-{
-    if (c->ch != NULL)
-        grpc_channel_destroy(c->ch); /* calls on it keep their own reference */
-    free(c->key);
-    free(c->target);
-    free(c->authority);
-    free(c);
-}
-
-/* Under mu: the channel for d, made or remade as needed; NULL on ENOMEM. */
-static grpc_channel *channel(xg_rls *r, const xg_rls_dest *d)
-{
-    rls_chan **pp = &r->chans;
-    for (; *pp != NULL; pp = &(*pp)->next)
-        if (strcmp((*pp)->key, d->key) == 0)
-            break;
-    rls_chan *c = *pp;
-    if (c != NULL && strcmp(c->target, d->target) == 0 && same(c->authority, d->authority))
-        return c->ch;
-    if (c != NULL) { /* the cluster's hosts changed */
-        *pp = c->next;
-        xg_log_info("rate limit service %s: now %s", d->key, d->target);
-        chan_free(c);
-    }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return NULL;
-    c->key = strdup(d->key);
-    c->target = strdup(d->target);
-    c->authority = d->authority != NULL ? strdup(d->authority) : NULL;
-    if (c->key == NULL || c->target == NULL || (d->authority != NULL && c->authority == NULL) ||
-        (c->ch = make_channel(d)) == NULL) {
-        chan_free(c);
-        return NULL;
-    }
-    c->next = r->chans;
-    r->chans = c;
-    return c->ch;
+    grpc_channel_destroy(ch); /* only once no call on it is in flight */
 }
 
 /* --- the request --- */
@@ -310,17 +328,23 @@ static gpr_timespec deadline(uint64_t timeout_ms)
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis((int64_t)timeout_ms, GPR_TIMESPAN));
 }
 
-/* Under mu: the call made and its one batch started. */
-static int begin(xg_rls *r, xg_rls_call *c, const xg_rls_dest *dest, uint64_t timeout_ms)
+/* Outside mu: the call made on its channel and its one batch started. */
+static int begin(xg_rls *r, xg_rls_call *c, uint64_t timeout_ms)
 {
-    grpc_channel *ch = channel(r, dest);
-    if (ch == NULL)
-        return XG_ENOMEM;
     grpc_slice method = grpc_slice_from_static_string(METHOD);
-    c->call =
-        grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, r->cq, method, NULL, deadline(timeout_ms), NULL);
+    c->call = grpc_channel_create_call(c->chan->handle, NULL, GRPC_PROPAGATE_DEFAULTS, r->cq, method, NULL,
+                                       deadline(timeout_ms), NULL);
     if (c->call == NULL)
         return XG_ENOMEM;
+    /* Listed before the batch starts (its completion unlinks it), and only
+     * with c->call set, which xg_rls_stop cancels. */
+    pthread_mutex_lock(&r->mu);
+    bool stopping = r->stopping;
+    if (!stopping)
+        link_flying(r, c);
+    pthread_mutex_unlock(&r->mu);
+    if (stopping)
+        return XG_EAGAIN;
     grpc_op ops[6] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},  {.op = GRPC_OP_SEND_MESSAGE},
                       {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT}, {.op = GRPC_OP_RECV_INITIAL_METADATA},
                       {.op = GRPC_OP_RECV_MESSAGE},           {.op = GRPC_OP_RECV_STATUS_ON_CLIENT}};
@@ -330,12 +354,12 @@ static int begin(xg_rls *r, xg_rls_call *c, const xg_rls_dest *dest, uint64_t ti
     ops[5].data.recv_status_on_client.trailing_metadata = &c->md_trailing;
     ops[5].data.recv_status_on_client.status = &c->status;
     ops[5].data.recv_status_on_client.status_details = &c->details;
-    if (grpc_call_start_batch(c->call, ops, 6, c, NULL) != GRPC_CALL_OK)
+    if (grpc_call_start_batch(c->call, ops, 6, c, NULL) != GRPC_CALL_OK) {
+        pthread_mutex_lock(&r->mu);
+        unlink_flying(r, c);
+        pthread_mutex_unlock(&r->mu);
         return XG_EIO;
-    c->next = r->flying;
-    if (r->flying != NULL)
-        r->flying->prev = c;
-    r->flying = c;
+    }
     return 0;
 }
 
@@ -358,10 +382,20 @@ int xg_rls_call_start(const xg_rls_dest *dest, const char *domain, const xg_rl_d
     int rc = c->send != NULL ? 0 : XG_ENOMEM;
     if (rc == 0) {
         pthread_mutex_lock(&r->mu);
-        rc = r->stopping ? XG_EAGAIN : begin(r, c, dest, timeout_ms);
+        if (r->stopping)
+            rc = XG_EAGAIN;
+        else if ((c->chan = xg_rls_chans_get(&r->chans, dest, now_s())) == NULL)
+            rc = XG_ENOMEM;
         pthread_mutex_unlock(&r->mu);
     }
+    if (rc == 0)
+        rc = begin(r, c, timeout_ms);
     if (rc != 0) {
+        if (c->chan != NULL) {
+            pthread_mutex_lock(&r->mu);
+            xg_rls_chans_put(c->chan);
+            pthread_mutex_unlock(&r->mu);
+        }
         call_free(c);
         return rc;
     }
@@ -386,6 +420,7 @@ int xg_rls_start(void)
         return XG_ENOMEM;
     grpc_init();
     pthread_mutex_init(&r->mu, NULL);
+    xg_rls_chans_init(&r->chans, make_channel, close_channel);
     r->cq = grpc_completion_queue_create_for_next(NULL);
     int rc = pthread_create(&r->thread, NULL, run, r);
     if (rc != 0) {
@@ -413,13 +448,32 @@ void xg_rls_stop(void)
     grpc_completion_queue_shutdown(r->cq); /* the thread drains the cancelled calls first */
     pthread_join(r->thread, NULL);
     grpc_completion_queue_destroy(r->cq);
-    while (r->chans != NULL) {
-        rls_chan *c = r->chans;
-        r->chans = c->next;
-        chan_free(c);
-    }
+    xg_rls_chans_dispose(&r->chans);
     pthread_mutex_destroy(&r->mu);
     free(r);
     the_rls = NULL;
     grpc_shutdown();
+}
+
+bool xg_rls_warn_due(bool uri, const char *key, uint32_t *suppressed)
+{
+    xg_rls *r = the_rls;
+    *suppressed = 0;
+    if (r == NULL)
+        return true;
+    uint64_t h = uri ? 0x9e3779b97f4a7c15ull : 0xcbf29ce484222325ull; /* FNV-1a, the kind as the basis */
+    for (const char *p = key; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    double now = now_s();
+    pthread_mutex_lock(&r->mu);
+    warn_slot *w = &r->warn[h % WARN_SLOTS];
+    bool due = w->hash != h || w->last == 0 || now - w->last >= XG_RLS_WARN_EVERY_S;
+    if (due) {
+        *suppressed = w->hash == h ? w->suppressed : 0;
+        *w = (warn_slot){.hash = h, .last = now};
+    } else {
+        w->suppressed++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return due;
 }

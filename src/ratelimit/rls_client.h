@@ -2,9 +2,9 @@
  * over the gRPC C core, asynchronous from the worker's point of view.
  *
  * One process-wide client (xg_rls_start / xg_rls_stop, from main) owns a
- * completion queue, the thread that drains it, and the gRPC channels, one
- * per service (a cluster's current hosts, or a target URI), rebuilt when a
- * cluster's hosts change. A worker starts a call (non-blocking: the request
+ * completion queue, the thread that drains it, and the gRPC channels (one
+ * per distinct destination, see rls_chans.h; idle ones retired by that
+ * thread). A worker starts a call (non-blocking: the request
  * is encoded on the worker, the gRPC core sends it); the completion thread
  * decodes the answer and posts it to the loop of the worker that started
  * the call, where the callback runs. The call's memory belongs to the
@@ -18,6 +18,7 @@
 #include "envoy/service/ratelimit/v3/rls.pb-c.h"
 #include "event/loop.h"
 #include "ratelimit/descriptor.h"
+#include "ratelimit/rls_chans.h"
 
 typedef Envoy__Service__Ratelimit__V3__RateLimitResponse xg_rls_response;
 
@@ -38,17 +39,6 @@ typedef void (*xg_rls_cb)(void *arg, const xg_rls_result *r);
 
 typedef struct xg_rls_call xg_rls_call;
 
-/* Where one call goes: a channel target ("ipv4:127.0.0.1:81,127.0.0.1:82")
- * cached under key (the cluster name, or the URI), with the :authority to
- * send. A key seen with another target gets a new channel (the old one is
- * closed; its calls in flight finish). Channels live until xg_rls_stop, also
- * for a cluster that left the configuration. */
-typedef struct xg_rls_dest {
-    const char *key;
-    const char *target;
-    const char *authority; /* NULL: the gRPC core's default (from the target) */
-} xg_rls_dest;
-
 /* Main thread, before the workers take traffic: starts the process-wide
  * client and its completion thread. 0, XG_ENOMEM or a negative errno. */
 int xg_rls_start(void);
@@ -67,5 +57,12 @@ int xg_rls_call_start(const xg_rls_dest *dest, const char *domain, const xg_rl_d
 /* Worker thread, the one that started c, before its callback ran: cb will
  * not run; the client frees c when the gRPC core is done with it. */
 void xg_rls_call_cancel(xg_rls_call *c);
+
+/* Any thread: whether a warning about the service (uri, key) should be
+ * logged now: true at most once per XG_RLS_WARN_EVERY_S per service, so that
+ * a broken service shows in the log without a line per request; *suppressed
+ * gets how many were held back since the last one. True without a client. */
+#define XG_RLS_WARN_EVERY_S 10.0
+bool xg_rls_warn_due(bool uri, const char *key, uint32_t *suppressed);
 
 #endif

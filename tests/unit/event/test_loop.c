@@ -128,3 +128,58 @@ XG_TEST(dispose_runs_what_is_still_deferred)
     xg_loop_dispose(&l);
     CHECK_EQ_INT(freed, 1);
 }
+
+/* A closure whose task node lives inside the object the closure frees (the
+ * rate limit client's answer): the loop must neither free nor touch the
+ * node once the callback ran (ASan reports either). */
+typedef struct carrier {
+    xg_loop_task task;
+    int *ran;
+} carrier;
+
+static void free_carrier(void *arg)
+{
+    carrier *c = arg;
+    (*c->ran)++;
+    free(c);
+}
+
+typedef struct task_poster {
+    xg_loop *loop;
+    int ran;
+    int refused;
+} task_poster;
+
+static void *post_tasks_then_stop(void *arg)
+{
+    task_poster *p = arg;
+    for (int i = 0; i < 200; i++) {
+        carrier *c = malloc(sizeof(*c));
+        c->ran = &p->ran;
+        if (xg_loop_post_task(p->loop, &c->task, free_carrier, c) != 0) {
+            p->refused++;
+            free(c);
+        }
+    }
+    xg_loop_stop(p->loop);
+    return NULL;
+}
+
+XG_TEST(caller_owned_tasks_run_once_and_are_left_to_the_callback)
+{
+    xg_loop l;
+    pthread_t t;
+    if (!CHECK_EQ_INT(xg_loop_init(&l, 0), 0))
+        return;
+    task_poster p = {.loop = &l};
+    CHECK_EQ_INT(pthread_create(&t, NULL, post_tasks_then_stop, &p), 0);
+    xg_loop_run(&l);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(p.refused, 0);
+    CHECK_EQ_INT(p.ran, 200);
+    /* The loop has finished: refused, and the node is the caller's again. */
+    carrier late = {.ran = &p.ran};
+    CHECK_EQ_INT(xg_loop_post_task(&l, &late.task, free_carrier, &late), XG_EAGAIN);
+    xg_loop_dispose(&l);
+    CHECK_EQ_INT(p.ran, 200);
+}
