@@ -10,8 +10,11 @@ stage without rate limits makes no call; a per-route domain; a client that
 goes away while the check is in flight, and SIGTERM with checks in flight;
 gRPC requests (UNAVAILABLE / RESOURCE_EXHAUSTED); a service answering
 nonsense (a Python fake); google_grpc.target_uri; an EDS move of the
-service's endpoint; concurrent requests over both workers. The snapshot is
-built here."""
+service's endpoint; concurrent requests over both workers; filters that
+reach one service in different ways (with and without an :authority, a
+target_uri spelled like a cluster name) do not break each other's calls;
+headers a service may not set; a failing service shows in the log as a
+rate-limited warning. The snapshot is built here."""
 import os
 import socket
 import subprocess
@@ -42,6 +45,20 @@ LIMITS = [
      "response_headers_to_add": [{"key": "x-rl-stub", "value": "yes"}],
      "request_headers_to_add": [{"key": "x-rl-upstream", "value": "tagged"}],
      "descriptors": [{"key": "user", "rate_limit": {"unit": "day", "requests_per_unit": 1}}]},
+    # names a service may not set are dropped; the rest goes through
+    {"domain": "hdrs",
+     "request_headers_to_add": [{"key": "X-RL-Case", "value": "Mixed"}, {"key": "host", "value": "evil.example"},
+                                {"key": "transfer-encoding", "value": "chunked"},
+                                {"key": "content-length", "value": "7"}, {"key": "connection", "value": "close"},
+                                {"key": "te", "value": "gzip"}, {"key": "x-rl-ok", "value": "yes"}],
+     "response_headers_to_add": [{"key": "x-rl-resp", "value": "yes"}, {"key": "content-length", "value": "1"},
+                                 {"key": "transfer-encoding", "value": "chunked"},
+                                 {"key": "upgrade", "value": "h2c"}, {"key": "keep-alive", "value": "1"}],
+     "descriptors": [{"key": "generic_key", "rate_limit": {"unit": "day", "requests_per_unit": 1000000}}]},
+    # more headers than the connection manager allows on a request (max_headers_count 100): a service error
+    {"domain": "toomany",
+     "response_headers_to_add": [{"key": "x-n%d" % i, "value": "v"} for i in range(101)],
+     "descriptors": [{"key": "generic_key", "rate_limit": {"unit": "day", "requests_per_unit": 1000000}}]},
     {"domain": "slow", "test_delay_ms": 1500,
      "descriptors": [{"key": "generic_key", "rate_limit": {"unit": "day", "requests_per_unit": 1000000}}]},
 ]
@@ -124,7 +141,9 @@ class World:
         self.ports = {k: harness.free_port() for k in ("main", "deny_dead", "allow_dead", "no_cluster",
                                                         "slow_allow", "slow_deny", "slow_long", "exhausted",
                                                         "garbage", "unknown", "uri", "eds", "internal",
-                                                        "internal_trusted", "external_trusted")}
+                                                        "internal_trusted", "external_trusted", "slow_plain",
+                                                        "slow_auth", "slow_named", "slow_uri", "hdrs",
+                                                        "toomany")}
         fakes = {}
         if have_grpc():
             script = os.path.join(self.tmp, "fake_rls.py")
@@ -193,8 +212,29 @@ class World:
                      [route("/", zero)]),
             listener("external_trusted", p["external_trusted"], {"domain": "main", "request_type": "external"},
                      [route("/", zero)]),
+            # one service reached four ways; each check is held 1.5 s by the service
+            listener("slow_plain", p["slow_plain"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True},
+                     [route("/", [{"actions": [gkey("x")]}])]),
+            listener("slow_auth", p["slow_auth"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True,
+                                                   "rate_limit_service": {
+                                                       "transport_api_version": "V3", "grpc_service": {"envoy_grpc": {
+                                                           "cluster_name": "rls", "authority": "rls.example"}}}},
+                     [route("/", [{"actions": [gkey("x")]}])]),
+            listener("slow_named", p["slow_named"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True,
+                                                     "rate_limit_service": service("127.0.0.1:%d" % stub_port)},
+                     [route("/", [{"actions": [gkey("x")]}])]),
+            listener("slow_uri", p["slow_uri"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True,
+                                                 "rate_limit_service": {
+                                                     "transport_api_version": "V3", "grpc_service": {"google_grpc": {
+                                                         "target_uri": "127.0.0.1:%d" % stub_port,
+                                                         "stat_prefix": "rls"}}}},
+                     [route("/", [{"actions": [gkey("x")]}])]),
+            listener("hdrs", p["hdrs"], {"domain": "hdrs"}, [route("/", [{"actions": [gkey("x")]}])]),
+            listener("toomany", p["toomany"], {"domain": "toomany", "failure_mode_deny": True},
+                     [route("/", [{"actions": [gkey("x")]}])]),
             cluster("up", self.up),
             cluster("rls", stub_port, h2=True),
+            cluster("127.0.0.1:%d" % stub_port, stub_port, h2=True),
             cluster("rls_dead", harness.free_port(), h2=True),
         ]
         for mode, port in fakes.items():
@@ -431,3 +471,62 @@ def test_request_type(world):
     assert world.get("internal", "/")[0] == 200  # an external request: no call
     assert world.get("internal_trusted", "/")[0] == 429  # internal: checked
     assert world.get("external_trusted", "/")[0] == 200  # internal, the filter wants external ones
+
+
+def test_one_service_reached_in_different_ways_keeps_calls_alive(world):
+    """Checks in flight through one filter survive checks through filters that
+    reach the same service with another :authority, or through a target_uri
+    spelled like a cluster name: each keeps its own channel (closing a channel
+    fails its calls, here a 500 with failure_mode_deny)."""
+    results = {}
+
+    def one(name):
+        results[name] = world.get(name, "/")[0]
+
+    threads = []
+    for name in ("slow_plain", "slow_auth", "slow_named", "slow_uri", "slow_plain", "slow_auth"):
+        t = threading.Thread(target=one, args=(name,))
+        t.start()
+        threads.append(t)
+        time.sleep(0.15)  # each starts while the ones before are held by the service
+    for t in threads:
+        t.join()
+    assert results == {"slow_plain": 200, "slow_auth": 200, "slow_named": 200, "slow_uri": 200}
+
+
+def test_service_headers_a_service_may_not_set(world):
+    status, headers, body, _ = world.get("hdrs", "/")
+    assert status == 200, body
+    got = echo(body)
+    assert header_values(got, "x-rl-ok") == ["yes"]
+    assert header_values(got, "x-rl-case") == ["Mixed"]
+    assert header_values(got, "host") == ["127.0.0.1:%d" % world.ports["hdrs"]]
+    assert header_values(got, "transfer-encoding") == []
+    assert header_values(got, "te") == []
+    assert header_values(got, "connection") == []
+    assert hv(headers, "x-rl-resp") == ["yes"]
+    assert hv(headers, "upgrade") == [] and hv(headers, "keep-alive") == []
+    assert hv(headers, "transfer-encoding") == []
+    assert hv(headers, "content-length") == [str(len(body))]
+
+
+def test_too_many_service_headers_is_a_service_error(world):
+    status, headers, _, _ = world.get("toomany", "/")
+    assert status == 500  # failure_mode_deny: status_on_error
+    assert hv(headers, "x-n0") == []
+
+
+def test_failing_service_is_a_rate_limited_warning(world):
+    """An unknown cluster fails open or closed on every request, but the log
+    gets one warning naming it per interval, not one per request."""
+    def warnings():
+        return [line for line in world.gate.proc.stderr().splitlines()
+                if " warn " in line and "nowhere" in line]
+    for _ in range(2):
+        assert world.get("no_cluster", "/")[0] == 503
+    wait_until(lambda: warnings(), 5, "a warning naming the cluster")
+    assert "not configured" in warnings()[0]
+    before = len(warnings())
+    for _ in range(20):
+        assert world.get("no_cluster", "/")[0] == 503
+    assert len(warnings()) - before <= 1
