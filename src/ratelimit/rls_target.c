@@ -1,7 +1,7 @@
 /* A cluster's hosts as a gRPC channel target for the rate limit client
  * (rls_target.h). The gRPC core balances over them (round_robin); the
- * client keeps one channel per cluster and makes a new one when this
- * string changes. */
+ * client keeps a channel per distinct string (rls_chans.h), so a host set
+ * that changes gets a new one and the old one retires once idle. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
