@@ -21,6 +21,10 @@ import subprocess
 import threading
 import time
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
 import pytest
 import yaml
 
@@ -59,6 +63,8 @@ LIMITS = [
     {"domain": "toomany",
      "response_headers_to_add": [{"key": "x-n%d" % i, "value": "v"} for i in range(101)],
      "descriptors": [{"key": "generic_key", "rate_limit": {"unit": "day", "requests_per_unit": 1000000}}]},
+    {"domain": "slowzero", "test_delay_ms": 1000,
+     "descriptors": [{"key": "generic_key", "rate_limit": {"unit": "day", "requests_per_unit": 0}}]},
     {"domain": "slow", "test_delay_ms": 1500,
      "descriptors": [{"key": "generic_key", "rate_limit": {"unit": "day", "requests_per_unit": 1000000}}]},
 ]
@@ -143,7 +149,7 @@ class World:
                                                         "garbage", "unknown", "uri", "eds", "internal",
                                                         "internal_trusted", "external_trusted", "slow_plain",
                                                         "slow_auth", "slow_named", "slow_uri", "hdrs",
-                                                        "toomany")}
+                                                        "toomany", "late")}
         fakes = {}
         if have_grpc():
             script = os.path.join(self.tmp, "fake_rls.py")
@@ -232,6 +238,9 @@ class World:
             listener("hdrs", p["hdrs"], {"domain": "hdrs"}, [route("/", [{"actions": [gkey("x")]}])]),
             listener("toomany", p["toomany"], {"domain": "toomany", "failure_mode_deny": True},
                      [route("/", [{"actions": [gkey("x")]}])]),
+            # the connection manager answers 408 at 0.3 s; the service's OVER_LIMIT comes at 1 s
+            listener("late", p["late"], {"domain": "slowzero", "timeout": "5s"},
+                     [route("/", [{"actions": [gkey("x")]}])], hcm_extra={"request_timeout": "0.3s"}),
             cluster("up", self.up),
             cluster("rls", stub_port, h2=True),
             cluster("127.0.0.1:%d" % stub_port, stub_port, h2=True),
@@ -530,3 +539,52 @@ def test_failing_service_is_a_rate_limited_warning(world):
     for _ in range(20):
         assert world.get("no_cluster", "/")[0] == 503
     assert len(warnings()) - before <= 1
+
+
+def test_answer_after_the_response_started_is_ignored(world):
+    """HTTP/2, the request body never comes: the connection manager's request
+    timeout answers 408 while the check is in flight, and the client's zero
+    window holds that reply's body. The service's OVER_LIMIT arriving later
+    must not reset the reply on its way: once the window opens the client
+    gets the 408 whole."""
+    sock = socket.create_connection(("127.0.0.1", world.ports["late"]), timeout=10)
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    c.initiate_connection()
+    c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    c.send_headers(1, [(":method", "POST"), (":scheme", "http"), (":authority", "t"), (":path", "/")])
+    sock.sendall(c.data_to_send())
+    status, body, ended, reset = None, b"", False, None
+
+    def pump(until):
+        nonlocal status, body, ended, reset
+        while time.monotonic() < until and not ended and reset is None:
+            sock.settimeout(max(0.01, until - time.monotonic()))
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                break
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    status = dict(ev.headers)[":status"]
+                elif isinstance(ev, h2.events.DataReceived):
+                    body += ev.data
+                    c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    ended = True
+                elif isinstance(ev, h2.events.StreamReset):
+                    reset = ev.error_code
+            sock.sendall(c.data_to_send())
+
+    try:
+        pump(time.monotonic() + 2.0)  # past the 408 (0.3 s) and the service's answer (1 s)
+        assert status == "408" and reset is None and not ended, (status, reset, ended)
+        c.increment_flow_control_window(65535, stream_id=1)
+        sock.sendall(c.data_to_send())
+        pump(time.monotonic() + 5.0)
+        assert reset is None, reset
+        assert ended
+        assert body == b"request timeout"
+    finally:
+        sock.close()
