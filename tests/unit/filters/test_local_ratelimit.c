@@ -117,7 +117,7 @@ XG_TEST(per_connection_buckets_are_pruned)
         l.id = xg_tbucket_hash(key);
         CHECK(conn_bucket_for(&cb, &l, now) != NULL);
         CHECK(conn_bucket_for(&cb, &keep, now) != NULL); /* the live limit is used on */
-        xg_tbucket_unref(l.shared); /* that generation is gone */
+        xg_tbucket_unref(l.shared);                      /* that generation is gone */
     }
     CHECK(cb.n <= 2 * PRUNE_AT);
     CHECK(cb.cap <= 2 * PRUNE_AT);

@@ -59,7 +59,7 @@ XG_TEST(a_very_long_idle_refills)
     CHECK_EQ_INT(xg_tb_tokens(&st, &p, t), 2);
     CHECK_EQ_INT(drain(&st, &p, t), 2);
     CHECK_EQ_INT(drain(&st, &p, t + 49 * MS), 0);
-    CHECK_EQ_INT(drain(&st, &p, t + 50 * MS), 1); /* and fills on as before */
+    CHECK_EQ_INT(drain(&st, &p, t + 50 * MS), 1);  /* and fills on as before */
     t += ((1ull << 32) - 65) * p.fill_interval_ns; /* the longest idle short of the window */
     CHECK_EQ_INT(drain(&st, &p, t), 2);
     /* a thread 64 intervals behind is still "behind": no fill */
