@@ -68,11 +68,15 @@ def is_map(idx, field):
     return kind == "message" and m.options.map_entry
 
 
-def compare_message(name, ours, theirs, our_idx, their_idx, errors):
+def compare_message(name, ours, theirs, our_idx, their_idx, errors, newer):
     by_number = {f.number: f for f in theirs.field}
     for f in ours.field:
         where = "%s.%s (field %d)" % (name[1:], f.name, f.number)
         t = by_number.get(f.number)
+        if "%s.%s" % (name[1:], f.name) in newer:
+            if t is not None:
+                errors.append("%s: listed in newer_than_pin.txt but the pinned protos have it" % where)
+            continue
         if t is None:
             errors.append("%s: no field with this number in Envoy's %s" % (where, name[1:]))
             continue
@@ -107,8 +111,20 @@ def compare_enum(name, ours, theirs, errors):
             errors.append("%s.%s = %d, Envoy has %d" % (name[1:], v.name, v.number, by_name[v.name]))
 
 
+def newer_than_pin():
+    """Names listed in newer_than_pin.txt (see there)."""
+    names = set()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "newer_than_pin.txt")) as fh:
+        for line in fh:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                names.add(line)
+    return names
+
+
 def main():
     proto_dir, official = sys.argv[1], sys.argv[2]
+    newer = newer_than_pin()
     files = proto_files(proto_dir)
     with tempfile.TemporaryDirectory() as tmp:
         ours = compile_set([proto_dir, WKT_INCLUDE], files, os.path.join(tmp, "ours.pb"))
@@ -120,6 +136,10 @@ def main():
         if name.startswith(".google.protobuf."):
             continue
         other = their_idx.get(name)
+        if name[1:] in newer:
+            if other is not None:
+                errors.append("%s: listed in newer_than_pin.txt but the pinned protos have it" % name[1:])
+            continue
         if other is None:
             errors.append("%s: Envoy has no %s of this name" % (name[1:], kind))
             continue
@@ -128,7 +148,7 @@ def main():
             continue
         checked += 1
         if kind == "message":
-            compare_message(name, proto, other[1], our_idx, their_idx, errors)
+            compare_message(name, proto, other[1], our_idx, their_idx, errors, newer)
         else:
             compare_enum(name, proto, other[1], errors)
     for e in errors:

@@ -348,13 +348,24 @@ def corpus_coverage(official):
     return messages, fields
 
 
+def check_descriptors_newer():
+    sys.path.insert(0, HERE)
+    try:
+        import check_descriptors
+    finally:
+        sys.path.pop(0)
+    return check_descriptors.newer_than_pin()
+
+
 def test_corpus_covers_every_field(official, ours):
     """Every message and every field of proto/ crosses the wire, set to a
     non-default value, in at least one corpus case. When proto/ grows, add
     cases (corpus/components.yaml takes any message type)."""
     seen_msgs, seen_fields = corpus_coverage(official)
-    no_msgs = sorted(m for m in ours if m not in seen_msgs)
-    no_fields = sorted("%s.%s" % (m, f) for m, fs in ours.items() for f in fs if "%s.%s" % (m, f) not in seen_fields)
+    newer = check_descriptors_newer()  # Envoy's descriptors cannot carry these (newer_than_pin.txt)
+    no_msgs = sorted(m for m in ours if m not in seen_msgs and m not in newer)
+    no_fields = sorted("%s.%s" % (m, f) for m, fs in ours.items() for f in fs
+                       if "%s.%s" % (m, f) not in seen_fields and m not in newer and "%s.%s" % (m, f) not in newer)
     assert not no_msgs and not no_fields, "not in the corpus:\n  messages: %s\n  fields: %s" % (
         "\n    ".join([""] + no_msgs), "\n    ".join([""] + no_fields))
 
