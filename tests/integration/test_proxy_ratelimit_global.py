@@ -147,8 +147,8 @@ class World:
         self.ports = {k: harness.free_port() for k in ("main", "deny_dead", "allow_dead", "no_cluster",
                                                         "slow_allow", "slow_deny", "slow_long", "exhausted",
                                                         "garbage", "unknown", "uri", "eds", "internal",
-                                                        "internal_trusted", "external_trusted", "slow_plain",
-                                                        "slow_auth", "slow_named", "slow_uri", "hdrs",
+                                                        "internal_trusted", "external_trusted", "via_plain",
+                                                        "via_auth", "via_named", "via_uri", "hdrs",
                                                         "toomany", "late")}
         fakes = {}
         if have_grpc():
@@ -218,23 +218,23 @@ class World:
                      [route("/", zero)]),
             listener("external_trusted", p["external_trusted"], {"domain": "main", "request_type": "external"},
                      [route("/", zero)]),
-            # one service reached four ways; each check is held 1.5 s by the service
-            listener("slow_plain", p["slow_plain"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True},
-                     [route("/", [{"actions": [gkey("x")]}])]),
-            listener("slow_auth", p["slow_auth"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True,
+            # one service reached four ways
+            listener("via_plain", p["via_plain"], {"domain": "main", "timeout": "5s", "failure_mode_deny": True},
+                     [route("/", [{"actions": [gkey("free")]}])]),
+            listener("via_auth", p["via_auth"], {"domain": "main", "timeout": "5s", "failure_mode_deny": True,
                                                    "rate_limit_service": {
                                                        "transport_api_version": "V3", "grpc_service": {"envoy_grpc": {
                                                            "cluster_name": "rls", "authority": "rls.example"}}}},
-                     [route("/", [{"actions": [gkey("x")]}])]),
-            listener("slow_named", p["slow_named"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True,
+                     [route("/", [{"actions": [gkey("free")]}])]),
+            listener("via_named", p["via_named"], {"domain": "main", "timeout": "5s", "failure_mode_deny": True,
                                                      "rate_limit_service": service("127.0.0.1:%d" % stub_port)},
-                     [route("/", [{"actions": [gkey("x")]}])]),
-            listener("slow_uri", p["slow_uri"], {"domain": "slow", "timeout": "5s", "failure_mode_deny": True,
+                     [route("/", [{"actions": [gkey("free")]}])]),
+            listener("via_uri", p["via_uri"], {"domain": "main", "timeout": "5s", "failure_mode_deny": True,
                                                  "rate_limit_service": {
                                                      "transport_api_version": "V3", "grpc_service": {"google_grpc": {
                                                          "target_uri": "127.0.0.1:%d" % stub_port,
                                                          "stat_prefix": "rls"}}}},
-                     [route("/", [{"actions": [gkey("x")]}])]),
+                     [route("/", [{"actions": [gkey("free")]}])]),
             listener("hdrs", p["hdrs"], {"domain": "hdrs"}, [route("/", [{"actions": [gkey("x")]}])]),
             listener("toomany", p["toomany"], {"domain": "toomany", "failure_mode_deny": True},
                      [route("/", [{"actions": [gkey("x")]}])]),
@@ -483,24 +483,27 @@ def test_request_type(world):
 
 
 def test_one_service_reached_in_different_ways_keeps_calls_alive(world):
-    """Checks in flight through one filter survive checks through filters that
-    reach the same service with another :authority, or through a target_uri
-    spelled like a cluster name: each keeps its own channel (closing a channel
-    fails its calls, here a 500 with failure_mode_deny)."""
-    results = {}
+    """Checks through filters that reach one service with and without an
+    :authority, and through a target_uri spelled like a cluster name, all at
+    once: each way keeps its own channel. (Closing a channel whenever another
+    way was asked for failed the calls still waiting on it, here 500s with
+    failure_mode_deny.)"""
+    names = ("via_plain", "via_auth", "via_named", "via_uri")
+    results = []
 
     def one(name):
-        results[name] = world.get(name, "/")[0]
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                              "http://127.0.0.1:%d/" % world.ports[name]], capture_output=True, timeout=30)
+        results.append((name, out.stdout.decode()))
 
-    threads = []
-    for name in ("slow_plain", "slow_auth", "slow_named", "slow_uri", "slow_plain", "slow_auth"):
-        t = threading.Thread(target=one, args=(name,))
-        t.start()
-        threads.append(t)
-        time.sleep(0.15)  # each starts while the ones before are held by the service
-    for t in threads:
-        t.join()
-    assert results == {"slow_plain": 200, "slow_auth": 200, "slow_named": 200, "slow_uri": 200}
+    for _ in range(6):
+        threads = [threading.Thread(target=one, args=(names[i % 4],)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [r for r in results if r[1] != "200"] == []
+    assert len(results) == 72
 
 
 def test_service_headers_a_service_may_not_set(world):
