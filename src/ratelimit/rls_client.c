@@ -381,10 +381,11 @@ int xg_rls_call_start(const xg_rls_dest *dest, const char *domain, const xg_rl_d
     c->send = encode(domain, d);
     int rc = c->send != NULL ? 0 : XG_ENOMEM;
     if (rc == 0) {
+        double now = now_s();
         pthread_mutex_lock(&r->mu);
         if (r->stopping)
             rc = XG_EAGAIN;
-        else if ((c->chan = xg_rls_chans_get(&r->chans, dest, now_s())) == NULL)
+        else if ((c->chan = xg_rls_chans_get(&r->chans, dest, now)) == NULL)
             rc = XG_ENOMEM;
         pthread_mutex_unlock(&r->mu);
     }
