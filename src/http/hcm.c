@@ -1,7 +1,8 @@
 /* The downstream side of the HTTP connection manager: one xg_hconn per
  * connection. Chooses the codec, moves bytes between the connection and the
  * codec (reads fed as they come, codec output written with writev straight
- * from the codec's buffers), turns codec events into stream events, and
+ * from the codec's buffers, once per loop pass for whatever the pass
+ * produced), turns codec events into stream events, and
  * runs the connection's timers (idle_timeout, max_connection_duration,
  * drain_timeout) through the conn's one owner deadline. */
 #include <stdlib.h>
@@ -243,7 +244,9 @@ static void settle(xg_hconn *hc)
     arm_deadline(hc);
 }
 
-void xg__hconn_pump(xg_hconn *hc)
+/* The pump proper: the connection's own callbacks run it at their end; all
+ * other work reaches it through the kick. */
+static void pump_now(xg_hconn *hc)
 {
     if (hc->in_codec) {
         hc->again = true;
@@ -262,11 +265,43 @@ void xg__hconn_pump(xg_hconn *hc)
     settle(hc);
 }
 
+/* The kick: a response head and its body, the frames of the HTTP/2 streams
+ * whose upstream answers arrived in the same pass, go out in one write. At
+ * the lowest priority only other kicks (these and the upstream
+ * connections') can still be pending, and each owner clears its own before
+ * it is freed. */
+static void on_kick(struct ev_loop *ev, ev_check *w, int revents)
+{
+    xg_hconn *hc = w->data;
+    pump_now(hc);
+    /* Frees the pump deferred (a write that killed the conn, a close) run
+     * in this round too: a kick fed from the loop's own deferred frees runs
+     * after them, before the loop polls, and the restarted reap would
+     * otherwise wait for the next wake-up. Nothing but kicks is left to run
+     * in this pass, so this is still its end. */
+    xg_loop *l = hc->loop;
+    if (l->deferred != NULL && ev_is_active(&l->reap) && !ev_is_pending(&l->reap))
+        ev_feed_event(ev, &l->reap, EV_PREPARE);
+}
+
+void xg__hconn_pump(xg_hconn *hc)
+{
+    if (hc->in_codec) {
+        hc->again = true;
+        return;
+    }
+    if (hc->conn == NULL || hc->freed)
+        return;
+    if (!ev_is_pending(&hc->kick))
+        ev_feed_event(hc->loop->ev, &hc->kick, EV_CUSTOM);
+}
+
 /* --- connection life --- */
 
 static void hconn_free(xg_deferred *d)
 {
     xg_hconn *hc = (xg_hconn *)((char *)d - offsetof(xg_hconn, deferred));
+    ev_clear_pending(hc->loop->ev, &hc->kick); /* asked for before the connection ended */
     xg_codec_free(hc->codec);
     xg__conn_states_free(hc->fstate);
     free(hc);
@@ -279,6 +314,7 @@ static void release(xg_hconn *hc, uint32_t flags, const char *details)
         xg__stream_abort(hc->streams, flags, details);
     if (!hc->freed) {
         hc->freed = true;
+        ev_clear_pending(hc->loop->ev, &hc->kick);
         xg_loop_defer(hc->loop, &hc->deferred, hconn_free);
     }
 }
@@ -345,14 +381,14 @@ static void goaway_final(xg_hconn *hc)
 
 static void on_read(xg_conn *c, void *owner, size_t n)
 {
-    xg__hconn_pump(owner);
+    pump_now(owner);
 }
 
 static void on_writable(xg_conn *c, void *owner)
 {
     xg_hconn *hc = owner;
     hc->wait_write = false;
-    xg__hconn_pump(hc);
+    pump_now(hc);
 }
 
 static void on_close(xg_conn *c, void *owner, xg_conn_reason r)
@@ -390,7 +426,7 @@ static void on_deadline(xg_conn *c, void *owner)
         xg_log_debug("downstream connection idle for %.1f s: closing", hc->cfg->idle_timeout_ms / 1000.0);
         goaway_final(hc);
     }
-    xg__hconn_pump(hc);
+    pump_now(hc);
 }
 
 static const xg_conn_cbs conn_cbs = {
@@ -414,6 +450,9 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
     hc->cfg = chain->hcm;
     hc->wrt = xg_worker_rt_self();
     hc->loop = c->loop;
+    ev_check_init(&hc->kick, on_kick);
+    ev_set_priority(&hc->kick, EV_MINPRI);
+    hc->kick.data = hc;
     hc->tls = xg_conn_is_tls(c);
     hc->peer_cert = hc->tls ? -1 : 0;
     memcpy(&hc->peer, &c->peer, sizeof(hc->peer));

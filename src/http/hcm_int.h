@@ -56,12 +56,19 @@ typedef struct xg_hconn {
     bool freed;       /* free scheduled */
     xg_conn_state *fstate; /* filters' per-connection state (conn_state.h), freed with the hconn */
     xg_deferred deferred;
+    /* The batched pump: never started, fed (ev_feed_event) when work outside
+     * the connection's own callbacks (an upstream read, a timer, a filter
+     * resuming) leaves output. Its priority is the lowest, so it runs after
+     * every other event of the loop pass: everything the pass produced for
+     * this connection goes out in one write. */
+    ev_check kick;
 } xg_hconn;
 
 /* hcm.c */
-/* Writes what the codec has, feeds what the conn has, settles the
- * connection (close when done); safe from anywhere (deferred while inside
- * the codec). */
+/* Asks for the pump (write what the codec has, feed what the conn has,
+ * settle the connection: close when done) later in this loop pass, once:
+ * after the other events of the pass, so the output of all of them shares
+ * one write. Inside the codec: once it returns. Safe from anywhere. */
 void xg__hconn_pump(xg_hconn *hc);
 /* A stream finished its life (codec done and teardown complete): unlink it;
  * it is freed at the end of the pass. */

@@ -5,8 +5,10 @@
  * and send back-pressure applies), input is fed as far as the codec takes it
  * (a full response window stops reading). Work the router triggers (sending
  * body, consuming response bytes, cancelling) only marks the connection: the
- * pump runs from the loop, later in the same pass, so no callback ever runs
- * inside a router call and one writev carries everything queued. */
+ * pump runs from the loop, at the end of the same pass (after its other
+ * events), so no callback ever runs inside a router call and one writev
+ * carries everything queued: over HTTP/2, the requests of every downstream
+ * connection read in that pass. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +126,8 @@ static void pump(xg_upconn *uc)
     xg__pool_settle(uc->pool, uc);
 }
 
-/* The kick watcher is never started: ev_feed_event queues it for this pass. */
+/* The kick watcher is never started: ev_feed_event queues it for this pass,
+ * at the lowest priority, so it runs once the pass's other events are done. */
 static void on_kick(struct ev_loop *ev, ev_check *w, int revents)
 {
     pump(w->data);
@@ -369,6 +372,7 @@ xg_upconn *xg__uc_new(xg_pool *p)
     uc->proto = p->proto;
     uc->state = XG_UC_CONNECTING;
     ev_check_init(&uc->kick, on_kick);
+    ev_set_priority(&uc->kick, EV_MINPRI);
     uc->kick.data = uc;
     xg__uc_list_add(&p->connecting, uc);
     p->cx_total++;
