@@ -7,8 +7,15 @@
 
 xg_res *xg_res_new(xg_res_type type, const char *name)
 {
+    return xg_res_new_sized(type, name, 0);
+}
+
+xg_res *xg_res_new_sized(xg_res_type type, const char *name, size_t size_hint)
+{
     xg_arena arena;
     xg_arena_init(&arena, 4096);
+    if (size_hint > 0 && xg_arena_reserve(&arena, size_hint) != 0)
+        return NULL;
     xg_res *r = xg_arena_alloc(&arena, sizeof(*r));
     char *copy = r ? xg_arena_strdup(&arena, name) : NULL;
     if (copy == NULL) {

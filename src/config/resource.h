@@ -45,6 +45,10 @@ typedef struct xg_res {
 
 /* A new resource with one reference and an empty arena; NULL on ENOMEM. */
 xg_res *xg_res_new(xg_res_type type, const char *name);
+/* The same, with the arena's first chunk sized for size_hint bytes (0: the
+ * default 4 KiB chunks): a thousand clusters of about 1 KiB each then take
+ * about 1 KiB each, not 4. What does not fit spills into default chunks. */
+xg_res *xg_res_new_sized(xg_res_type type, const char *name, size_t size_hint);
 void xg_res_ref(xg_res *r);
 /* Drops a reference; the last one frees the resource (any thread). NULL is a no-op. */
 void xg_res_unref(xg_res *r);

@@ -153,24 +153,26 @@ typedef enum xg_path_match_kind {
 /* Tri-state for optional booleans in matchers. */
 typedef enum xg_tristate { XG_UNSET = -1, XG_FALSE = 0, XG_TRUE = 1 } xg_tristate;
 
+/* Field order in the per-route structs keeps padding out: a route table
+ * holds tens of thousands of them. */
 typedef struct xg_route_match {
     xg_path_match_kind kind;
-    bool case_sensitive; /* default true */
+    /* runtime_fraction.default_value as parts per million (runtime_key is not
+     * consulted); 1000000 when not set. */
+    uint32_t fraction_ppm;
     /* PREFIX / EXACT / SEPARATED_PREFIX: the literal, lowercased when
      * !case_sensitive — the key a path index (hash for EXACT, trie for the
      * prefixes) is built from without re-translation. */
     xg_lstr path;
     const xg_regex *regex; /* REGEX */
-    /* runtime_fraction.default_value as parts per million (runtime_key is not
-     * consulted); 1000000 when not set. */
-    uint32_t fraction_ppm;
-    bool has_fraction;
     const xg_header_matcher *headers;
     size_t n_headers;
     const xg_query_matcher *query;
     size_t n_query;
-    bool grpc; /* content-type application/grpc* only */
     xg_tristate tls_presented, tls_validated;
+    bool case_sensitive; /* default true */
+    bool has_fraction;
+    bool grpc; /* content-type application/grpc* only */
 } xg_route_match;
 
 /* --- retry, hash, rate limits --- */
@@ -318,43 +320,44 @@ typedef struct xg_upgrade {
 
 /* RouteAction: forward to a cluster. */
 typedef struct xg_route_forward {
-    xg_cluster_spec_kind cluster_kind;
     const char *cluster;                 /* NAME */
     xg_lstr cluster_header;              /* HEADER: lowercase */
     const xg_weighted_cluster *weighted; /* WEIGHTED: n_weighted entries, total_weight > 0 */
     size_t n_weighted;
     uint64_t total_weight;
-    xg_lstr weighted_random_header;  /* WeightedCluster.header_name, or empty */
-    uint16_t cluster_not_found_code; /* 503 (default), 404 or 500 */
+    xg_lstr weighted_random_header; /* WeightedCluster.header_name, or empty */
 
     const char *prefix_rewrite; /* NULL: none */
     xg_regex_rewrite regex_rewrite;
-    xg_host_rewrite_kind host_rewrite;
     const char *host_rewrite_literal;
     xg_lstr host_rewrite_header;
     xg_regex_rewrite host_rewrite_path_regex;
-    bool append_x_forwarded_host;
 
     uint64_t timeout_ms;      /* default 15000; 0 = no timeout */
     uint64_t idle_timeout_ms; /* XG_MS_UNSET: the HCM's stream_idle_timeout; 0 disables */
     /* The effective retry policy: the route's own, else the virtual host's; NULL: no retries. */
     const xg_retry_policy *retry;
-    bool high_priority; /* priority HIGH */
     xg_rate_limits rate_limits;
-    xg_tristate include_vh_rate_limits;
     const xg_hash_policy *hash_policies;
     size_t n_hash_policies;
     const xg_upgrade *upgrades;
     size_t n_upgrades;
-    /* RouteAction.max_stream_duration is set (even empty): Envoy's "new"
-     * timeouts, under which max_grpc_timeout and grpc_timeout_offset are
-     * ignored (router/route_timeout.h). */
-    bool has_max_stream_duration;
     uint64_t max_stream_duration_ms;     /* XG_MS_UNSET: not set */
     uint64_t grpc_timeout_header_max_ms; /* XG_MS_UNSET: not set; 0: no cap */
     uint64_t grpc_timeout_header_offset_ms;
     uint64_t max_grpc_timeout_ms;    /* deprecated field; XG_MS_UNSET: not set */
     uint64_t grpc_timeout_offset_ms; /* deprecated field; 0 when not set */
+
+    xg_cluster_spec_kind cluster_kind;
+    xg_host_rewrite_kind host_rewrite;
+    xg_tristate include_vh_rate_limits;
+    uint16_t cluster_not_found_code; /* 503 (default), 404 or 500 */
+    bool append_x_forwarded_host;
+    bool high_priority; /* priority HIGH */
+    /* RouteAction.max_stream_duration is set (even empty): Envoy's "new"
+     * timeouts, under which max_grpc_timeout and grpc_timeout_offset are
+     * ignored (router/route_timeout.h). */
+    bool has_max_stream_duration;
 } xg_route_forward;
 
 typedef enum xg_redirect_path_kind {
@@ -391,8 +394,8 @@ typedef struct xg_route {
     const char *name;        /* "" when not set */
     const char *stat_prefix; /* "" when not set */
     uint32_t index;          /* position in its virtual host */
-    xg_route_match match;
     xg_route_action_kind action;
+    xg_route_match match;
     union {
         xg_route_forward forward;
         xg_redirect redirect;

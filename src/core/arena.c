@@ -1,4 +1,5 @@
 /* Bump allocator over a list of malloc'd chunks. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,14 @@
 
 #define ARENA_ALIGN 16
 
+/* Aligned objects are bumped up from the front, strings (which need no
+ * alignment) down from the back: a route table's many short names then cost
+ * their length plus the NUL, not 16 bytes each. */
 struct xg_arena_chunk {
     xg_arena_chunk *next;
     size_t size; /* usable bytes in data */
-    size_t off;  /* first free byte */
+    size_t off;  /* first free byte from the front */
+    size_t end;  /* one past the last free byte: strings live in [end, size) */
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
@@ -59,24 +64,36 @@ void xg_arena_reset(xg_arena *a)
     }
     if (keep != NULL) {
         keep->off = 0;
+        keep->end = keep->size;
         keep->next = NULL;
     }
     a->head = keep;
     a->used = 0;
 }
 
-static xg_arena_chunk *chunk_new(xg_arena *a, size_t need)
+static size_t chunk_free(const xg_arena_chunk *c)
 {
-    size_t size = need > a->chunk_size ? need : a->chunk_size;
-    if (size > SIZE_MAX - sizeof(xg_arena_chunk))
+    return c->end - c->off;
+}
+
+/* A chunk of max(need, the default size) bytes, rounded up to the
+ * alignment so the front stays aligned whatever the strings took. exact
+ * (xg_arena_reserve): need bytes, smaller than the default if so asked,
+ * and it becomes the newest chunk even when bigger. */
+static xg_arena_chunk *chunk_new(xg_arena *a, size_t need, bool exact)
+{
+    size_t size = (exact || need > a->chunk_size) ? need : a->chunk_size;
+    if (size > SIZE_MAX - sizeof(xg_arena_chunk) - ARENA_ALIGN)
         return NULL;
+    size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     xg_arena_chunk *c = malloc(sizeof(*c) + size);
     if (c == NULL)
         return NULL;
     c->size = size;
     c->off = 0;
+    c->end = size;
     /* A big one-off allocation goes behind the head so the head keeps its free space. */
-    if (need > a->chunk_size && a->head != NULL) {
+    if (!exact && need > a->chunk_size && a->head != NULL) {
         c->next = a->head->next;
         a->head->next = c;
     } else {
@@ -94,8 +111,8 @@ void *xg_arena_alloc(xg_arena *a, size_t n)
     if (need == 0)
         need = ARENA_ALIGN;
     xg_arena_chunk *c = a->head;
-    if (c == NULL || c->size - c->off < need)
-        c = chunk_new(a, need);
+    if (c == NULL || chunk_free(c) < need)
+        c = chunk_new(a, need, false);
     if (c == NULL)
         return NULL;
     void *p = c->data + c->off;
@@ -114,11 +131,18 @@ void *xg_arena_calloc(xg_arena *a, size_t n, size_t size)
 
 char *xg_arena_strndup(xg_arena *a, const char *s, size_t n)
 {
-    char *p = xg_arena_alloc(a, n + 1);
-    if (p != NULL) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
+    if (n >= SIZE_MAX - ARENA_ALIGN)
+        return NULL;
+    xg_arena_chunk *c = a->head;
+    if (c == NULL || chunk_free(c) < n + 1)
+        c = chunk_new(a, n + 1, false);
+    if (c == NULL)
+        return NULL;
+    c->end -= n + 1;
+    a->used += n + 1;
+    char *p = (char *)c->data + c->end;
+    memcpy(p, s, n);
+    p[n] = '\0';
     return p;
 }
 
@@ -133,6 +157,13 @@ void *xg_arena_memdup(xg_arena *a, const void *p, size_t n)
     if (q != NULL && n > 0)
         memcpy(q, p, n);
     return q;
+}
+
+int xg_arena_reserve(xg_arena *a, size_t n)
+{
+    if (a->head != NULL && chunk_free(a->head) >= n)
+        return 0;
+    return chunk_new(a, n, true) ? 0 : XG_ENOMEM;
 }
 
 int xg_arena_defer(xg_arena *a, void (*fn)(void *), void *arg)

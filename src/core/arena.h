@@ -33,6 +33,13 @@ char *xg_arena_strdup(xg_arena *a, const char *s);
 char *xg_arena_strndup(xg_arena *a, const char *s, size_t n);
 void *xg_arena_memdup(xg_arena *a, const void *p, size_t n);
 
+/* Makes the newest chunk hold at least n more bytes, with a new chunk of
+ * max(n, chunk_size) when it does not: for a unit whose size is known
+ * roughly in advance (a resource like the previous version of itself), so it
+ * fits one right-sized chunk instead of many default ones, or a 4 KiB chunk
+ * mostly empty. 0 or XG_ENOMEM. */
+int xg_arena_reserve(xg_arena *a, size_t n);
+
 /* Registers fn(arg) to run when the arena is disposed, before its memory is
  * freed: for objects the arena's memory points to but does not own, such as
  * compiled regexes or TLS contexts. 0 or XG_ENOMEM (then fn is not called). */

@@ -2,6 +2,7 @@
  * name, duplicates within the response, identity with what is held (xxh64 +
  * bytes), unknown fields, translation. A problem rejects that resource only. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,21 @@ static int finish_res(xg_xds_state *st, xg__xds_batch *b, xg_res *r, const xg_xd
     return (r->version == NULL || r->raw == NULL) ? XG_ENOMEM : 0;
 }
 
-static void translate(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, const xg_xds_resource *res, uint64_t hash)
+/* The first arena chunk for a new version of a resource: what the version
+ * held took (or, for a new name, what the last resource of the type took),
+ * with some slack. Resources of one kind from one control plane are much
+ * alike, so most fit one chunk with little left over. */
+static size_t size_hint(const xg_xds_state *st, xg_xds_type t, const xg__xds_entry *e)
+{
+    const xg_res *held = e ? (e->warming.res ? e->warming.res : e->active.res) : NULL;
+    size_t used = held ? held->arena.used : st->types[t].res_bytes;
+    if (used == 0 || used > SIZE_MAX / 2)
+        return 0;
+    return (used + used / 8 + 64 + 63) & ~(size_t)63;
+}
+
+static void translate(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, const xg_xds_resource *res, uint64_t hash,
+                      const xg__xds_entry *e)
 {
     xg_xds_type t = b->r->type;
     char err[1024];
@@ -189,7 +204,7 @@ static void translate(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, cons
         xg__xds_reject(b, it, "xdsgate has no translator for %s", xg_res_type_name(t));
         return;
     }
-    xg_res *r = xg_res_new(t, it->name);
+    xg_res *r = xg_res_new_sized(t, it->name, size_hint(st, t, e));
     if (r == NULL) {
         xg__xds_reject(b, it, "out of memory");
         return;
@@ -208,6 +223,7 @@ static void translate(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, cons
         xg__xds_reject(b, it, "%s", err[0] ? err : xg_strerror(rc));
         return;
     }
+    st->types[t].res_bytes = r->arena.used;
     it->ver.res = r;
     it->state = XG_ITEM_NEW;
 }
@@ -234,7 +250,7 @@ static void prepare_one(xg_xds_state *st, xg__xds_batch *b, xg__xds_item *it, co
     }
     if (!check_unknown(st, b, it))
         return;
-    translate(st, b, it, res, hash);
+    translate(st, b, it, res, hash, e);
     if (it->state == XG_ITEM_NEW && xg__xds_ver_extract(st, t, it->msg, &it->ver) != 0)
         xg__xds_reject(b, it, "out of memory");
 }

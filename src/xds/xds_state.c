@@ -2,6 +2,7 @@
  * response is decoded and validated resource by resource, the valid ones
  * applied (gRFC A46), then warming, subscriptions and readiness are brought
  * up to date and a snapshot is published if the active set changed. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -173,6 +174,13 @@ static int on_response(void *ctx, const xg_xds_response *r, xg_buf *nack)
     record(st, &b, nack->data ? nack->data + start : "", nacked);
     xg__xds_batch_dispose(&b);
     xg__xds_finish_change(st);
+    /* Decoding a response holds every decoded message at once (5+ MB for
+     * 10,000 routes), freed by now but kept by malloc as free space inside
+     * this thread's arena, scattered between the translated resources that
+     * stay: without handing the free pages back the process would keep the
+     * peak of the last update resident. A few hundred microseconds, once
+     * per response, on the xds thread. */
+    malloc_trim(0);
     return nacked ? XG_EINVAL : 0;
 }
 

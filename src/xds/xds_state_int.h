@@ -88,6 +88,7 @@ typedef struct xg__xds_type_state {
     int64_t last_change_ms;
     int64_t last_response_ms;
     xg_snap_table *table; /* the table of the last snapshot (reference) */
+    size_t res_bytes;     /* arena bytes the last resource of this type translated into: the next one's size hint */
 } xg__xds_type_state;
 
 struct xg_xds_state {

@@ -60,3 +60,58 @@ XG_TEST(reset_keeps_one_default_chunk_and_runs_cleanups)
     xg_arena_dispose(&a);
     CHECK(a.head == NULL);
 }
+
+XG_TEST(strings_take_their_length_not_an_aligned_slot)
+{
+    xg_arena a;
+    xg_arena_init(&a, 256);
+    char *obj = xg_arena_alloc(&a, 16);
+    char *s1 = xg_arena_strdup(&a, "c1");
+    char *s2 = xg_arena_strdup(&a, "c22");
+    char *obj2 = xg_arena_alloc(&a, 16);
+    CHECK_STR(s1, "c1");
+    CHECK_STR(s2, "c22");
+    CHECK(s2 + 4 == s1); /* packed down from the chunk's end, 3 + 1 bytes */
+    CHECK(obj2 == obj + 16); /* objects keep bumping up from the front, aligned */
+    CHECK(((uintptr_t)obj2 & 15) == 0);
+    CHECK_EQ_INT((int)a.used, 16 + 3 + 4 + 16);
+    /* strings and objects meet in the middle: no byte is handed out twice */
+    char *last = NULL;
+    for (int i = 0; i < 100; i++) {
+        char *p = xg_arena_alloc(&a, 16);
+        char *s = xg_arena_strdup(&a, "0123456");
+        if (!CHECK(p != NULL && s != NULL))
+            break;
+        CHECK(s >= p + 16 || s + 8 <= p);
+        CHECK_STR(s, "0123456");
+        last = p;
+    }
+    CHECK(last != NULL);
+    CHECK_STR(s1, "c1");
+    CHECK_STR(s2, "c22");
+    xg_arena_reset(&a);
+    char *again = xg_arena_strdup(&a, "x"); /* a kept chunk: its string end reset too */
+    CHECK_STR(again, "x");
+    xg_arena_dispose(&a);
+}
+
+XG_TEST(reserve_sizes_the_next_chunk)
+{
+    xg_arena a;
+    xg_arena_init(&a, 4096);
+    CHECK(xg_arena_reserve(&a, 200) == 0);
+    char *p = xg_arena_alloc(&a, 100);
+    char *q = xg_arena_alloc(&a, 80);
+    CHECK(p != NULL && q == p + 112);
+    CHECK(xg_arena_reserve(&a, 16) == 0); /* 200 rounds to 208: 16 bytes left, no new chunk */
+    char *s = xg_arena_strdup(&a, "abcdefghij"); /* 11 bytes: the same chunk's end */
+    CHECK(s != NULL && s == p + 208 - 11);
+    char *r = xg_arena_alloc(&a, 16); /* does not: a default chunk */
+    CHECK(r != NULL && (r < p || r > p + 4096));
+    CHECK(xg_arena_reserve(&a, 100000) == 0); /* bigger than the default: becomes the newest */
+    char *big = xg_arena_alloc(&a, 99000);
+    char *after = xg_arena_alloc(&a, 16);
+    CHECK(big != NULL && after == big + 99008);
+    xg_arena_dispose(&a);
+    CHECK(a.head == NULL);
+}
