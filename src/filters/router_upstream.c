@@ -6,6 +6,7 @@
  * the answer), and Envoy's local replies for failures (503 UH/UF/UC/UR/UO,
  * 502 UPE, "retried and the latest reset reason" once retried) or a reset
  * once the response has started. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -147,8 +148,12 @@ void xg__router_ack(router *r)
 static void note_host(router *r)
 {
     xg_host *h = r->up != NULL ? xg_upstream_request_host(r->up) : NULL;
-    if (h != NULL)
-        snprintf(r->base.stream->info.upstream_host, sizeof(r->base.stream->info.upstream_host), "%s", h->addr_str);
+    if (h != NULL) {
+        _Static_assert(sizeof r->base.stream->info.upstream_host >= sizeof h->addr_str, "upstream_host too short");
+        size_t n = strnlen(h->addr_str, sizeof h->addr_str - 1);
+        memcpy(r->base.stream->info.upstream_host, h->addr_str, n);
+        r->base.stream->info.upstream_host[n] = '\0';
+    }
 }
 
 /* The attempt's response ended (or the response was handed on for good). */
@@ -166,14 +171,18 @@ static int envoy_response_headers(router *r, xg_headers *h)
     xg_stream *s = r->base.stream;
     int rc = 0;
     if (r->req_end && !xg__router_suppress(r)) {
-        char ms[24];
-        int n = snprintf(ms, sizeof(ms), "%.0f", (now_of(r) - r->t_req_end) * 1000);
-        rc = xg_headers_set(h, "x-envoy-upstream-service-time", 29, ms, (size_t)n, true);
+        /* Rounded to the nearest ms as "%.0f" would (llrint: ties to even), no
+         * floating-point formatting per request; never negative (ev_now
+         * follows the wall clock). */
+        double t = (now_of(r) - r->t_req_end) * 1000;
+        char ms[XG_HDR_U64_MAX];
+        size_t n = xg_hdr_u64(ms, t > 0 ? (uint64_t)llrint(t) : 0);
+        rc = xg_headers_set(h, "x-envoy-upstream-service-time", 29, ms, n, true);
     }
     if (rc == 0 && s->vh != NULL && s->vh->include_attempt_count_in_response) {
-        char n[12];
-        int len = snprintf(n, sizeof(n), "%u", r->attempt);
-        rc = xg_headers_set(h, "x-envoy-attempt-count", 21, n, (size_t)len, true);
+        char n[XG_HDR_U64_MAX];
+        size_t len = xg_hdr_u64(n, r->attempt);
+        rc = xg_headers_set(h, "x-envoy-attempt-count", 21, n, len, true);
     }
     return rc;
 }
@@ -302,9 +311,9 @@ static int timeout_headers(router *r)
             elapsed >= r->timeout_ms ? 1 : (expected < r->timeout_ms - elapsed ? expected : r->timeout_ms - elapsed);
     int rc = 0;
     if (expected > 0 && !xg__router_suppress(r)) {
-        char ms[24];
-        int n = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)expected);
-        rc = xg_headers_set(s->req, "x-envoy-expected-rq-timeout-ms", 30, ms, (size_t)n, true);
+        char ms[XG_HDR_U64_MAX];
+        size_t n = xg_hdr_u64(ms, expected);
+        rc = xg_headers_set(s->req, "x-envoy-expected-rq-timeout-ms", 30, ms, n, true);
     }
     if (rc == 0)
         rc =
@@ -319,9 +328,9 @@ static int retry_headers(router *r)
     xg_stream *s = r->base.stream;
     int rc = 0;
     if (s->vh != NULL && s->vh->include_request_attempt_count) {
-        char n[12];
-        int len = snprintf(n, sizeof(n), "%u", r->attempt);
-        rc = xg_headers_set(s->req, "x-envoy-attempt-count", 21, n, (size_t)len, true);
+        char n[XG_HDR_U64_MAX];
+        size_t len = xg_hdr_u64(n, r->attempt);
+        rc = xg_headers_set(s->req, "x-envoy-attempt-count", 21, n, len, true);
     }
     if (rc == 0 && s->vh != NULL && s->vh->include_is_timeout_retry_header)
         rc = xg_headers_set(s->req, "x-envoy-is-timeout-retry", 24, r->timeout_retry ? "true" : "false",

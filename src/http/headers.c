@@ -45,6 +45,24 @@ static const char *const hdr_names[XG_HDR_COUNT] = {
     [XG_HDR_HTTP2_SETTINGS] = "http2-settings",
 };
 
+/* Interned ids by name length (0-terminated lists), for xg_hdr_id_of; a
+ * unit test checks every name in hdr_names is found through it. */
+static const uint8_t hdr_by_len[22][6] = {
+    [2] = {XG_HDR_TE},
+    [3] = {XG_HDR_VIA},
+    [4] = {XG_HDR_HOST, XG_HDR_DATE},
+    [6] = {XG_HDR_EXPECT, XG_HDR_COOKIE, XG_HDR_SERVER},
+    [7] = {XG_HDR_UPGRADE, XG_HDR_TRAILER},
+    [10] = {XG_HDR_CONNECTION, XG_HDR_KEEP_ALIVE, XG_HDR_USER_AGENT},
+    [11] = {XG_HDR_GRPC_STATUS},
+    [12] = {XG_HDR_CONTENT_TYPE, XG_HDR_X_REQUEST_ID, XG_HDR_GRPC_MESSAGE, XG_HDR_GRPC_TIMEOUT},
+    [14] = {XG_HDR_CONTENT_LENGTH, XG_HDR_HTTP2_SETTINGS},
+    [15] = {XG_HDR_X_FORWARDED_FOR},
+    [16] = {XG_HDR_PROXY_CONNECTION, XG_HDR_X_FORWARDED_PORT},
+    [17] = {XG_HDR_TRANSFER_ENCODING, XG_HDR_X_FORWARDED_PROTO},
+    [21] = {XG_HDR_X_ENVOY_ORIGINAL_PATH},
+};
+
 static const char *const method_names[] = {
     [XG_METHOD_GET] = "GET",         [XG_METHOD_HEAD] = "HEAD",     [XG_METHOD_POST] = "POST",
     [XG_METHOD_PUT] = "PUT",         [XG_METHOD_DELETE] = "DELETE", [XG_METHOD_CONNECT] = "CONNECT",
@@ -68,11 +86,17 @@ bool xg_hdr_name_eq(const char *a, size_t alen, const char *b, size_t blen)
 
 xg_hdr_id xg_hdr_id_of(const char *name, size_t nlen)
 {
-    /* Names are short and the table small; the length test rejects most. */
-    for (int id = 1; id < XG_HDR_COUNT; id++) {
-        const char *s = hdr_names[id];
-        if (strlen(s) == nlen && memcmp(s, name, nlen) == 0)
-            return (xg_hdr_id)id;
+    /* Called for every header pushed and every lookup by name: the length
+     * and first byte reject almost every candidate before a compare. */
+    if (nlen < 2 || nlen >= sizeof hdr_by_len / sizeof hdr_by_len[0])
+        return XG_HDR_OTHER;
+    unsigned char c0 = lower((unsigned char)name[0]);
+    for (const uint8_t *id = hdr_by_len[nlen]; *id != XG_HDR_OTHER; id++) {
+        const char *s = hdr_names[*id];
+        /* Names are nearly always lowercase already: memcmp first. */
+        if ((unsigned char)s[0] == c0 &&
+            (memcmp(s + 1, name + 1, nlen - 1) == 0 || xg_hdr_name_eq(s + 1, nlen - 1, name + 1, nlen - 1)))
+            return (xg_hdr_id)*id;
     }
     return XG_HDR_OTHER;
 }
@@ -84,8 +108,11 @@ const char *xg_hdr_name(xg_hdr_id id)
 
 xg_method xg_method_parse(const char *s, size_t n)
 {
+    static const uint8_t lens[] = {[XG_METHOD_GET] = 3,     [XG_METHOD_HEAD] = 4,   [XG_METHOD_POST] = 4,
+                                   [XG_METHOD_PUT] = 3,     [XG_METHOD_DELETE] = 6, [XG_METHOD_CONNECT] = 7,
+                                   [XG_METHOD_OPTIONS] = 7, [XG_METHOD_TRACE] = 5,  [XG_METHOD_PATCH] = 5};
     for (size_t m = XG_METHOD_GET; m < sizeof method_names / sizeof method_names[0]; m++)
-        if (strlen(method_names[m]) == n && memcmp(method_names[m], s, n) == 0)
+        if (lens[m] == n && memcmp(method_names[m], s, n) == 0)
             return (xg_method)m;
     return n == 0 ? XG_METHOD_NONE : XG_METHOD_OTHER;
 }
@@ -95,30 +122,53 @@ const char *xg_method_name(xg_method m)
     return (m >= XG_METHOD_GET && m <= XG_METHOD_PATCH) ? method_names[m] : NULL;
 }
 
-/* RFC 9110 §5.6.2 tchar. */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* RFC 9110 §5.6.2 tchar, as a table: every header name and method of every
+ * message goes through here (received and sent). */
+#define T2(c) [c] = 1
+static const uint8_t tchar[256] = {
+    T2('!'), T2('#'), T2('$'), T2('%'), T2('&'), T2('\''), T2('*'), T2('+'), T2('-'), T2('.'), T2('^'),
+    T2('_'), T2('`'), T2('|'), T2('~'), T2('0'), T2('1'),  T2('2'), T2('3'), T2('4'), T2('5'), T2('6'),
+    T2('7'), T2('8'), T2('9'), T2('a'), T2('b'), T2('c'),  T2('d'), T2('e'), T2('f'), T2('g'), T2('h'),
+    T2('i'), T2('j'), T2('k'), T2('l'), T2('m'), T2('n'),  T2('o'), T2('p'), T2('q'), T2('r'), T2('s'),
+    T2('t'), T2('u'), T2('v'), T2('w'), T2('x'), T2('y'),  T2('z'), T2('A'), T2('B'), T2('C'), T2('D'),
+    T2('E'), T2('F'), T2('G'), T2('H'), T2('I'), T2('J'),  T2('K'), T2('L'), T2('M'), T2('N'), T2('O'),
+    T2('P'), T2('Q'), T2('R'), T2('S'), T2('T'), T2('U'),  T2('V'), T2('W'), T2('X'), T2('Y'), T2('Z'),
+};
+#undef T2
 
 bool xg_hdr_is_token(const char *s, size_t n)
 {
     if (n == 0)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)s[i]))
+        if (!tchar[(unsigned char)s[i]])
             return false;
     return true;
 }
 
 bool xg_hdr_value_ok(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\0' || s[i] == '\r' || s[i] == '\n')
+    /* Most bytes are above '\r': one compare each. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= '\r' && (c == '\0' || c == '\r' || c == '\n'))
             return false;
+    }
     return true;
+}
+
+size_t xg_hdr_u64(char out[XG_HDR_U64_MAX], uint64_t v)
+{
+    char tmp[XG_HDR_U64_MAX];
+    size_t k = 0;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < k; i++)
+        out[i] = tmp[k - 1 - i];
+    out[k] = '\0';
+    return k;
 }
 
 bool xg_hdr_list_has(const char *v, size_t vlen, const char *tok, size_t tlen)
@@ -177,7 +227,14 @@ static int grow(xg_headers *h)
     return 0;
 }
 
-static int push(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
+/* The bit of a (not interned) name in xg_headers.other_names. */
+static inline uint64_t name_bit(const char *name, size_t nlen)
+{
+    return nlen == 0 ? 1 : (uint64_t)1 << ((nlen * 7 + lower((unsigned char)name[nlen - 1])) & 63);
+}
+
+/* Appends an entry; id is xg_hdr_id_of(name, nlen). */
+static int push(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, xg_hdr_id id)
 {
     if (nlen > UINT32_MAX || vlen > UINT32_MAX)
         return XG_EINVAL;
@@ -188,18 +245,20 @@ static int push(xg_headers *h, const char *name, size_t nlen, const char *value,
     e->value = value;
     e->name_len = (uint32_t)nlen;
     e->value_len = (uint32_t)vlen;
-    e->id = (uint16_t)xg_hdr_id_of(name, nlen);
+    e->id = (uint16_t)id;
     e->flags = 0;
+    if (e->id == XG_HDR_OTHER)
+        h->other_names |= name_bit(name, nlen);
     h->bytes += (uint32_t)(nlen + vlen);
     return 0;
 }
 
 int xg_headers_add_ref(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    return push(h, name, nlen, value, vlen);
+    return push(h, name, nlen, value, vlen, xg_hdr_id_of(name, nlen));
 }
 
-int xg_headers_add_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
+static int push_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, xg_hdr_id id)
 {
     char *n = xg_arena_alloc(h->arena, nlen + vlen + 2);
     if (n == NULL)
@@ -211,15 +270,45 @@ int xg_headers_add_copy(xg_headers *h, const char *name, size_t nlen, const char
     if (vlen > 0)
         memcpy(v, value, vlen);
     v[vlen] = '\0';
-    return push(h, n, nlen, v, vlen);
+    return push(h, n, nlen, v, vlen, id);
+}
+
+int xg_headers_add_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    return push_copy(h, name, nlen, value, vlen, xg_hdr_id_of(name, nlen));
+}
+
+/* A name looked up, with its id worked out once for every pass. */
+typedef struct lookup {
+    const char *name;
+    size_t nlen;
+    xg_hdr_id id;
+} lookup;
+
+static lookup lookup_of(const char *name, size_t nlen)
+{
+    return (lookup){name, nlen, xg_hdr_id_of(name, nlen)};
+}
+
+/* An entry's id is that of its name, so an interned name is an integer
+ * compare; any other name is looked for only among XG_HDR_OTHER entries,
+ * and not at all when its bit was never set (most x-envoy-* lookups). */
+static int find_from(const xg_headers *h, const lookup *k, int from)
+{
+    if (k->id != XG_HDR_OTHER)
+        return xg_headers_find_id(h, k->id, from);
+    if (!(h->other_names & name_bit(k->name, k->nlen)))
+        return -1;
+    for (uint32_t i = from < 0 ? 0 : (uint32_t)from; i < h->n; i++)
+        if (h->v[i].id == XG_HDR_OTHER && xg_hdr_name_eq(h->v[i].name, h->v[i].name_len, k->name, k->nlen))
+            return (int)i;
+    return -1;
 }
 
 int xg_headers_find(const xg_headers *h, const char *name, size_t nlen, int from)
 {
-    for (uint32_t i = from < 0 ? 0 : (uint32_t)from; i < h->n; i++)
-        if (xg_hdr_name_eq(h->v[i].name, h->v[i].name_len, name, nlen))
-            return (int)i;
-    return -1;
+    lookup k = lookup_of(name, nlen);
+    return find_from(h, &k, from);
 }
 
 int xg_headers_find_id(const xg_headers *h, xg_hdr_id id, int from)
@@ -244,8 +333,9 @@ const xg_header *xg_headers_get_id(const xg_headers *h, xg_hdr_id id)
 
 size_t xg_headers_count(const xg_headers *h, const char *name, size_t nlen)
 {
+    lookup l = lookup_of(name, nlen);
     size_t k = 0;
-    for (int i = xg_headers_find(h, name, nlen, 0); i >= 0; i = xg_headers_find(h, name, nlen, i + 1))
+    for (int i = find_from(h, &l, 0); i >= 0; i = find_from(h, &l, i + 1))
         k++;
     return k;
 }
@@ -261,8 +351,9 @@ void xg_headers_remove_at(xg_headers *h, uint32_t i)
 
 size_t xg_headers_remove(xg_headers *h, const char *name, size_t nlen)
 {
+    lookup l = lookup_of(name, nlen);
     size_t k = 0;
-    for (int i = xg_headers_find(h, name, nlen, 0); i >= 0; i = xg_headers_find(h, name, nlen, i), k++)
+    for (int i = find_from(h, &l, 0); i >= 0; i = find_from(h, &l, i), k++)
         xg_headers_remove_at(h, (uint32_t)i);
     return k;
 }
@@ -289,20 +380,29 @@ static int replace_value(xg_headers *h, uint32_t i, const char *value, size_t vl
     return 0;
 }
 
-int xg_headers_set(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, bool copy)
+/* xg_headers_set with the name's lookup already made. */
+static int set_with(xg_headers *h, const lookup *l, const char *value, size_t vlen, bool copy)
 {
-    int first = xg_headers_find(h, name, nlen, 0);
+    int first = find_from(h, l, 0);
     if (first < 0)
-        return copy ? xg_headers_add_copy(h, name, nlen, value, vlen) : xg_headers_add_ref(h, name, nlen, value, vlen);
-    for (int i = xg_headers_find(h, name, nlen, first + 1); i >= 0; i = xg_headers_find(h, name, nlen, i))
+        return copy ? push_copy(h, l->name, l->nlen, value, vlen, l->id)
+                    : push(h, l->name, l->nlen, value, vlen, l->id);
+    for (int i = find_from(h, l, first + 1); i >= 0; i = find_from(h, l, i))
         xg_headers_remove_at(h, (uint32_t)i);
     return replace_value(h, (uint32_t)first, value, vlen, copy);
+}
+
+int xg_headers_set(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, bool copy)
+{
+    lookup l = lookup_of(name, nlen);
+    return set_with(h, &l, value, vlen, copy);
 }
 
 int xg_headers_apply(xg_headers *h, xg_hdr_action action, const char *name, size_t nlen, const char *value, size_t vlen,
                      bool copy)
 {
-    bool present = xg_headers_find(h, name, nlen, 0) >= 0;
+    lookup l = lookup_of(name, nlen);
+    bool present = find_from(h, &l, 0) >= 0;
     switch (action) {
     case XG_HDR_APPEND_IF_EXISTS_OR_ADD:
         break;
@@ -315,9 +415,9 @@ int xg_headers_apply(xg_headers *h, xg_hdr_action action, const char *name, size
             return 0;
         /* fall through */
     case XG_HDR_OVERWRITE_IF_EXISTS_OR_ADD:
-        return xg_headers_set(h, name, nlen, value, vlen, copy);
+        return set_with(h, &l, value, vlen, copy);
     }
-    return copy ? xg_headers_add_copy(h, name, nlen, value, vlen) : xg_headers_add_ref(h, name, nlen, value, vlen);
+    return copy ? push_copy(h, name, nlen, value, vlen, l.id) : push(h, name, nlen, value, vlen, l.id);
 }
 
 int xg_headers_set_field(xg_headers *h, xg_hstr *field, const char *value, size_t vlen)

@@ -104,6 +104,10 @@ typedef struct xg_headers {
      * and values, as HTTP/2 counts header list size minus its per-field 32
      * bytes: what max_request_headers_kb is checked against. */
     uint32_t bytes;
+    /* A bit per XG_HDR_OTHER name ever added (a hash of length and last
+     * byte): lookups of a name whose bit is clear skip the scan. Removal
+     * leaves bits set (a wasted scan, never a missed entry). */
+    uint64_t other_names;
     /* Requests. Empty (len 0, s NULL) when absent. HTTP/1 maps the request
      * line and Host: method, path (origin-form or "*"), authority = Host (or
      * the absolute-form URI's authority), scheme = the absolute-form URI's
@@ -171,7 +175,8 @@ int xg_headers_set_pseudo(xg_headers *h, const char *name, size_t nlen, const ch
  * scheme, authority, path, protocol of h). Keeps bytes in step. */
 int xg_headers_set_field(xg_headers *h, xg_hstr *field, const char *value, size_t vlen);
 
-/* The interned id of a lowercase name (XG_HDR_OTHER if not interned). */
+/* The interned id of a name, ASCII case-insensitive (XG_HDR_OTHER if not
+ * interned). */
 xg_hdr_id xg_hdr_id_of(const char *name, size_t nlen);
 /* The canonical lowercase name of an interned id; "" for XG_HDR_OTHER. */
 const char *xg_hdr_name(xg_hdr_id id);
@@ -187,6 +192,12 @@ bool xg_hdr_name_eq(const char *a, size_t alen, const char *b, size_t blen);
  * after the codec trimmed it; not checked here). */
 bool xg_hdr_is_token(const char *s, size_t n);
 bool xg_hdr_value_ok(const char *s, size_t n);
+
+/* Writes v in decimal to out (XG_HDR_U64_MAX bytes: 20 digits and a NUL),
+ * for header values the proxy sets per request (snprintf costs ~10 times
+ * more). Returns the number of digits. */
+#define XG_HDR_U64_MAX 21
+size_t xg_hdr_u64(char out[XG_HDR_U64_MAX], uint64_t v);
 
 /* True when the comma-separated list value contains token tok (ASCII case
  * insensitive, OWS trimmed): "keep-alive, Upgrade" has "upgrade". */

@@ -1,5 +1,8 @@
 /* Header blocks: add/lookup/remove, append_action semantics, pseudo-headers,
  * byte accounting, list tokens and token/value validation. */
+#include <stdio.h>
+#include <string.h>
+
 #include "core/error.h"
 #include "http/headers.h"
 #include "xg_test.h"
@@ -130,8 +133,74 @@ XG_TEST(methods_and_ids)
     CHECK_STR(xg_hdr_name(XG_HDR_X_REQUEST_ID), "x-request-id");
 }
 
+/* The by-length index behind xg_hdr_id_of must hold every interned name. */
+XG_TEST(every_interned_name_is_found)
+{
+    for (int id = XG_HDR_OTHER + 1; id < XG_HDR_COUNT; id++) {
+        const char *n = xg_hdr_name((xg_hdr_id)id);
+        char up[32];
+        size_t len = strlen(n);
+        for (size_t i = 0; i <= len; i++)
+            up[i] = (char)(n[i] >= 'a' && n[i] <= 'z' ? n[i] - 32 : n[i]);
+        CHECK_EQ_INT(xg_hdr_id_of(n, len), id);
+        CHECK_EQ_INT(xg_hdr_id_of(up, len), id);
+        CHECK_EQ_INT(xg_hdr_id_of(n + 1, len - 1), XG_HDR_OTHER);
+    }
+    CHECK_EQ_INT(xg_hdr_id_of("hosu", 4), XG_HDR_OTHER);
+    CHECK_EQ_INT(xg_hdr_id_of("", 0), XG_HDR_OTHER);
+    CHECK_EQ_INT(xg_hdr_id_of("x-envoy-original-pathx", 22), XG_HDR_OTHER);
+    CHECK_EQ_INT(xg_method_parse("GET\0", 4), XG_METHOD_OTHER);
+    CHECK_EQ_INT(xg_method_parse("", 0), XG_METHOD_NONE);
+    CHECK_EQ_INT(xg_method_parse("OPTIONS", 7), XG_METHOD_OPTIONS);
+}
+
+/* Lookups by a name that is not interned go through the name bits: every
+ * name added is still found (also after removals and with other names
+ * sharing a bit), in any case. */
+XG_TEST(other_names_found_after_changes)
+{
+    xg_headers *h = fresh();
+    char name[16];
+    for (int i = 0; i < 200; i++) {
+        int n = snprintf(name, sizeof name, "x-h%d", i);
+        CHECK_EQ_INT(xg_headers_add_copy(h, name, (size_t)n, "v", 1), 0);
+    }
+    for (int i = 0; i < 200; i++) {
+        int n = snprintf(name, sizeof name, "X-H%d", i);
+        CHECK_EQ_INT(xg_headers_find(h, name, (size_t)n, 0), i);
+    }
+    CHECK_EQ_INT(xg_headers_remove(h, "x-h7", 4), 1);
+    CHECK(xg_headers_get(h, "x-h7", 4) == NULL);
+    CHECK(xg_headers_get(h, "x-h8", 4) == &h->v[7]);
+    CHECK(xg_headers_get(h, "x-nope", 6) == NULL);
+    xg_headers_clear(h);
+    CHECK(xg_headers_get(h, "x-h8", 4) == NULL);
+    CHECK_EQ_INT(xg_headers_add_ref(h, "Host", 4, "a", 1), 0); /* not lowercase: still the host entry */
+    CHECK(xg_headers_get_id(h, XG_HDR_HOST) == &h->v[0]);
+    CHECK(xg_headers_get(h, "host", 4) == &h->v[0]);
+    xg_arena_dispose(&arena);
+}
+
+XG_TEST(u64_text)
+{
+    char b[XG_HDR_U64_MAX];
+    CHECK_EQ_INT(xg_hdr_u64(b, 0), 1);
+    CHECK_STR(b, "0");
+    CHECK_EQ_INT(xg_hdr_u64(b, 1500), 4);
+    CHECK_STR(b, "1500");
+    CHECK_EQ_INT(xg_hdr_u64(b, UINT64_MAX), 20);
+    CHECK_STR(b, "18446744073709551615");
+}
+
 XG_TEST(tokens_values_lists)
 {
+    for (int c = 0; c < 256; c++) {
+        char b[1] = {(char)c};
+        bool tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        CHECK(xg_hdr_is_token(b, 1) == tchar);
+        CHECK(xg_hdr_value_ok(b, 1) == (c != 0 && c != '\r' && c != '\n'));
+    }
     CHECK(xg_hdr_is_token("X-Foo_bar", 9));
     CHECK(!xg_hdr_is_token("Bad Header", 10));
     CHECK(!xg_hdr_is_token("a:b", 3));
