@@ -2,7 +2,6 @@
  * response is decoded and validated resource by resource, the valid ones
  * applied (gRFC A46), then warming, subscriptions and readiness are brought
  * up to date and a snapshot is published if the active set changed. */
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +50,7 @@ int xg_xds_state_new(const xg_xds_state_options *o, const xg_xds_sink *sink, xg_
     st->default_timeout_ms = o->initial_fetch_timeout_ms;
     st->mono_ms = o->mono_ms ? o->mono_ms : real_mono_ms;
     st->wall_ms = o->wall_ms ? o->wall_ms : real_wall_ms;
+    st->release_memory = o->release_memory;
     st->sink = *sink;
     st->conn = XG_ADS_CONNECTING;
     st->conn_since_ms = st->wall_ms();
@@ -157,6 +157,33 @@ static void record(xg_xds_state *st, const xg__xds_batch *b, const char *nack, b
            c[XG_ITEM_NEW], c[XG_ITEM_SAME], b->n_deleted);
 }
 
+/* Decoding a response holds every decoded message at once (5+ MB for 10,000
+ * routes), and an update frees the versions it replaces (on whichever thread
+ * lets go last): malloc keeps that as free space scattered between the
+ * resources that stay, so without a release the process would keep the peak
+ * of its last update resident. Releasing is not free (at 10,000 routes tens
+ * of milliseconds, each freed range a madvise that all threads' TLBs feel),
+ * so it waits until updates have been quiet for a while. */
+static void on_release(void *arg)
+{
+    xg_xds_state *st = arg;
+    int64_t quiet = st->mono_ms() - st->last_response_ms;
+    if (quiet < XG_XDS_RELEASE_QUIET_MS &&
+        st->transport.post(st->transport.ctx, (uint32_t)(XG_XDS_RELEASE_QUIET_MS - quiet), on_release, st) == 0)
+        return;
+    st->release_armed = false;
+    st->release_memory();
+}
+
+static void arm_release(xg_xds_state *st)
+{
+    st->last_response_ms = st->mono_ms();
+    if (st->release_memory == NULL || st->release_armed || st->transport.post == NULL)
+        return;
+    if (st->transport.post(st->transport.ctx, XG_XDS_RELEASE_QUIET_MS, on_release, st) == 0)
+        st->release_armed = true;
+}
+
 static int on_response(void *ctx, const xg_xds_response *r, xg_buf *nack)
 {
     xg_xds_state *st = ctx;
@@ -174,13 +201,7 @@ static int on_response(void *ctx, const xg_xds_response *r, xg_buf *nack)
     record(st, &b, nack->data ? nack->data + start : "", nacked);
     xg__xds_batch_dispose(&b);
     xg__xds_finish_change(st);
-    /* Decoding a response holds every decoded message at once (5+ MB for
-     * 10,000 routes), freed by now but kept by malloc as free space inside
-     * this thread's arena, scattered between the translated resources that
-     * stay: without handing the free pages back the process would keep the
-     * peak of the last update resident. A few hundred microseconds, once
-     * per response, on the xds thread. */
-    malloc_trim(0);
+    arm_release(st);
     return nacked ? XG_EINVAL : 0;
 }
 

@@ -46,7 +46,15 @@ typedef struct xg_xds_state_options {
     const xg_xds_xlate_fn *xlate;      /* XG_XDS_NTYPES translators, e.g. xg_xds_default_xlate() */
     int64_t (*mono_ms)(void);          /* clocks, NULL for the real ones (tests inject fakes) */
     int64_t (*wall_ms)(void);
+    /* Called on the xds thread once responses have stopped for
+     * XG_XDS_RELEASE_QUIET_MS after one arrived: hands the memory that
+     * decoding and replaced resources left free back to the system (main:
+     * malloc_trim). Off the apply path, and once per burst of updates: it
+     * costs milliseconds at scale. NULL: never. */
+    void (*release_memory)(void);
 } xg_xds_state_options;
+
+#define XG_XDS_RELEASE_QUIET_MS 1000
 
 /* Copies the options. The sink must outlive the state. 0 or XG_ENOMEM. */
 int xg_xds_state_new(const xg_xds_state_options *o, const xg_xds_sink *sink, xg_xds_state **out);

@@ -111,6 +111,9 @@ struct xg_xds_state {
     int64_t conn_since_ms;
     int64_t *timers; /* due times (monotonic ms) of posted warming timers not yet fired */
     size_t n_timers, cap_timers;
+    void (*release_memory)(void);
+    bool release_armed;       /* its timer is posted */
+    int64_t last_response_ms; /* monotonic: when the last response was processed */
 };
 
 /* --- one response being processed --- */

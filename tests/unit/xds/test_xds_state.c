@@ -171,6 +171,13 @@ static int fx_none(xg_xlate *x, const ProtobufCMessage *m)
 
 static const xg_xds_xlate_fn fake_xlate[XG_XDS_NTYPES] = {fx_listener, fx_route, fx_cluster, fx_none, fx_none};
 
+static int n_releases;
+static void count_release(void)
+{
+    n_releases++;
+}
+static void (*release_hook)(void); /* set by a test before setup() */
+
 static void setup(fake *f, bool delta, bool ignore_unknown)
 {
     memset(f, 0, sizeof(*f));
@@ -180,7 +187,8 @@ static void setup(fake *f, bool delta, bool ignore_unknown)
                               .initial_fetch_timeout_ms = 15000,
                               .xlate = fake_xlate,
                               .mono_ms = mono,
-                              .wall_ms = wall};
+                              .wall_ms = wall,
+                              .release_memory = release_hook};
     xg_xds_sink sink = {.publish = fake_publish, .ctx = f};
     XG_ASSERT(xg_xds_state_new(&o, &sink, &f->st) == 0);
     xg_xds_transport t = {.subscribe = fake_subscribe, .post = fake_post, .ctx = f};
@@ -792,4 +800,30 @@ XG_TEST(listener_addresses_are_compared_in_canonical_form)
     resp_yaml(&p, "{name: e, address: {socket_address: {address: 10.0.0.1, port_value: 80}}}");
     CHECK_EQ_INT(deliver(&f, &p), 0); /* "c" is deleted by this response: its addresses are free */
     teardown(&f);
+}
+
+XG_TEST(memory_is_released_once_updates_have_been_quiet)
+{
+    fake f;
+    release_hook = count_release;
+    n_releases = 0;
+    setup(&f, false, false);
+    send_listener(&f, "1", "l1", 10000, "r1", 0);
+    int posts = f.n_posts; /* the listener's warming timer and the release */
+    advance(&f, 500);
+    send_listener(&f, "2", "l1", 10001, "r1", 0); /* a burst: the release already waits */
+    CHECK_EQ_INT(f.n_posts, posts);
+    advance(&f, 500); /* 1 s after the first response, 0.5 s after the last: not yet */
+    CHECK_EQ_INT(n_releases, 0);
+    advance(&f, 499);
+    CHECK_EQ_INT(n_releases, 0);
+    advance(&f, 1);
+    CHECK_EQ_INT(n_releases, 1);
+    advance(&f, 5000); /* nothing new: no more */
+    CHECK_EQ_INT(n_releases, 1);
+    send_listener(&f, "3", "l1", 10002, "r1", 0);
+    advance(&f, XG_XDS_RELEASE_QUIET_MS);
+    CHECK_EQ_INT(n_releases, 2);
+    teardown(&f);
+    release_hook = NULL;
 }
