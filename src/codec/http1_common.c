@@ -272,16 +272,12 @@ int xg__h1_strip_hop_by_hop(xg_headers *in, bool upgrade)
                 xg_headers_remove_at(in, j--);
         }
     }
-    xg_headers_remove_id(in, XG_HDR_CONNECTION);
-    xg_headers_remove_id(in, XG_HDR_KEEP_ALIVE);
-    xg_headers_remove_id(in, XG_HDR_PROXY_CONNECTION);
-    xg_headers_remove_id(in, XG_HDR_TRANSFER_ENCODING);
-    xg_headers_remove_id(in, XG_HDR_HTTP2_SETTINGS);
-    if (!upgrade)
-        xg_headers_remove_id(in, XG_HDR_UPGRADE);
     int t = xg_headers_find_id(in, XG_HDR_TE, 0);
     bool trailers = t >= 0 && xg_hdr_list_has(in->v[t].value, in->v[t].value_len, "trailers", 8);
-    xg_headers_remove_id(in, XG_HDR_TE);
+    xg_headers_remove_ids(in, XG_HDR_BIT(XG_HDR_CONNECTION) | XG_HDR_BIT(XG_HDR_KEEP_ALIVE) |
+                                  XG_HDR_BIT(XG_HDR_PROXY_CONNECTION) | XG_HDR_BIT(XG_HDR_TRANSFER_ENCODING) |
+                                  XG_HDR_BIT(XG_HDR_HTTP2_SETTINGS) | XG_HDR_BIT(XG_HDR_TE) |
+                                  (upgrade ? 0 : XG_HDR_BIT(XG_HDR_UPGRADE)));
     return trailers ? xg_headers_add_ref(in, "te", 2, "trailers", 8) : 0;
 }
 

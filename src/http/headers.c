@@ -148,8 +148,19 @@ bool xg_hdr_is_token(const char *s, size_t n)
 
 bool xg_hdr_value_ok(const char *s, size_t n)
 {
-    /* Most bytes are above '\r': one compare each. */
-    for (size_t i = 0; i < n; i++) {
+    /* Eight bytes at a time while none is below 0x0e (the classic
+     * has-less-than word test): every value of every message, received and
+     * sent, is checked here. A word that has one (a tab, or a bad byte) goes
+     * through the byte loop below. */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (((w - ones * 0x0e) & ~w & highs) != 0)
+            break;
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c <= '\r' && (c == '\0' || c == '\r' || c == '\n'))
             return false;
@@ -363,6 +374,26 @@ size_t xg_headers_remove_id(xg_headers *h, xg_hdr_id id)
     size_t k = 0;
     for (int i = xg_headers_find_id(h, id, 0); i >= 0; i = xg_headers_find_id(h, id, i), k++)
         xg_headers_remove_at(h, (uint32_t)i);
+    return k;
+}
+
+_Static_assert(XG_HDR_COUNT <= 32, "xg_headers_remove_ids takes a 32-bit mask of ids");
+
+size_t xg_headers_remove_ids(xg_headers *h, uint32_t mask)
+{
+    mask &= ~XG_HDR_BIT(XG_HDR_OTHER);
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < h->n; r++) {
+        if (mask & XG_HDR_BIT(h->v[r].id)) {
+            h->bytes -= h->v[r].name_len + h->v[r].value_len;
+            continue;
+        }
+        if (w != r)
+            h->v[w] = h->v[r];
+        w++;
+    }
+    size_t k = h->n - w;
+    h->n = w;
     return k;
 }
 

@@ -155,6 +155,11 @@ size_t xg_headers_count(const xg_headers *h, const char *name, size_t nlen);
  * Returns how many were removed. */
 size_t xg_headers_remove(xg_headers *h, const char *name, size_t nlen);
 size_t xg_headers_remove_id(xg_headers *h, xg_hdr_id id);
+/* Removes every entry whose id is in mask (bit 1u << id; XG_HDR_OTHER is
+ * never removed this way), keeping the others' order, in one pass. Returns
+ * how many were removed. */
+size_t xg_headers_remove_ids(xg_headers *h, uint32_t mask);
+#define XG_HDR_BIT(id) (1u << (id))
 /* Removes the entry at index i (0 <= i < n). */
 void xg_headers_remove_at(xg_headers *h, uint32_t i);
 

@@ -150,22 +150,18 @@ int xg__req_prepare_headers(xg_headers *h, xg_codec_proto proto, bool tls)
     int rc = 0;
     if (h->authority.len == 0 && host != NULL)
         rc = xg_headers_set_field(h, &h->authority, host->value, host->value_len);
-    xg_headers_remove_id(h, XG_HDR_HOST); /* HTTP/1 writes Host from :authority; HTTP/2 sends only :authority */
     strip_listed(h);
-    xg_headers_remove_id(h, XG_HDR_CONNECTION);
-    xg_headers_remove_id(h, XG_HDR_KEEP_ALIVE);
-    xg_headers_remove_id(h, XG_HDR_PROXY_CONNECTION);
-    xg_headers_remove_id(h, XG_HDR_TRANSFER_ENCODING);
-    xg_headers_remove_id(h, XG_HDR_HTTP2_SETTINGS);
-    /* An upgrade the downstream side let through goes to an HTTP/1 upstream
-     * as one; HTTP/2 has no Upgrade. */
-    if (proto != XG_PROTO_HTTP1)
-        xg_headers_remove_id(h, XG_HDR_UPGRADE);
     int t = xg_headers_find_id(h, XG_HDR_TE, 0);
     bool trailers = false;
     for (; t >= 0; t = xg_headers_find_id(h, XG_HDR_TE, t + 1))
         trailers = trailers || xg_hdr_list_has(h->v[t].value, h->v[t].value_len, "trailers", 8);
-    xg_headers_remove_id(h, XG_HDR_TE);
+    /* Host: HTTP/1 writes Host from :authority; HTTP/2 sends only
+     * :authority. An upgrade the downstream side let through goes to an
+     * HTTP/1 upstream as one; HTTP/2 has no Upgrade. */
+    xg_headers_remove_ids(h, XG_HDR_BIT(XG_HDR_HOST) | XG_HDR_BIT(XG_HDR_CONNECTION) | XG_HDR_BIT(XG_HDR_KEEP_ALIVE) |
+                                 XG_HDR_BIT(XG_HDR_PROXY_CONNECTION) | XG_HDR_BIT(XG_HDR_TRANSFER_ENCODING) |
+                                 XG_HDR_BIT(XG_HDR_HTTP2_SETTINGS) | XG_HDR_BIT(XG_HDR_TE) |
+                                 (proto != XG_PROTO_HTTP1 ? XG_HDR_BIT(XG_HDR_UPGRADE) : 0));
     if (rc == 0 && trailers)
         rc = xg_headers_add_ref(h, "te", 2, "trailers", 8);
     return rc != 0 ? rc : set_scheme(h, tls);

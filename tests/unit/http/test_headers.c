@@ -181,6 +181,46 @@ XG_TEST(other_names_found_after_changes)
     xg_arena_dispose(&arena);
 }
 
+XG_TEST(remove_ids_one_pass)
+{
+    xg_headers *h = fresh();
+    CHECK_EQ_INT(xg_headers_add_ref(h, "connection", 10, "close", 5), 0);
+    CHECK_EQ_INT(xg_headers_add_ref(h, "x-a", 3, "1", 1), 0);
+    CHECK_EQ_INT(xg_headers_add_ref(h, "te", 2, "trailers", 8), 0);
+    CHECK_EQ_INT(xg_headers_add_ref(h, "host", 4, "h", 1), 0);
+    CHECK_EQ_INT(xg_headers_add_ref(h, "connection", 10, "x", 1), 0);
+    CHECK_EQ_INT(xg_headers_add_ref(h, "x-b", 3, "2", 1), 0);
+    uint32_t bytes = h->bytes;
+    CHECK_EQ_INT(
+        xg_headers_remove_ids(h, XG_HDR_BIT(XG_HDR_CONNECTION) | XG_HDR_BIT(XG_HDR_TE) | XG_HDR_BIT(XG_HDR_OTHER)), 3);
+    CHECK_EQ_INT(h->n, 3);
+    CHECK_STR(h->v[0].name, "x-a");
+    CHECK_STR(h->v[1].name, "host");
+    CHECK_STR(h->v[2].name, "x-b");
+    CHECK_EQ_INT(h->bytes, bytes - (10 + 5) - (2 + 8) - (10 + 1));
+    CHECK_EQ_INT(xg_headers_remove_ids(h, 0), 0);
+    xg_arena_dispose(&arena);
+}
+
+/* The word-at-a-time scan: a bad byte at every position of values of
+ * every length up to 40 is found; tabs and high bytes are fine. */
+XG_TEST(value_ok_every_position)
+{
+    char v[40];
+    for (size_t n = 1; n <= sizeof v; n++) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = (char)(i % 3 == 0 ? '\t' : i % 3 == 1 ? (char)0xe9 : 'a');
+        CHECK(xg_hdr_value_ok(v, n));
+        for (size_t bad = 0; bad < n; bad++) {
+            static const char bads[] = {'\0', '\r', '\n'};
+            char keep = v[bad];
+            v[bad] = bads[bad % 3];
+            CHECK(!xg_hdr_value_ok(v, n));
+            v[bad] = keep;
+        }
+    }
+}
+
 XG_TEST(u64_text)
 {
     char b[XG_HDR_U64_MAX];
