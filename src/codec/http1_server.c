@@ -118,8 +118,26 @@ static bool authority_ok(const char *s, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c >= 0x7f || strchr("/?#@\\\"<>{}|^`", c) != NULL)
+        if (c <= ' ' || c >= 0x7f)
             return false;
+        switch (c) {
+        case '/':
+        case '?':
+        case '#':
+        case '@':
+        case '\\':
+        case '"':
+        case '<':
+        case '>':
+        case '{':
+        case '}':
+        case '|':
+        case '^':
+        case '`':
+            return false;
+        default:
+            break;
+        }
     }
     return true;
 }

@@ -90,11 +90,11 @@ xg_hdr_id xg_hdr_id_of(const char *name, size_t nlen)
      * and first byte reject almost every candidate before a compare. */
     if (nlen < 2 || nlen >= sizeof hdr_by_len / sizeof hdr_by_len[0])
         return XG_HDR_OTHER;
-    unsigned char c0 = lower((unsigned char)name[0]);
+    unsigned char c0 = lower((unsigned char)name[0]), cz = lower((unsigned char)name[nlen - 1]);
     for (const uint8_t *id = hdr_by_len[nlen]; *id != XG_HDR_OTHER; id++) {
         const char *s = hdr_names[*id];
         /* Names are nearly always lowercase already: memcmp first. */
-        if ((unsigned char)s[0] == c0 &&
+        if ((unsigned char)s[0] == c0 && (unsigned char)s[nlen - 1] == cz &&
             (memcmp(s + 1, name + 1, nlen - 1) == 0 || xg_hdr_name_eq(s + 1, nlen - 1, name + 1, nlen - 1)))
             return (xg_hdr_id)*id;
     }
@@ -269,13 +269,34 @@ int xg_headers_add_ref(xg_headers *h, const char *name, size_t nlen, const char 
     return push(h, name, nlen, value, vlen, xg_hdr_id_of(name, nlen));
 }
 
+/* dst = src lowercased (ASCII), eight bytes at a time: every received
+ * header name is copied through here. A byte is an uppercase letter when its
+ * low seven bits are in 'A'..'Z' and its top bit is clear; 0x20 is added to
+ * those alone. */
+static void copy_lower(char *dst, const char *src, size_t n)
+{
+    const uint64_t highs = 0x8080808080808080ULL, low7 = 0x7f7f7f7f7f7f7f7fULL, ones = 0x0101010101010101ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        uint64_t h7 = w & low7;
+        uint64_t ge_a = h7 + ones * (0x80 - 'A'); /* top bit set: >= 'A' */
+        uint64_t gt_z = h7 + ones * (0x7f - 'Z'); /* top bit set: > 'Z' */
+        uint64_t upper = (ge_a & ~gt_z) & ~w & highs;
+        w |= upper >> 2;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = (char)lower((unsigned char)src[i]);
+}
+
 static int push_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, xg_hdr_id id)
 {
     char *n = xg_arena_alloc(h->arena, nlen + vlen + 2);
     if (n == NULL)
         return XG_ENOMEM;
-    for (size_t i = 0; i < nlen; i++)
-        n[i] = (char)lower((unsigned char)name[i]);
+    copy_lower(n, name, nlen);
     n[nlen] = '\0';
     char *v = n + nlen + 1;
     if (vlen > 0)

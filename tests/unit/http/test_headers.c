@@ -221,6 +221,24 @@ XG_TEST(value_ok_every_position)
     }
 }
 
+/* Names are lowercased word by word: only A-Z change, at every position,
+ * whatever the bytes around them (also bytes with the top bit set). */
+XG_TEST(copy_lowercases_only_ascii_letters)
+{
+    xg_headers *h = fresh();
+    const char in[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{\x80\xc1\xda\xdb"
+                      "az09-_Q";
+    const char want[] = "abcdefghijklmnopqrstuvwxyz@[`{\x80\xc1\xda\xdb"
+                        "az09-_q";
+    for (size_t off = 0; off < 8; off++) {
+        CHECK_EQ_INT(xg_headers_add_copy(h, in + off, sizeof in - 1 - off, "v", 1), 0);
+        CHECK_STR(h->v[h->n - 1].name, want + off);
+    }
+    CHECK_EQ_INT(xg_headers_add_copy(h, "X-Forwarded-PROTO", 17, "v", 1), 0);
+    CHECK_EQ_INT(h->v[h->n - 1].id, XG_HDR_X_FORWARDED_PROTO);
+    xg_arena_dispose(&arena);
+}
+
 XG_TEST(u64_text)
 {
     char b[XG_HDR_U64_MAX];
