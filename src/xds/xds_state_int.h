@@ -129,6 +129,7 @@ typedef struct xg__xds_item {
     size_t index;          /* position in the response */
     const char *name;      /* NULL when it could not be determined */
     ProtobufCMessage *msg; /* decoded message, NULL if it did not decode */
+    bool scratch;          /* msg lives in the batch's scratch mappings (xds_decode.c), not malloc's */
     xg__xds_item_state state;
     uint64_t hash;    /* xxh64 of the serialized resource */
     bool same_active; /* SAME as the active version while another one warms */
@@ -144,6 +145,11 @@ typedef struct xg__xds_batch {
     bool unnamed;      /* some resource could not be named: SotW deletion is skipped */
     size_t n_rejected;
     size_t n_deleted;          /* held resources this response deleted or declared absent */
+    /* Where the decoded messages live (xds_decode.c): mappings of the
+     * response's own, unmapped with it. */
+    ProtobufCAllocator pb_alloc;
+    struct xg__xds_scratch *scratch;
+    size_t decoded_bytes; /* serialized bytes decoded so far */
 } xg__xds_batch;
 
 /* xds_decode.c */

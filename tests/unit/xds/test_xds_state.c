@@ -827,3 +827,35 @@ XG_TEST(memory_is_released_once_updates_have_been_quiet)
     teardown(&f);
     release_hook = NULL;
 }
+
+/* Past the first 64 KiB a response's messages decode into mappings of the
+ * batch's own, unmapped with it: nothing held may point into them. */
+XG_TEST(a_big_response_decodes_into_scratch_and_keeps_nothing_of_it)
+{
+    fake f;
+    setup(&f, false, false);
+    static char yaml[200][700], name[200][600];
+    resp p;
+    for (int round = 0; round < 2; round++) {
+        resp_init(&p, XG_XDS_CDS, round ? "2" : "1", false);
+        for (int i = 0; i < 200; i++) {
+            int n = snprintf(name[i], sizeof(name[i]), "c%03d-", i);
+            memset(name[i] + n, 'a' + (i % 26), 500);
+            name[i][n + 500] = '\0';
+            /* cluster 199 is rejected: its error names it after the scratch is gone */
+            snprintf(yaml[i], sizeof(yaml[i]), "{name: %.510s, connect_timeout: %s}", name[i], i == 199 ? "200s" : "1s");
+            resp_yaml(&p, yaml[i]);
+        }
+        CHECK_EQ_INT(deliver(&f, &p), XG_EINVAL);
+        CHECK(strstr(nack_text(&f), name[199]) != NULL);
+        CHECK(strstr(nack_text(&f), "connect_timeout: too long") != NULL);
+        for (int i = 0; i < 199; i++)
+            CHECK(active(&f, XG_RES_CLUSTER, name[i]));
+        CHECK(!active(&f, XG_RES_CLUSTER, name[199]));
+        const xg_res *last = xg_snapshot_find(f.snap, XG_RES_CLUSTER, name[198]);
+        CHECK(last != NULL && strcmp(last->name, name[198]) == 0);
+    }
+    /* the second round was byte-identical: nothing new to build */
+    CHECK_EQ_INT(f.n_snapshots, 1);
+    teardown(&f);
+}
