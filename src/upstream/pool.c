@@ -72,8 +72,8 @@ xg_pool *xg__pool_get(xg_host *h, xg_upstream_proto want, xg_codec_proto downstr
     return xg__pool_get_prio(h, want, downstream, tls, XG_PRIORITY_DEFAULT);
 }
 
-xg_pool *xg__pool_get_prio(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream,
-                           struct xg_tls_client *tls, int priority)
+xg_pool *xg__pool_get_prio(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream, struct xg_tls_client *tls,
+                           int priority)
 {
     uint64_t gen = h->cluster->conn_gen;
     if (want != XG_UPSTREAM_USE_DOWNSTREAM)
@@ -97,6 +97,7 @@ xg_pool *xg__pool_get_prio(xg_host *h, xg_upstream_proto want, xg_codec_proto do
         xg_tls_client_ref(tls);
     p->conn_gen = gen;
     p->max_idle = XG_POOL_MAX_IDLE;
+    p->peak_window = XG_POOL_PEAK_WINDOW;
     p->next = h->pools;
     h->pools = p;
     return p;
@@ -211,6 +212,19 @@ static int open_counted(xg_pool *p, xg_upconn *uc, xg_upstream_req *r)
     return rc;
 }
 
+/* Keeps peak_in_use: the connections in use now, or more within the
+ * window. Returns how many idle connections the pool may keep. */
+static uint32_t idle_limit(xg_pool *p)
+{
+    double now = ev_now(p->loop->ev);
+    uint32_t in_use = p->busy.n + p->connecting.n;
+    if (in_use >= p->peak_in_use || now - p->peak_at > p->peak_window) {
+        p->peak_in_use = in_use;
+        p->peak_at = now;
+    }
+    return p->peak_in_use > p->max_idle ? p->peak_in_use : p->max_idle;
+}
+
 int xg__pool_attach(xg_pool *p, xg_upstream_req *r)
 {
     xg_cluster_rt *rt = p->host->cluster;
@@ -224,6 +238,7 @@ int xg__pool_attach(xg_pool *p, xg_upstream_req *r)
             if (rc == 0 && xg_codec_capacity(uc->codec) == 0) {
                 uc->state = XG_UC_BUSY;
                 move_to(&p->busy, uc);
+                idle_limit(p);
             }
             return rc;
         }
@@ -282,9 +297,10 @@ void xg__pool_settle(xg_pool *p, xg_upconn *uc)
     if (done || p->draining || xg_codec_capacity(uc->codec) == 0) {
         uc->state = XG_UC_BUSY;
         move_to(&p->busy, uc);
+        idle_limit(p);
         return;
     }
-    if (uc->n_streams == 0 && uc->list != &p->ready && uc->proto == XG_PROTO_HTTP1 && p->ready.n >= p->max_idle) {
+    if (uc->n_streams == 0 && uc->list != &p->ready && uc->proto == XG_PROTO_HTTP1 && p->ready.n >= idle_limit(p)) {
         xg__uc_close(uc, XG_UPSTREAM_CONN_TERMINATION, false); /* enough idle connections already */
         return;
     }

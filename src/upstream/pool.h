@@ -24,8 +24,12 @@
 struct xg_tls_client;
 
 /* Idle HTTP/1.1 connections kept per pool beyond which a finished one is
- * closed instead (per worker). */
+ * closed instead (per worker), unless more were in use at once within the
+ * last XG_POOL_PEAK_WINDOW seconds: a pool keeps what its recent peak needs,
+ * so a steady load above 64 requests in flight does not close and reopen
+ * connections between bursts. */
 #define XG_POOL_MAX_IDLE 64
+#define XG_POOL_PEAK_WINDOW 10.0
 /* Request-body bytes held per request before send_blocked (our staging while
  * connecting, and the codec's send_buffer_limit). */
 #define XG_UPSTREAM_SEND_LIMIT 65536
@@ -95,11 +99,16 @@ struct xg_pool {
     xg_upstream_req *pend_head, *pend_tail; /* waiting for a connection, FIFO */
     uint32_t n_pending;
     uint32_t max_idle;
+    /* Most connections in use at once (busy + connecting) since peak_at (the
+     * loop's time), forgotten after peak_window seconds (tests shorten it). */
+    uint32_t peak_in_use;
+    double peak_at;
+    double peak_window;
     bool draining; /* takes no new request; freed once empty */
     /* Why the connection attempt failing right now failed (its TLS
      * handshake, as the TLS layer saw it), for its requests; "" otherwise. */
     char failure[160];
-    bool freed;    /* unlinked; freed at the end of the pass */
+    bool freed; /* unlinked; freed at the end of the pass */
     xg_deferred deferred;
     uint64_t cx_total; /* connections started (tests, stats) */
 };
@@ -120,9 +129,9 @@ struct xg_upstream_req {
     bool end_stream; /* the request had no body */
     bool out_end;    /* the request's end was given (send_data end / trailers) */
     bool response_started;
-    bool done;    /* terminal event delivered (or cancelled) */
-    bool blocked; /* staging reached the limit: on_send_ready owed */
-    bool retried; /* requeued once after a refused stream */
+    bool done;           /* terminal event delivered (or cancelled) */
+    bool blocked;        /* staging reached the limit: on_send_ready owed */
+    bool retried;        /* requeued once after a refused stream */
     const char *failure; /* the pool's failure reason when it failed r (in r's arena), or NULL */
     /* The route's XG_PRIORITY_*; whether it holds a max_requests unit (from
      * its stream's opening to its end); whether a stream was ever opened
@@ -139,8 +148,8 @@ xg_pool *xg__pool_get(xg_host *h, xg_upstream_proto want, xg_codec_proto downstr
 /* The same for a routing priority (XG_PRIORITY_*): as in Envoy, each
  * priority has its own pools, whose connections and requests count against
  * that priority's circuit breakers. xg__pool_get is DEFAULT. */
-xg_pool *xg__pool_get_prio(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream,
-                           struct xg_tls_client *tls, int priority);
+xg_pool *xg__pool_get_prio(xg_host *h, xg_upstream_proto want, xg_codec_proto downstream, struct xg_tls_client *tls,
+                           int priority);
 /* Gives r a stream now (an idle or multiplexed connection) or queues it and
  * opens connections as needed. 0, or XG_EAGAIN when the queue is full. */
 int xg__pool_attach(xg_pool *p, xg_upstream_req *r);

@@ -659,6 +659,22 @@ XG_TEST(download_64mib_streams_with_bounded_buffers)
     h1srv_stop(&s);
 }
 
+/* Three requests in flight at once on a pool that keeps max_idle idle
+ * connections; peak_window < 0 forgets the peak at once. */
+static void three_at_once(tenv *e, h1srv *s, rec r[3], uint32_t max_idle, double peak_window)
+{
+    rec *all[] = {&r[0], &r[1], &r[2], NULL};
+    for (int i = 0; i < 3; i++) {
+        rec_init(&r[i], e, "GET", "/hold");
+        CHECK_EQ_INT(rec_start(&r[i], true), 0);
+    }
+    tenv_pool(e)->max_idle = max_idle;
+    tenv_pool(e)->peak_window = peak_window;
+    atomic_store(&s->release, 1);
+    CHECK(tenv_run(e, all_finished, all, 5));
+    CHECK_EQ_INT(atomic_load(&s->conns), 3);
+}
+
 XG_TEST(idle_connections_beyond_max_idle_close)
 {
     h1srv s;
@@ -667,19 +683,35 @@ XG_TEST(idle_connections_beyond_max_idle_close)
     tenv_init(&e);
     tenv_local(&e, s.port, NULL);
     rec r[3];
-    rec *all[] = {&r[0], &r[1], &r[2], NULL};
-    for (int i = 0; i < 3; i++) {
-        rec_init(&r[i], &e, "GET", "/hold");
-        CHECK_EQ_INT(rec_start(&r[i], true), 0);
-    }
-    tenv_pool(&e)->max_idle = 2;
-    atomic_store(&s.release, 1);
-    CHECK(tenv_run(&e, all_finished, all, 5));
-    CHECK_EQ_INT(atomic_load(&s.conns), 3);
+    three_at_once(&e, &s, r, 2, -1);
     CHECK_EQ_INT(tenv_pool(&e)->ready.n, 2);
     CHECK(tenv_run(&e, ended_conns, &s, 2)); /* the third was closed */
     for (int i = 0; i < 3; i++)
         rec_dispose(&r[i]);
+    tenv_dispose(&e);
+    h1srv_stop(&s);
+}
+
+/* Within the window the pool keeps as many idle connections as were in use
+ * at once, even beyond max_idle: the next burst finds them open. */
+XG_TEST(idle_connections_up_to_the_recent_peak_stay)
+{
+    h1srv s;
+    h1srv_start(&s);
+    tenv e;
+    tenv_init(&e);
+    tenv_local(&e, s.port, NULL);
+    rec r[3];
+    three_at_once(&e, &s, r, 2, XG_POOL_PEAK_WINDOW);
+    CHECK_EQ_INT(tenv_pool(&e)->ready.n, 3);
+    CHECK_EQ_INT(tenv_pool(&e)->peak_in_use, 3);
+    rec again[3];
+    three_at_once(&e, &s, again, 2, XG_POOL_PEAK_WINDOW);
+    CHECK_EQ_INT(tenv_pool(&e)->ready.n, 3); /* the same three connections served the second burst */
+    for (int i = 0; i < 3; i++) {
+        rec_dispose(&r[i]);
+        rec_dispose(&again[i]);
+    }
     tenv_dispose(&e);
     h1srv_stop(&s);
 }
