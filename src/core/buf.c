@@ -51,7 +51,7 @@ int xg_buf_append(xg_buf *b, const void *p, size_t n)
 {
     /* The common case (it fits) without the call: the codecs append every
      * header name, value and separator here. */
-    if (b->len < b->cap && n < b->cap - b->len) {
+    if (n > 0 && b->len < b->cap && n < b->cap - b->len) {
         memcpy(b->data + b->len, p, n);
         b->len += n;
         b->data[b->len] = '\0';
