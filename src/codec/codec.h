@@ -32,6 +32,10 @@
 #include "core/arena.h"
 #include "http/headers.h"
 
+/* The largest output buffer a codec keeps once everything queued has been
+ * written; a bigger one (grown by a large response) is freed then. */
+#define XG_CODEC_OUT_KEEP 4096
+
 typedef enum xg_codec_proto {
     XG_PROTO_HTTP1,
     XG_PROTO_HTTP2,

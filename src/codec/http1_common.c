@@ -112,7 +112,12 @@ void xg__h1_output_done(xg_codec *c, size_t n)
     XG_ASSERT(n <= h->out.len - h->out_off);
     h->out_off += n;
     if (h->out_off == h->out.len) {
-        xg_buf_reset(&h->out);
+        /* Drained. A buffer a large response grew goes back to malloc, so a
+         * keep-alive connection idles with at most a small one. */
+        if (h->out.cap > XG_CODEC_OUT_KEEP)
+            xg_buf_dispose(&h->out);
+        else
+            xg_buf_reset(&h->out);
         h->out_off = 0;
     }
     if (h->has_stream && h->st.send_blocked && h->out.len - h->out_off < h->opts.send_buffer_limit / 2) {

@@ -693,8 +693,13 @@ void xg__h2_output_done(xg_codec *c, size_t n)
     xg__h2 *h = (xg__h2 *)c;
     XG_ASSERT(n <= h->out.len - h->out_off);
     h->out_off += n;
-    if (h->out_off == h->out.len)
+    if (h->out_off == h->out.len) {
         h->out_frames = 0; /* all written (counted per chunk: a partial write keeps them all) */
+        if (h->out.cap > XG_CODEC_OUT_KEEP) { /* as HTTP/1: no large buffer kept while idle */
+            xg_buf_dispose(&h->out);
+            h->out_off = 0;
+        }
+    }
 }
 
 void xg__h2_free(xg_codec *c)
