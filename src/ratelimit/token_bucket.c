@@ -1,15 +1,12 @@
 /* Lock-free token buckets with lazily counted fills, and the process-wide
  * registry of shared ones (token_bucket.h). */
-#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
 
-#include "core/assert.h"
+#include "core/named_reg.h"
 #include "ratelimit/token_bucket.h"
-
-#define N_SLOTS 256
 
 uint64_t xg_tb_now_ns(void)
 {
@@ -99,87 +96,49 @@ uint32_t xg_tb_tokens(const xg_tb_state *st, const xg_tb_params *p, uint64_t now
 struct xg_tbucket {
     _Alignas(64) xg_tb_state st;
     xg_tb_params p;
-    char *key;
-    uint64_t hash;
-    uint32_t refs; /* under reg.mu */
-    xg_tbucket *next;
+    xg_named head; /* the key */
 };
 
-static struct {
-    pthread_mutex_t mu;
-    xg_tbucket *slots[N_SLOTS];
-    uint32_t live;
-} reg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static xg_named_reg reg = XG_NAMED_REG_INIT;
 
-static xg_tbucket *make(const char *key, uint64_t hash, const xg_tb_params *p)
+static xg_named *make(const char *key, uint64_t hash, const void *arg)
 {
     size_t size = (sizeof(xg_tbucket) + 63) / 64 * 64;
     xg_tbucket *b = aligned_alloc(64, size);
     if (b == NULL)
         return NULL;
     memset(b, 0, sizeof *b);
-    if ((b->key = strdup(key)) == NULL) {
+    if (xg_named_init(&b->head, key, hash) != 0) {
         free(b);
         return NULL;
     }
-    b->hash = hash;
-    b->p = *p;
-    xg_tb_init(&b->st, p, xg_tb_now_ns());
-    return b;
+    b->p = *(const xg_tb_params *)arg;
+    xg_tb_init(&b->st, &b->p, xg_tb_now_ns());
+    return &b->head;
 }
 
 xg_tbucket *xg_tbucket_get(const char *key, const xg_tb_params *p)
 {
-    uint64_t hash = xg_tbucket_hash(key);
-    pthread_mutex_lock(&reg.mu);
-    xg_tbucket **head = &reg.slots[hash % N_SLOTS], *b = *head;
-    while (b != NULL && (b->hash != hash || strcmp(b->key, key) != 0))
-        b = b->next;
-    if (b == NULL && (b = make(key, hash, p)) != NULL) {
-        b->next = *head;
-        *head = b;
-        reg.live++;
-    }
-    if (b != NULL)
-        b->refs++;
-    pthread_mutex_unlock(&reg.mu);
-    return b;
+    xg_named *n = xg_named_get(&reg, key, make, p);
+    return n != NULL ? (xg_tbucket *)((char *)n - offsetof(xg_tbucket, head)) : NULL;
 }
 
 void xg_tbucket_unref(xg_tbucket *b)
 {
-    if (b == NULL)
+    if (b == NULL || !xg_named_unref(&reg, &b->head))
         return;
-    pthread_mutex_lock(&reg.mu);
-    XG_ASSERT(b->refs > 0);
-    bool last = --b->refs == 0;
-    if (last) {
-        xg_tbucket **pp = &reg.slots[b->hash % N_SLOTS];
-        while (*pp != b)
-            pp = &(*pp)->next;
-        *pp = b->next;
-        reg.live--;
-    }
-    pthread_mutex_unlock(&reg.mu);
-    if (!last)
-        return;
-    free(b->key);
+    xg_named_dispose(&b->head);
     free(b);
 }
 
 bool xg_tbucket_alive(uint64_t hash)
 {
-    pthread_mutex_lock(&reg.mu);
-    const xg_tbucket *b = reg.slots[hash % N_SLOTS];
-    while (b != NULL && b->hash != hash)
-        b = b->next;
-    pthread_mutex_unlock(&reg.mu);
-    return b != NULL;
+    return xg_named_held(&reg, hash);
 }
 
 uint64_t xg_tbucket_hash(const char *key)
 {
-    return XXH3_64bits(key, strlen(key));
+    return xg_named_hash(key);
 }
 
 xg_tb_state *xg_tbucket_state(xg_tbucket *b)
@@ -194,8 +153,5 @@ const xg_tb_params *xg_tbucket_params(const xg_tbucket *b)
 
 uint32_t xg_tbucket_live(void)
 {
-    pthread_mutex_lock(&reg.mu);
-    uint32_t n = reg.live;
-    pthread_mutex_unlock(&reg.mu);
-    return n;
+    return xg_named_live(&reg);
 }

@@ -1,15 +1,13 @@
 /* Circuit breaker counts shared by the workers (breaker.h): a registry of
- * breakers by cluster name under a mutex (taken only when a worker binds a
- * cluster or lets it go), and lock-free counters per priority. */
-#include <pthread.h>
+ * breakers by cluster name (core/named_reg.h: a mutex taken only when a
+ * worker binds a cluster or lets it go), and lock-free counters per priority. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "core/assert.h"
+#include "core/named_reg.h"
 #include "upstream/breaker.h"
-
-#define N_BUCKETS 256
 
 /* One priority's counters on a cache line of their own: workers hammering
  * one cluster's DEFAULT counts never share a line with another cluster or
@@ -20,77 +18,39 @@ typedef struct breaker_prio {
 
 struct xg_breaker {
     breaker_prio prio[XG_N_PRIORITIES];
-    char *name;
-    uint64_t hash;
-    uint32_t refs; /* under reg.mu */
-    xg_breaker *next;
+    xg_named head; /* the cluster name */
 };
 
-static struct {
-    pthread_mutex_t mu;
-    xg_breaker *buckets[N_BUCKETS];
-    uint32_t live;
-} reg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static xg_named_reg reg = XG_NAMED_REG_INIT;
 
-static xg_breaker **bucket(uint64_t hash)
+static xg_named *make(const char *name, uint64_t hash, const void *arg)
 {
-    return &reg.buckets[hash % N_BUCKETS];
-}
-
-static xg_breaker *make(const char *name, uint64_t hash)
-{
+    (void)arg;
     xg_breaker *b = aligned_alloc(64, sizeof *b);
     if (b == NULL)
         return NULL;
     memset(b, 0, sizeof *b);
-    b->name = strdup(name);
-    if (b->name == NULL) {
+    if (xg_named_init(&b->head, name, hash) != 0) {
         free(b);
         return NULL;
     }
-    b->hash = hash;
-    return b;
+    return &b->head;
 }
 
 xg_breaker *xg_breaker_get(const char *name)
 {
-    uint64_t hash = XXH3_64bits(name, strlen(name));
-    pthread_mutex_lock(&reg.mu);
-    xg_breaker **head = bucket(hash), *b = *head;
-    while (b != NULL && (b->hash != hash || strcmp(b->name, name) != 0))
-        b = b->next;
-    if (b == NULL && (b = make(name, hash)) != NULL) {
-        b->next = *head;
-        *head = b;
-        reg.live++;
-    }
-    if (b != NULL)
-        b->refs++;
-    pthread_mutex_unlock(&reg.mu);
-    return b;
+    xg_named *n = xg_named_get(&reg, name, make, NULL);
+    return n != NULL ? (xg_breaker *)((char *)n - offsetof(xg_breaker, head)) : NULL;
 }
 
 void xg_breaker_unref(xg_breaker *b)
 {
-    if (b == NULL)
-        return;
-    pthread_mutex_lock(&reg.mu);
-    XG_ASSERT(b->refs > 0);
-    bool last = --b->refs == 0;
-    if (last) {
-        xg_breaker **pp = bucket(b->hash);
-        while (*pp != b)
-            pp = &(*pp)->next;
-        *pp = b->next;
-        reg.live--;
-    }
-    pthread_mutex_unlock(&reg.mu);
-    if (!last)
+    if (b == NULL || !xg_named_unref(&reg, &b->head))
         return;
     for (int p = 0; p < XG_N_PRIORITIES; p++)
         for (int r = 0; r < XG_BR_N; r++)
             XG_ASSERT(atomic_load(&b->prio[p].n[r]) == 0);
-    free(b->name);
+    xg_named_dispose(&b->head);
     free(b);
 }
 
@@ -150,8 +110,5 @@ bool xg_breaker_try_retry(xg_breaker *b, int prio, const xg_cb_thresholds *t)
 
 uint32_t xg_breaker_live(void)
 {
-    pthread_mutex_lock(&reg.mu);
-    uint32_t n = reg.live;
-    pthread_mutex_unlock(&reg.mu);
-    return n;
+    return xg_named_live(&reg);
 }
