@@ -26,7 +26,10 @@ typedef struct xg_named_reg {
     uint32_t live;
 } xg_named_reg;
 
-#define XG_NAMED_REG_INIT {.mu = PTHREAD_MUTEX_INITIALIZER}
+#define XG_NAMED_REG_INIT                                                                                              \
+    {                                                                                                                  \
+        .mu = PTHREAD_MUTEX_INITIALIZER                                                                                \
+    }
 
 /* Makes the object for name (arg: the caller's), its xg_named filled by
  * xg_named_init; NULL on allocation failure. Called under the mutex. */
