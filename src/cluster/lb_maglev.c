@@ -5,21 +5,23 @@
  * xxHash64(key, seed 1) % (size - 1) + 1; hosts take turns claiming their next
  * free slot, a host of weight w taking a turn every max_weight / w rounds,
  * until the table is full. A request's hash picks slot hash % size: O(1).
- * Removing one of N hosts moves about 1/N of the keys. table_size is prime (the translator checks). Memory: 4 bytes
- * per slot per balancer per worker (256 KiB at the default 65537). */
+ * Removing one of N hosts moves about 1/N of the keys. table_size is prime
+ * (the translator checks). Memory: 4 bytes per slot (256 KiB at the default
+ * 65537), one table for all workers (cluster/lb_table.h), plus a host
+ * pointer per host per worker. */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "cluster/lb.h"
+#include "cluster/lb_table.h"
 #include "core/error.h"
 
 typedef struct maglev {
     xg_lb base;
     xg_rng *rng;
-    uint64_t size;
-    xg_host **hosts; /* sorted by key */
-    uint32_t *slot;  /* size entries: an index into hosts */
+    xg_lb_table *t;  /* shared: one host index per slot */
+    xg_host **hosts; /* this worker's hosts, in input order */
 } maglev;
 
 /* One host's permutation state while the table fills. */
@@ -35,21 +37,22 @@ static xg_host *maglev_pick(xg_lb *lb, const xg_lb_ctx *ctx)
     uint64_t h = ctx != NULL && ctx->has_hash ? ctx->hash : xg_rng_next(b->rng);
     if (ctx != NULL && ctx->attempt > 0)
         h ^= ~0ULL - ctx->attempt + 1; /* a re-pick: a far-away slot (Envoy's mutation) */
-    return b->hosts[b->slot[h % b->size]];
+    return b->hosts[b->t->idx[h % b->t->n]];
 }
 
 static void maglev_destroy(xg_lb *lb)
 {
     maglev *b = (maglev *)lb;
+    xg_lb_table_put(b->t);
     free(b->hosts);
-    free(b->slot);
     free(b);
 }
 
-/* A host and its weight, sorted by key for the build. */
+/* A host, its weight and its input index, sorted by key for the build. */
 typedef struct host_w {
-    xg_host *host;
+    const xg_host *host;
     double weight;
+    uint32_t idx;
 } host_w;
 
 static int cmp_key(const void *a, const void *b)
@@ -58,85 +61,87 @@ static int cmp_key(const void *a, const void *b)
 }
 
 /* Claims the host's next free slot in its permutation. */
-static void claim(maglev *b, build_entry *e, uint8_t *taken)
+static void claim(xg_lb_table *t, build_entry *e, uint8_t *taken)
 {
-    uint64_t c = (e->offset + e->skip * e->next) % b->size;
+    uint64_t c = (e->offset + e->skip * e->next) % t->n;
     while (taken[c]) {
         e->next++;
-        c = (e->offset + e->skip * e->next) % b->size;
+        c = (e->offset + e->skip * e->next) % t->n;
     }
     taken[c] = 1;
-    b->slot[c] = e->idx;
+    t->idx[c] = e->idx;
     e->next++;
 }
 
 /* Hosts take turns until every slot is claimed; the heaviest host takes a
  * turn every round, one of a third of its weight every third round. */
-static void fill(maglev *b, build_entry *be, size_t n, double max_w, uint8_t *taken)
+static void fill(xg_lb_table *t, build_entry *be, size_t n, double max_w, uint8_t *taken)
 {
     uint64_t filled = 0;
-    for (uint64_t round = 1; filled < b->size; round++) {
-        for (size_t i = 0; i < n && filled < b->size; i++) {
+    for (uint64_t round = 1; filled < t->n; round++) {
+        for (size_t i = 0; i < n && filled < t->n; i++) {
             if ((double)round * be[i].weight < be[i].target)
                 continue;
             be[i].target += max_w;
-            claim(b, &be[i], taken);
+            claim(t, &be[i], taken);
             filled++;
         }
     }
 }
 
-static int build(maglev *b, const host_w *hw, size_t n)
+static int fill_table(xg_lb_table *t, const host_w *hw, size_t n)
 {
     build_entry *be = calloc(n, sizeof *be);
-    uint8_t *taken = calloc(b->size, 1);
+    uint8_t *taken = calloc(t->n, 1);
     int rc = be == NULL || taken == NULL ? XG_ENOMEM : 0;
     double max_w = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *key = hw[i].host->addr_str;
         size_t len = strlen(key);
-        be[i] = (build_entry){.offset = XXH64(key, len, 0) % b->size,
-                              .skip = XXH64(key, len, 1) % (b->size - 1) + 1,
+        be[i] = (build_entry){.offset = XXH64(key, len, 0) % t->n,
+                              .skip = XXH64(key, len, 1) % (t->n - 1) + 1,
                               .weight = hw[i].weight,
-                              .idx = (uint32_t)i};
+                              .idx = hw[i].idx};
         max_w = hw[i].weight > max_w ? hw[i].weight : max_w;
     }
     if (rc == 0)
-        fill(b, be, n, max_w, taken);
+        fill(t, be, n, max_w, taken);
     free(taken);
     free(be);
+    return rc;
+}
+
+static int maglev_build(xg_lb_table *t, const xg_lb_config *cfg, const xg_lb_hosts *in)
+{
+    t->n = cfg->maglev_table_size >= 2 ? cfg->maglev_table_size : 65537;
+    host_w *hw = calloc(in->n, sizeof *hw);
+    if (hw == NULL || (t->idx = malloc(t->n * sizeof *t->idx)) == NULL) {
+        free(hw);
+        return XG_ENOMEM;
+    }
+    for (size_t i = 0; i < in->n; i++)
+        hw[i] = (host_w){in->hosts[i], xg_lb_weight(in, i), (uint32_t)i};
+    qsort(hw, in->n, sizeof *hw, cmp_key);
+    int rc = fill_table(t, hw, in->n);
+    free(hw);
     return rc;
 }
 
 static int maglev_init(xg_lb **out, const xg_lb_config *cfg, const xg_lb_hosts *in, xg_lb *prev, xg_rng *rng)
 {
     maglev *b = calloc(1, sizeof *b);
-    host_w *hw = calloc(in->n, sizeof *hw);
-    int rc = XG_ENOMEM;
-    if (b == NULL || hw == NULL)
-        goto fail;
+    if (b == NULL)
+        return XG_ENOMEM;
     b->base.vt = &xg_lb_maglev;
     b->rng = rng;
-    b->size = cfg->maglev_table_size >= 2 ? cfg->maglev_table_size : 65537;
     b->hosts = malloc(in->n * sizeof *b->hosts);
-    b->slot = malloc(b->size * sizeof *b->slot);
-    if (b->hosts == NULL || b->slot == NULL)
-        goto fail;
-    for (size_t i = 0; i < in->n; i++)
-        hw[i] = (host_w){in->hosts[i], xg_lb_weight(in, i)};
-    qsort(hw, in->n, sizeof *hw, cmp_key);
-    for (size_t i = 0; i < in->n; i++)
-        b->hosts[i] = hw[i].host;
-    if ((rc = build(b, hw, in->n)) != 0)
-        goto fail;
-    free(hw);
+    if (b->hosts == NULL || (b->t = xg_lb_table_get("maglev", cfg, in, maglev_build)) == NULL) {
+        maglev_destroy(&b->base);
+        return XG_ENOMEM;
+    }
+    memcpy(b->hosts, in->hosts, in->n * sizeof *b->hosts);
     *out = &b->base;
     return 0;
-fail:
-    free(hw);
-    if (b != NULL)
-        maglev_destroy(&b->base);
-    return rc;
 }
 
 const xg_lb_vt xg_lb_maglev = {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cluster/lb.h"
+#include "cluster/lb_table.h"
 
 /* A host ip:port of that weight, owned by the test (free()). */
 __attribute__((unused)) static xg_host *lu_host(const char *ip, uint16_t port, uint32_t weight)
@@ -95,6 +96,49 @@ __attribute__((unused)) static int lu_moved(xg_lb *before, xg_lb *after, const x
     free(a);
     free(b);
     return moved;
+}
+
+/* Two workers' balancers of a hashed policy vt over hosts with the same
+ * addresses and weights but their own host objects share one table: each
+ * picks its own host at the same index for every key, a different weight
+ * makes another table, and the last one to go frees them. 0 when all holds,
+ * else the line of the first failed check. */
+__attribute__((unused)) static int lu_check_shared_table(const xg_lb_vt *vt, const xg_lb_config *cfg)
+{
+    enum { N = 5, K = 2000 };
+    xg_rng rng;
+    xg_rng_seed(&rng, 11);
+    xg_host *a[N], *b[N], *pa[K], *pb[K];
+    lu_hosts(a, N);
+    lu_hosts(b, N);
+    int failed = 0;
+    uint32_t live0 = xg_lb_table_live();
+    xg_lb *la = lu_lb(vt, cfg, a, N, &rng), *lb = lu_lb(vt, cfg, b, N, &rng);
+    if (la == NULL || lb == NULL || xg_lb_table_live() != live0 + 1)
+        failed = __LINE__;
+    lu_hash_picks(la, K, pa);
+    lu_hash_picks(lb, K, pb);
+    for (int k = 0; k < K && failed == 0; k++)
+        if (lu_index(a, N, pa[k]) < 0 || lu_index(a, N, pa[k]) != lu_index(b, N, pb[k]))
+            failed = __LINE__;
+    b[2]->weight = 3;
+    xg_lb *lc = lu_lb(vt, cfg, b, N, &rng);
+    if (failed == 0 && (lc == NULL || xg_lb_table_live() != live0 + 2))
+        failed = __LINE__;
+    xg_lb_destroy(la);
+    xg_lb_destroy(lc);
+    if (failed == 0 && xg_lb_table_live() != live0 + 1)
+        failed = __LINE__;
+    lu_hash_picks(lb, K, pb); /* still valid after the other holder went */
+    for (int k = 0; k < K && failed == 0; k++)
+        if (lu_index(b, N, pb[k]) != lu_index(a, N, pa[k]))
+            failed = __LINE__;
+    xg_lb_destroy(lb);
+    if (failed == 0 && xg_lb_table_live() != live0)
+        failed = __LINE__;
+    lu_free(a, N);
+    lu_free(b, N);
+    return failed;
 }
 
 #endif

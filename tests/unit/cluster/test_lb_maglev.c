@@ -130,3 +130,8 @@ XG_TEST(removing_one_of_n_moves_about_1_over_n)
     xg_lb_destroy(less);
     lu_free(hs, N);
 }
+
+XG_TEST(workers_share_one_table)
+{
+    CHECK_EQ_INT(lu_check_shared_table(&xg_lb_maglev, NULL), 0);
+}

@@ -142,3 +142,8 @@ XG_TEST(no_hash_is_random)
     xg_lb_destroy(lb);
     lu_free(hs, 4);
 }
+
+XG_TEST(workers_share_one_table)
+{
+    CHECK_EQ_INT(lu_check_shared_table(&xg_lb_ring_hash, NULL), 0);
+}
