@@ -8,56 +8,19 @@
 #include "config/hcm.h"
 #include "config/listener.h"
 #include "core/error.h"
-#include "envoy/config/listener/v3/listener.pb-c.h"
-#include "envoy/config/route/v3/route.pb-c.h"
-#include "xds/pbjson.h"
-#include "xds/xlate.h"
 #include "xg_test.h"
+#include "xlate_yaml.h"
 
 static char err[1024];
 
-typedef int (*xlate_fn)(xg_xlate *x, const ProtobufCMessage *m);
-
-static int listener_fn(xg_xlate *x, const ProtobufCMessage *m)
-{
-    return xg_xlate_listener(x, (const Envoy__Config__Listener__V3__Listener *)m);
-}
-
-static int route_fn(xg_xlate *x, const ProtobufCMessage *m)
-{
-    return xg_xlate_route_config(x, (const Envoy__Config__Route__V3__RouteConfiguration *)m);
-}
-
-/* YAML -> message -> translated resource; NULL on failure (err set). */
-static xg_res *xlate(const ProtobufCMessageDescriptor *d, xg_res_type t, xlate_fn fn, const char *yaml)
-{
-    ProtobufCMessage *m = NULL;
-    err[0] = '\0';
-    if (xg_pbjson_parse(d, yaml, strlen(yaml), &m, err, sizeof(err)) != 0) {
-        fprintf(stderr, "YAML does not decode: %s\n", err);
-        return NULL;
-    }
-    xg_res *r = xg_res_new(t, "r");
-    xg_xlate x;
-    xg_xlate_init(&x, r, err, sizeof(err));
-    int rc = fn(&x, m);
-    protobuf_c_message_free_unpacked(m, NULL);
-    rc = rc == 0 ? xg_xlate_finish(&x) : (xg_xlate_dispose(&x), rc);
-    if (rc != 0) {
-        xg_res_unref(r);
-        return NULL;
-    }
-    return r;
-}
-
 static xg_res *listener(const char *yaml)
 {
-    return xlate(&envoy__config__listener__v3__listener__descriptor, XG_RES_LISTENER, listener_fn, yaml);
+    return xy_xlate(XG_RES_LISTENER, "r", yaml, err, sizeof(err));
 }
 
 static xg_res *routes(const char *yaml)
 {
-    return xlate(&envoy__config__route__v3__route_configuration__descriptor, XG_RES_ROUTE_CONFIG, route_fn, yaml);
+    return xy_xlate(XG_RES_ROUTE_CONFIG, "r", yaml, err, sizeof(err));
 }
 
 #define BUFFER_TYPE "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
