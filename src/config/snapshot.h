@@ -33,6 +33,7 @@ typedef struct xg_snapshot {
     atomic_int refs;
     uint64_t generation;                  /* strictly increasing per process, from 1 */
     int64_t built_ms;                     /* wall clock when it was built */
+    int64_t received_us;                  /* CLOCK_MONOTONIC us when the xDS response that made it arrived; 0: none */
     xg_snap_table *tables[XG_RES_NTYPES]; /* never NULL (an empty table for an empty type) */
 } xg_snapshot;
 

@@ -7,6 +7,7 @@
  * the per-worker snapshot pins streams hold. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,20 @@ struct xg_dataplane {
     char *local_cluster;  /* read-only once made: every worker's runtime points here */
 };
 
+/* One publish on its way to the workers: the last worker to swap says in the
+ * log how long the update took to be active everywhere, counted from when
+ * its xDS response arrived (the ACK goes out before the workers swap: it
+ * says the update was accepted, not that it serves). */
+typedef struct publish_track {
+    atomic_uint left; /* workers that have not swapped yet */
+    unsigned workers;
+    uint64_t generation;
+    int64_t received_us, published_us; /* CLOCK_MONOTONIC; received_us 0: not from a response */
+} publish_track;
+
 typedef struct apply_task {
     xg_dataplane *dp;
+    publish_track *track; /* shared by the publish's tasks; NULL for refreshes and teardown */
     xg_snapshot *snap;    /* one reference, or NULL: tear down (unless set_only) */
     xg_listener_set *set; /* one reference, or NULL: keep the listeners */
     bool set_only;        /* a refresh: apply set, keep the snapshot */
@@ -207,6 +220,30 @@ static void teardown(xg_dataplane *dp)
     ev_timer_start(xg_worker_loop(w)->ev, &r->timer);
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Any thread: one worker is done with the publish (swapped, or never got it). */
+static void track_done(publish_track *tr)
+{
+    if (tr == NULL || atomic_fetch_sub(&tr->left, 1) != 1)
+        return;
+    int64_t now = mono_us();
+    if (tr->received_us != 0)
+        xg_log_info("snapshot generation %llu active on all %u workers %.1f ms after its xDS response arrived "
+                    "(%.1f ms after the publish)",
+                    (unsigned long long)tr->generation, tr->workers, (now - tr->received_us) / 1e3,
+                    (now - tr->published_us) / 1e3);
+    else
+        xg_log_info("snapshot generation %llu active on all %u workers %.1f ms after the publish",
+                    (unsigned long long)tr->generation, tr->workers, (now - tr->published_us) / 1e3);
+    free(tr);
+}
+
 static void on_apply(void *arg)
 {
     apply_task *t = arg;
@@ -232,6 +269,7 @@ static void on_apply(void *arg)
     xg_log_debug("worker %u: now serving snapshot generation %llu", self->id, (unsigned long long)t->snap->generation);
     xg_worker_snapshot_swap(t->snap); /* takes the task's reference */
 done:
+    track_done(t->track);
     xg_listener_set_unref(t->set);
     free(t);
 }
@@ -364,12 +402,12 @@ static xg_listener_set *set_for(xg_dataplane *dp, const xg_snapshot *s)
     return set;
 }
 
-static int post(xg_dataplane *dp, unsigned i, xg_snapshot *s, xg_listener_set *set, bool set_only)
+static int post(xg_dataplane *dp, unsigned i, xg_snapshot *s, xg_listener_set *set, bool set_only, publish_track *track)
 {
     apply_task *t = malloc(sizeof(*t));
     if (t == NULL)
         return XG_ENOMEM;
-    *t = (apply_task){.dp = dp, .snap = s, .set = set, .set_only = set_only};
+    *t = (apply_task){.dp = dp, .track = track, .snap = s, .set = set, .set_only = set_only};
     if (s != NULL)
         xg_snapshot_ref(s);
     if (set != NULL)
@@ -407,9 +445,24 @@ static void keep_current(xg_dataplane *dp, xg_snapshot *s)
     dp->cur = s;
 }
 
+/* NULL for a teardown, or without memory (the update is then not timed). */
+static publish_track *track_new(xg_dataplane *dp, const xg_snapshot *s)
+{
+    publish_track *tr = s != NULL ? malloc(sizeof(*tr)) : NULL;
+    if (tr == NULL)
+        return NULL;
+    tr->workers = xg_workers_count(dp->ws);
+    atomic_init(&tr->left, tr->workers);
+    tr->generation = s->generation;
+    tr->received_us = s->received_us;
+    tr->published_us = mono_us();
+    return tr;
+}
+
 static int publish_locked(xg_dataplane *dp, xg_snapshot *s)
 {
     xg_listener_set *set = s != NULL ? set_for(dp, s) : NULL;
+    publish_track *track = track_new(dp, s);
     int first_err = 0;
     for (unsigned i = 0; i < xg_workers_count(dp->ws); i++) {
         if (s == NULL) {
@@ -417,7 +470,9 @@ static int publish_locked(xg_dataplane *dp, xg_snapshot *s)
             dp->teardowns++;
             pthread_mutex_unlock(&dp->mu);
         }
-        int rc = post(dp, i, s, set, false);
+        int rc = post(dp, i, s, set, false, track);
+        if (rc != 0)
+            track_done(track);
         if (rc != 0 && s == NULL)
             teardown_done(dp);
         if (rc != 0 && rc != XG_EAGAIN && first_err == 0)
@@ -463,7 +518,7 @@ static void refresh_locked(xg_dataplane *dp)
     xg_listener_set_unref(dp->last);
     dp->last = set; /* its reference */
     for (unsigned i = 0; i < xg_workers_count(dp->ws); i++)
-        if ((rc = post(dp, i, NULL, set, true)) != 0 && rc != XG_EAGAIN)
+        if ((rc = post(dp, i, NULL, set, true, NULL)) != 0 && rc != XG_EAGAIN)
             xg_log_error("worker %u: cannot post the rebuilt listeners: %s", i, xg_strerror(rc));
 }
 

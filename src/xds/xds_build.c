@@ -140,6 +140,7 @@ static int build_snapshot(xg_xds_state *st, xg_snapshot **out)
     if (rc == 0) {
         st->generation++;
         st->generation_ms = now;
+        (*out)->received_us = st->response_us;
     }
     return rc;
 }

@@ -17,6 +17,15 @@ static int64_t clock_ms(clockid_t id)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Not injectable like mono_ms: it only dates a snapshot for the log line
+ * that says how long it took to reach every worker (worker_listeners.c). */
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int64_t real_mono_ms(void)
 {
     return clock_ms(CLOCK_MONOTONIC);
@@ -189,6 +198,7 @@ static int on_response(void *ctx, const xg_xds_response *r, xg_buf *nack)
     xg_xds_state *st = ctx;
     xg__xds_batch b = {.r = r};
     size_t start = nack->len;
+    st->response_us = mono_us();
     int rc = xg__xds_decode(st, &b);
     if (rc == 0)
         rc = xg__xds_apply(st, &b);
@@ -201,6 +211,7 @@ static int on_response(void *ctx, const xg_xds_response *r, xg_buf *nack)
     record(st, &b, nack->data ? nack->data + start : "", nacked);
     xg__xds_batch_dispose(&b);
     xg__xds_finish_change(st);
+    st->response_us = 0; /* a snapshot a warming timer publishes later was not made by this response */
     arm_release(st);
     return nacked ? XG_EINVAL : 0;
 }

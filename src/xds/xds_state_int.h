@@ -114,6 +114,7 @@ struct xg_xds_state {
     void (*release_memory)(void);
     bool release_armed;       /* its timer is posted */
     int64_t last_response_ms; /* monotonic: when the last response was processed */
+    int64_t response_us;      /* CLOCK_MONOTONIC us when the response being handled arrived; 0 between responses */
 };
 
 /* --- one response being processed --- */

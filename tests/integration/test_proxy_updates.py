@@ -9,6 +9,7 @@ completes), several keep-alive clients looping while ten route, cluster
 and endpoint updates land (no request fails), a dead upstream (503 UF),
 and a clean SIGTERM afterwards."""
 import hashlib
+import re
 import http.client
 import json
 import socket
@@ -324,3 +325,26 @@ def test_no_request_fails_while_ten_updates_land(procs, tmp_path):
     assert stats["failed"] == [] and stats["ok"] > 30, stats
     w.gate.stop_clean()
 
+
+
+ACTIVE_LINE = re.compile(r"snapshot generation (\d+) active on all 2 workers ([\d.]+) ms after its xDS response "
+                         r"arrived \(([\d.]+) ms after the publish\)")
+
+
+def test_log_says_when_an_update_is_active_on_every_worker(procs, tmp_path):
+    """The info line the benchmark times applies by: one per published snapshot, written by the last worker to
+    swap, never before the update serves."""
+    w = world_for(procs, tmp_path)
+    wait_until(lambda: ACTIVE_LINE.search(w.gate.proc.stderr()), 10, "the first 'active on all' line")
+    before = [int(m[0]) for m in ACTIVE_LINE.findall(w.gate.proc.stderr())]
+    route(w, "/prefix/")["route"]["cluster"] = "a"
+    w.push("RouteConfiguration")
+    wait_until(lambda: len(ACTIVE_LINE.findall(w.gate.proc.stderr())) > len(before), 10, "a line for the update")
+    assert echo(w.curl("/prefix/x")[-1])["server"] == "a"
+    lines = ACTIVE_LINE.findall(w.gate.proc.stderr())
+    gens = [int(m[0]) for m in lines]
+    assert gens == sorted(set(gens)) and gens[-1] > before[-1], lines
+    since_response, since_publish = float(lines[-1][1]), float(lines[-1][2])
+    assert 0 <= since_publish <= since_response < 10000, lines[-1]
+    assert w.gate.xds()["generation"] == gens[-1], gens
+    w.gate.stop_clean()
