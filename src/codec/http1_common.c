@@ -90,9 +90,35 @@ int xg__h1_out(xg__h1 *h, const void *p, size_t n)
     return xg_buf_append(&h->out, p, n);
 }
 
-int xg__h1_outs(xg__h1 *h, const char *s)
+char *xg__h1_out_reserve(xg__h1 *h, size_t n)
 {
-    return xg__h1_out(h, s, strlen(s));
+    if (h->out_off > 0 && h->out_off == h->out.len) {
+        xg_buf_reset(&h->out);
+        h->out_off = 0;
+    }
+    if (xg_buf_reserve(&h->out, n) != 0)
+        return NULL;
+    char *p = h->out.data + h->out.len;
+    h->out.len += n;
+    h->out.data[h->out.len] = '\0';
+    return p;
+}
+
+int xg__h1_write_status_line(xg__h1 *h, int status, const char *reason)
+{
+    /* Once per response: digits by hand, not snprintf (~1,000 instructions). */
+    size_t rlen = strlen(reason);
+    char *p = xg__h1_out_reserve(h, 15 + rlen);
+    if (p == NULL)
+        return XG_ENOMEM;
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100 % 10);
+    p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10);
+    p[12] = ' ';
+    memcpy(p + 13, reason, rlen);
+    memcpy(p + 13 + rlen, "\r\n", 2);
+    return 0;
 }
 
 size_t xg__h1_output(xg_codec *c, struct iovec *iov, size_t max)
@@ -257,7 +283,7 @@ int xg__h1_on_header_value_complete(llhttp_t *p)
     xg_headers **dst = s->in_body ? &s->trailers : &s->in;
     if (*dst == NULL && (*dst = xg_headers_new(s->arena)) == NULL)
         return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
-    if (xg_headers_add_copy(*dst, name, h->name.len, v, vlen) != 0)
+    if (xg_headers_add_valid(*dst, name, h->name.len, v, vlen) != 0)
         return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
     return 0;
 }
@@ -334,26 +360,55 @@ static bool codec_owned(const xg_header *e, bool keep_upgrade, bool skip_len)
     }
 }
 
+/* Every field sent is a token and a valid value: fields a codec received
+ * were checked there (XG_HDR_F_VALID), and an interned id means the name is
+ * its interned (token) name; the rest, set by the proxy or by config, are
+ * checked here. None of the fields is written when one fails. Then the block
+ * goes out with one reservation and a copy per name and value. */
 int xg__h1_write_fields(xg__h1 *h, const xg_headers *hd, bool keep_upgrade, bool skip_len)
 {
+    size_t need = 0;
     for (uint32_t i = 0; i < hd->n; i++) {
         const xg_header *e = &hd->v[i];
         if (codec_owned(e, keep_upgrade, skip_len))
             continue;
-        if (!xg_hdr_is_token(e->name, e->name_len) || !xg_hdr_value_ok(e->value, e->value_len))
+        bool checked = e->flags & XG_HDR_F_VALID;
+        if ((!checked && e->id == XG_HDR_OTHER && !xg_hdr_is_token(e->name, e->name_len)) ||
+            (!checked && !xg_hdr_value_ok(e->value, e->value_len)))
             return XG_EINVAL;
-        if (xg__h1_out(h, e->name, e->name_len) != 0 || xg__h1_out(h, ": ", 2) != 0 ||
-            xg__h1_out(h, e->value, e->value_len) != 0 || xg__h1_out(h, "\r\n", 2) != 0)
-            return XG_ENOMEM;
+        need += (size_t)e->name_len + e->value_len + 4;
+    }
+    char *p = need > 0 ? xg__h1_out_reserve(h, need) : NULL;
+    if (need > 0 && p == NULL)
+        return XG_ENOMEM;
+    for (uint32_t i = 0; i < hd->n; i++) {
+        const xg_header *e = &hd->v[i];
+        if (codec_owned(e, keep_upgrade, skip_len))
+            continue;
+        memcpy(p, e->name, e->name_len);
+        p += e->name_len;
+        memcpy(p, ": ", 2);
+        if (e->value_len > 0)
+            memcpy(p + 2, e->value, e->value_len);
+        p += 2 + e->value_len;
+        memcpy(p, "\r\n", 2);
+        p += 2;
     }
     return 0;
 }
 
 static int write_chunk(xg__h1 *h, const void *p, size_t n)
 {
+    /* The size line in hex, by hand (once per chunk; snprintf costs more than a small chunk's copy). */
     char line[24];
-    int k = snprintf(line, sizeof line, "%zx\r\n", n);
-    if (xg__h1_out(h, line, (size_t)k) != 0 || xg__h1_out(h, p, n) != 0 || xg__h1_out(h, "\r\n", 2) != 0)
+    size_t k = sizeof line - 2, v = n;
+    line[k] = '\r';
+    line[k + 1] = '\n';
+    do {
+        line[--k] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v != 0);
+    if (xg__h1_out(h, line + k, sizeof line - k) != 0 || xg__h1_out(h, p, n) != 0 || xg__h1_out(h, "\r\n", 2) != 0)
         return XG_ENOMEM;
     return 0;
 }

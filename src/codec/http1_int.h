@@ -10,6 +10,7 @@
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "codec/codec.h"
 #include "core/buf.h"
@@ -79,7 +80,16 @@ void xg__h1_dispose(xg__h1 *h);
 
 /* Output buffer. 0 or XG_ENOMEM. */
 int xg__h1_out(xg__h1 *h, const void *p, size_t n);
-int xg__h1_outs(xg__h1 *h, const char *s);
+/* Inline so a literal's length is known at compile time. */
+static inline int xg__h1_outs(xg__h1 *h, const char *s)
+{
+    return xg__h1_out(h, s, strlen(s));
+}
+/* n more bytes at the end of the output, for the caller to fill at once (the
+ * buffer stays NUL-terminated after them); NULL on allocation failure. */
+char *xg__h1_out_reserve(xg__h1 *h, size_t n);
+/* "HTTP/1.1 <status> <reason>\r\n"; status is 100..999. */
+int xg__h1_write_status_line(xg__h1 *h, int status, const char *reason);
 size_t xg__h1_output(xg_codec *c, struct iovec *iov, size_t max);
 /* Marks n bytes written; fires on_send_ready when a blocked stream drains. */
 void xg__h1_output_done(xg_codec *c, size_t n);

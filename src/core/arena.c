@@ -129,18 +129,25 @@ void *xg_arena_calloc(xg_arena *a, size_t n, size_t size)
     return xg_arena_alloc(a, n * size);
 }
 
-char *xg_arena_strndup(xg_arena *a, const char *s, size_t n)
+char *xg_arena_bytes(xg_arena *a, size_t n)
 {
     if (n >= SIZE_MAX - ARENA_ALIGN)
         return NULL;
     xg_arena_chunk *c = a->head;
-    if (c == NULL || chunk_free(c) < n + 1)
-        c = chunk_new(a, n + 1, false);
+    if (c == NULL || chunk_free(c) < n)
+        c = chunk_new(a, n, false);
     if (c == NULL)
         return NULL;
-    c->end -= n + 1;
-    a->used += n + 1;
-    char *p = (char *)c->data + c->end;
+    c->end -= n;
+    a->used += n;
+    return (char *)c->data + c->end;
+}
+
+char *xg_arena_strndup(xg_arena *a, const char *s, size_t n)
+{
+    char *p = n < SIZE_MAX ? xg_arena_bytes(a, n + 1) : NULL;
+    if (p == NULL)
+        return NULL;
     memcpy(p, s, n);
     p[n] = '\0';
     return p;

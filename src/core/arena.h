@@ -28,6 +28,10 @@ void xg_arena_reset(xg_arena *a);
 void *xg_arena_alloc(xg_arena *a, size_t n);
 /* n elements of size each, zeroed; NULL on overflow or allocation failure. */
 void *xg_arena_calloc(xg_arena *a, size_t n, size_t size);
+/* n bytes, unaligned and not zeroed (from the newest chunk's free end, where
+ * strings go): for bytes the caller writes at once, such as a header's name
+ * and value. NULL on allocation failure. */
+char *xg_arena_bytes(xg_arena *a, size_t n);
 /* Copies of s (NUL-terminated) / of n bytes of s plus a NUL; NULL on failure. */
 char *xg_arena_strdup(xg_arena *a, const char *s);
 char *xg_arena_strndup(xg_arena *a, const char *s, size_t n);

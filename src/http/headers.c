@@ -84,6 +84,20 @@ bool xg_hdr_name_eq(const char *a, size_t alen, const char *b, size_t blen)
     return true;
 }
 
+/* xg_hdr_id_of for a name already lowercase (a received name once copied):
+ * one memcmp per candidate, no case folding. */
+static xg_hdr_id id_of_lower(const char *name, size_t nlen)
+{
+    if (nlen < 2 || nlen >= sizeof hdr_by_len / sizeof hdr_by_len[0])
+        return XG_HDR_OTHER;
+    for (const uint8_t *id = hdr_by_len[nlen]; *id != XG_HDR_OTHER; id++) {
+        const char *s = hdr_names[*id];
+        if (s[0] == name[0] && s[nlen - 1] == name[nlen - 1] && memcmp(s + 1, name + 1, nlen - 2) == 0)
+            return (xg_hdr_id)*id;
+    }
+    return XG_HDR_OTHER;
+}
+
 xg_hdr_id xg_hdr_id_of(const char *name, size_t nlen)
 {
     /* Called for every header pushed and every lookup by name: the length
@@ -291,9 +305,14 @@ static void copy_lower(char *dst, const char *src, size_t n)
         dst[i] = (char)lower((unsigned char)src[i]);
 }
 
-static int push_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, xg_hdr_id id)
+/* Copies name (lowercased) and value into the arena; id < 0: worked out
+ * from the lowercased copy (received names are often capitalised, and a
+ * lowercase compare is the cheap one). */
+static int push_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, int id)
 {
-    char *n = xg_arena_alloc(h->arena, nlen + vlen + 2);
+    if (nlen > UINT32_MAX || vlen > UINT32_MAX)
+        return XG_EINVAL;
+    char *n = xg_arena_bytes(h->arena, nlen + vlen + 2);
     if (n == NULL)
         return XG_ENOMEM;
     copy_lower(n, name, nlen);
@@ -302,12 +321,20 @@ static int push_copy(xg_headers *h, const char *name, size_t nlen, const char *v
     if (vlen > 0)
         memcpy(v, value, vlen);
     v[vlen] = '\0';
-    return push(h, n, nlen, v, vlen, id);
+    return push(h, n, nlen, v, vlen, id < 0 ? id_of_lower(n, nlen) : (xg_hdr_id)id);
 }
 
 int xg_headers_add_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    return push_copy(h, name, nlen, value, vlen, xg_hdr_id_of(name, nlen));
+    return push_copy(h, name, nlen, value, vlen, -1);
+}
+
+int xg_headers_add_valid(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    int rc = push_copy(h, name, nlen, value, vlen, -1);
+    if (rc == 0)
+        h->v[h->n - 1].flags = XG_HDR_F_VALID;
+    return rc;
 }
 
 /* A name looked up, with its id worked out once for every pass. */
@@ -429,6 +456,7 @@ static int replace_value(xg_headers *h, uint32_t i, const char *value, size_t vl
     h->bytes = h->bytes - h->v[i].value_len + (uint32_t)vlen;
     h->v[i].value = value;
     h->v[i].value_len = (uint32_t)vlen;
+    h->v[i].flags &= (uint16_t)~XG_HDR_F_VALID;
     return 0;
 }
 

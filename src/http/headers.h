@@ -94,6 +94,11 @@ typedef struct xg_header {
 
 /* HTTP/2: send as "never indexed" (authorization, cookies the owner marks). */
 #define XG_HDR_F_SENSITIVE 0x1
+/* The name is a token and the value passes xg_hdr_value_ok: the codec that
+ * received the entry checked both (xg_headers_add_valid), so a writer need not
+ * check them again. Cleared when the value is replaced. (An entry with an
+ * interned id needs no name check either: its name is the interned one.) */
+#define XG_HDR_F_VALID 0x2
 
 typedef struct xg_headers {
     xg_arena *arena; /* borrowed: the stream's arena, for copies and growth */
@@ -139,6 +144,9 @@ void xg_headers_clear(xg_headers *h);
  * validation covers what the router adds. 0 or XG_ENOMEM. */
 int xg_headers_add_copy(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen);
 int xg_headers_add_ref(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen);
+/* xg_headers_add_copy for a field the caller has just checked with
+ * xg_hdr_is_token and xg_hdr_value_ok: the entry carries XG_HDR_F_VALID. */
+int xg_headers_add_valid(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen);
 
 /* Index of the first entry named name (case-insensitive) at or after from, or
  * -1. Loop over duplicates with from = previous + 1. */
