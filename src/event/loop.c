@@ -151,3 +151,16 @@ void xg_loop_dispose(xg_loop *l)
     l->ev = NULL;
     pthread_mutex_destroy(&l->mu);
 }
+
+void xg_timer_arm_lazy(struct ev_loop *ev, ev_timer *w, double in)
+{
+    if (in < 0)
+        in = 0;
+    if (ev_is_active(w)) {
+        if (ev_timer_remaining(ev, w) <= in)
+            return;
+        ev_timer_stop(ev, w);
+    }
+    ev_timer_set(w, in, 0);
+    ev_timer_start(ev, w);
+}

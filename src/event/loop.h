@@ -67,4 +67,13 @@ void xg_loop_defer(xg_loop *l, xg_deferred *d, void (*free_cb)(xg_deferred *d));
  * queued or deferred, then destroys the libev loop. */
 void xg_loop_dispose(xg_loop *l);
 
+/* Arms the one-shot timer w to fire within `in` seconds (now when in <= 0),
+ * lazily: a timer already due no later is left alone, and only an earlier
+ * deadline restarts it. Deadlines that move later with every request (idle
+ * timeouts, a route timeout cleared by the response) then cost no timer-heap
+ * work per request; the price is that w may fire early, so its callback must
+ * check its deadlines against the time and arm again for what is left
+ * (libev's lazy timeout pattern). Loop thread only. */
+void xg_timer_arm_lazy(struct ev_loop *ev, ev_timer *w, double in);
+
 #endif

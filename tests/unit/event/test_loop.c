@@ -183,3 +183,39 @@ XG_TEST(caller_owned_tasks_run_once_and_are_left_to_the_callback)
     xg_loop_dispose(&l);
     CHECK_EQ_INT(p.ran, 200);
 }
+
+static void on_lazy(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    (*(int *)w->data)++;
+}
+
+/* A later deadline leaves an armed timer alone; an earlier one restarts it;
+ * an unarmed timer is started; in <= 0 fires at the next pass. */
+XG_TEST(timer_arm_lazy_moves_only_earlier)
+{
+    xg_loop l;
+    int fired = 0;
+    if (!CHECK_EQ_INT(xg_loop_init(&l, 0), 0))
+        return;
+    ev_timer t;
+    ev_init(&t, on_lazy);
+    t.data = &fired;
+    xg_timer_arm_lazy(l.ev, &t, 10);
+    CHECK(ev_is_active(&t));
+    CHECK(ev_timer_remaining(l.ev, &t) <= 10 && ev_timer_remaining(l.ev, &t) > 9);
+    xg_timer_arm_lazy(l.ev, &t, 20); /* later: untouched */
+    CHECK(ev_timer_remaining(l.ev, &t) <= 10);
+    xg_timer_arm_lazy(l.ev, &t, 1); /* earlier: restarted */
+    CHECK(ev_timer_remaining(l.ev, &t) <= 1);
+    xg_timer_arm_lazy(l.ev, &t, -5); /* due: fires at the next pass */
+    CHECK(ev_timer_remaining(l.ev, &t) <= 0);
+    ev_run(l.ev, EVRUN_NOWAIT);
+    CHECK_EQ_INT(fired, 1);
+    CHECK(!ev_is_active(&t));
+    xg_timer_arm_lazy(l.ev, &t, 0.001);
+    CHECK(ev_is_active(&t));
+    while (fired < 2)
+        ev_run(l.ev, EVRUN_ONCE);
+    CHECK_EQ_INT(fired, 2);
+    xg_loop_dispose(&l);
+}
