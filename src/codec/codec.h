@@ -196,6 +196,7 @@ typedef struct xg_codec_vt {
     bool (*should_close)(const xg_codec *c);
     uint32_t (*capacity)(const xg_codec *c);
     uint32_t (*active_streams)(const xg_codec *c);
+    size_t (*trim)(xg_codec *c); /* NULL: nothing to give back */
     void (*free)(xg_codec *c);
 } xg_codec_vt;
 
@@ -339,6 +340,16 @@ static inline uint32_t xg_codec_capacity(const xg_codec *c)
 static inline uint32_t xg_codec_active_streams(const xg_codec *c)
 {
     return c->vt->active_streams(c);
+}
+
+/* The connection has been idle a while (no stream, nothing to write): gives
+ * back memory kept only for traffic (HTTP/2: the output buffer and nghttp2's
+ * frame buffer and stream-map pages). Costs a syscall or two and a page fault
+ * or two when traffic resumes, so owners call it only after a quiet spell,
+ * not on every idle moment. Returns the bytes given back (0 when not idle). */
+static inline size_t xg_codec_trim(xg_codec *c)
+{
+    return c->vt->trim != NULL ? c->vt->trim(c) : 0;
 }
 
 /* Frees the codec and everything it owns; runs no callback. */

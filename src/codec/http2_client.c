@@ -120,6 +120,7 @@ static const xg_codec_vt cli_vt = {
     .should_close = xg__h2_should_close,
     .capacity = cli_capacity,
     .active_streams = xg__h2_active_streams,
+    .trim = xg__h2_trim,
     .free = xg__h2_free,
 };
 

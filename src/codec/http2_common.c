@@ -702,6 +702,22 @@ void xg__h2_output_done(xg_codec *c, size_t n)
     }
 }
 
+/* An idle connection keeps no output buffer and none of the pages nghttp2
+ * holds for frames and streams in flight (http2_mem.c); the next frame
+ * faults them back in. Only with everything written and nothing queued:
+ * a frame half handed out still lives in nghttp2's frame buffer. */
+size_t xg__h2_trim(xg_codec *c)
+{
+    xg__h2 *h = (xg__h2 *)c;
+    if (h->dead || h->out_off < h->out.len)
+        return 0;
+    size_t given = h->out.cap;
+    xg_buf_dispose(&h->out);
+    h->out_off = 0;
+    bool frames_idle = !nghttp2_session_want_write(h->s) && nghttp2_session_want_read(h->s);
+    return given + xg__h2_mem_trim(&h->mem, frames_idle);
+}
+
 void xg__h2_free(xg_codec *c)
 {
     xg__h2 *h = (xg__h2 *)c;
@@ -784,8 +800,10 @@ int xg__h2_init(xg__h2 *h, xg_codec_role role, const xg_codec_opts *o, const xg_
     xg_buf_init(&h->out);
     if (set_callbacks(&cbs) != 0 || set_options(&opt, o) != 0)
         goto fail;
-    if ((role == XG_ROLE_SERVER ? nghttp2_session_server_new2(&h->s, cbs, h, opt)
-                                : nghttp2_session_client_new2(&h->s, cbs, h, opt)) != 0)
+    nghttp2_mem mem;
+    xg__h2_mem_init(&h->mem, &mem);
+    if ((role == XG_ROLE_SERVER ? nghttp2_session_server_new3(&h->s, cbs, h, opt, &mem)
+                                : nghttp2_session_client_new3(&h->s, cbs, h, opt, &mem)) != 0)
         goto fail;
     rc = submit_settings(h);
     if (rc != 0) {

@@ -15,6 +15,30 @@
 
 typedef struct xg__h2_stream xg__h2_stream;
 
+/* http2_mem.c: nghttp2's allocator for one session. Blocks of
+ * XG__H2_MEM_BIG bytes or more (the frame buffer, the stream map's table)
+ * are page-aligned and tracked, up to XG__H2_MEM_SLOTS at a time, so that an
+ * idle session can give their pages back. */
+#define XG__H2_MEM_BIG 4096
+#define XG__H2_MEM_SLOTS 4
+/* nghttp2's NGHTTP2_FRAMEBUF_CHUNKLEN (frame header, pad length byte, the
+ * largest payload): the size of its frame buffer chunks. */
+#define XG__H2_FRAMEBUF_LEN (9 + 1 + 16384)
+
+typedef struct xg__h2_mem {
+    struct {
+        void *p; /* NULL: free slot */
+        size_t len;
+    } big[XG__H2_MEM_SLOTS];
+} xg__h2_mem;
+
+/* Fills *out (nghttp2 copies it) to allocate through m. */
+void xg__h2_mem_init(xg__h2_mem *m, nghttp2_mem *out);
+/* Gives back the pages of m's tracked blocks that hold nothing: blocks of
+ * zeros, and with frames_idle (nghttp2 has no frame packed or half sent)
+ * the frame buffer. Returns the bytes given back. */
+size_t xg__h2_mem_trim(xg__h2_mem *m, bool frames_idle);
+
 struct xg__h2_stream {
     xg__h2_stream *prev, *next; /* the codec's list of streams the owner knows */
     uint32_t id;
@@ -45,7 +69,8 @@ typedef struct xg__h2 {
     xg_codec base;
     xg_codec_opts opts;
     nghttp2_session *s;
-    xg_buf out; /* bytes from mem_send not yet written: [out_off, len) */
+    xg__h2_mem mem; /* nghttp2's allocator state: outlives s */
+    xg_buf out;     /* bytes from mem_send not yet written: [out_off, len) */
     size_t out_off;
     xg__h2_stream *streams; /* known streams, newest first */
     uint32_t n_streams;
@@ -119,6 +144,7 @@ bool xg__h2_can_feed(const xg_codec *c);
 bool xg__h2_want_write(const xg_codec *c);
 bool xg__h2_should_close(const xg_codec *c);
 uint32_t xg__h2_active_streams(const xg_codec *c);
+size_t xg__h2_trim(xg_codec *c);
 void xg__h2_free(xg_codec *c);
 
 /* Stops the session for abuse or a fatal fault: GOAWAY with code, the error

@@ -210,6 +210,7 @@ static const xg_codec_vt srv_vt = {
     .should_close = xg__h2_should_close,
     .capacity = srv_capacity,
     .active_streams = xg__h2_active_streams,
+    .trim = xg__h2_trim,
     .free = xg__h2_free,
 };
 
