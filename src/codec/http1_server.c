@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codec/http1_int.h"
+#include "codec/http1_park.h"
 #include "core/error.h"
 
 static void maybe_finish(xg__h1 *h);
@@ -671,11 +672,69 @@ static uint32_t srv_capacity(const xg_codec *c)
     return 0;
 }
 
+/* Spare server codecs of this thread, linked through base.owner, each with
+ * the small buffers it grew (a request then mallocs nothing here). Kept while
+ * spares + codecs in use stay within the most in use at once since the last
+ * trim (at least SPARE_MIN): what the recent load needs, no more. */
+#define SPARE_MIN 8
+static __thread xg__h1 *spares;
+static __thread size_t n_spares, n_live, peak_live;
+
+static size_t spare_limit(void)
+{
+    return peak_live > SPARE_MIN ? peak_live : SPARE_MIN;
+}
+
+static void spare_drop(void)
+{
+    xg__h1 *h = spares;
+    spares = h->base.owner;
+    n_spares--;
+    xg__h1_dispose(h);
+    free(h);
+}
+
 static void srv_free(xg_codec *c)
 {
     xg__h1 *h = (xg__h1 *)c;
-    xg__h1_dispose(h);
-    free(h);
+    n_live--;
+    if (n_spares + n_live >= spare_limit()) {
+        xg__h1_dispose(h);
+        free(h);
+        return;
+    }
+    /* Buffers a large request or response grew go back; small ones stay. */
+    xg_buf *bufs[] = {&h->out, &h->name, &h->value, &h->url};
+    for (size_t i = 0; i < 4; i++) {
+        if (bufs[i]->cap > XG_CODEC_OUT_KEEP)
+            xg_buf_dispose(bufs[i]);
+    }
+    h->base.owner = spares;
+    spares = h;
+    n_spares++;
+}
+
+size_t xg_http1_server_spares_trim(void)
+{
+    size_t keep = spare_limit();
+    while (spares != NULL && n_spares + n_live > keep)
+        spare_drop();
+    peak_live = n_live;
+    return n_spares;
+}
+
+void xg_http1_server_spares_free(void)
+{
+    while (spares != NULL)
+        spare_drop();
+    peak_live = 0;
+}
+
+bool xg_http1_server_idle(const xg_codec *c)
+{
+    const xg__h1 *h = (const xg__h1 *)c;
+    return c->vt->free == srv_free && !h->has_stream && !h->close_owed && !h->dead && !h->goaway && !h->eof &&
+           !h->paused && h->out_off == h->out.len;
 }
 
 static const xg_codec_vt srv_vt = {
@@ -699,25 +758,46 @@ static const xg_codec_vt srv_vt = {
     .free = srv_free,
 };
 
+/* Shared by every server codec: llhttp reads it through the parser. */
+static const llhttp_settings_t srv_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = xg__h1_on_header_field,
+    .on_header_value = xg__h1_on_header_value,
+    .on_header_value_complete = xg__h1_on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
 int xg_http1_server_new(xg_codec **out, const xg_codec_opts *o, const xg_codec_cbs *cb, void *owner)
 {
     if (cb == NULL || cb->on_stream_begin == NULL || cb->on_headers == NULL || cb->on_data == NULL)
         return XG_EINVAL;
-    xg__h1 *h = malloc(sizeof *h);
-    if (h == NULL)
+    xg__h1 *h = spares;
+    bool reused = h != NULL;
+    xg_buf bufs[4];
+    if (reused) {
+        spares = h->base.owner;
+        n_spares--;
+        bufs[0] = h->out, bufs[1] = h->name, bufs[2] = h->value, bufs[3] = h->url;
+    } else if ((h = malloc(sizeof *h)) == NULL) {
         return XG_ENOMEM;
+    }
     xg__h1_init(h, HTTP_REQUEST, o, cb, owner);
+    if (reused) { /* emptied, their storage kept */
+        h->out = bufs[0], h->name = bufs[1], h->value = bufs[2], h->url = bufs[3];
+        xg_buf_reset(&h->out);
+        xg_buf_reset(&h->name);
+        xg_buf_reset(&h->value);
+        xg_buf_reset(&h->url);
+    }
+    llhttp_init(&h->parser, HTTP_REQUEST, &srv_settings);
+    h->parser.data = h;
     h->base.vt = &srv_vt;
     h->base.role = XG_ROLE_SERVER;
-    llhttp_settings_init(&h->settings);
-    h->settings.on_message_begin = on_message_begin;
-    h->settings.on_url = on_url;
-    h->settings.on_header_field = xg__h1_on_header_field;
-    h->settings.on_header_value = xg__h1_on_header_value;
-    h->settings.on_header_value_complete = xg__h1_on_header_value_complete;
-    h->settings.on_headers_complete = on_headers_complete;
-    h->settings.on_body = on_body;
-    h->settings.on_message_complete = on_message_complete;
+    if (++n_live > peak_live)
+        peak_live = n_live;
     *out = &h->base;
     return 0;
 }

@@ -2,6 +2,7 @@
  * chunked both ways, 100-continue, upgrade, back-pressure, and every
  * smuggling vector rejected with the right status and nothing delivered. */
 #include "codec/codec.h"
+#include "codec/http1_park.h"
 #include "core/error.h"
 #include "towner.h"
 #include "xg_test.h"
@@ -532,5 +533,77 @@ XG_TEST(goaway_closes_after_current)
     respond(1, "200", "x", true);
     CHECK(strstr(WIRE(&O), "connection: close\r\n") != NULL);
     CHECK(xg_codec_should_close(O.c));
+    towner_dispose(&O);
+}
+
+/* Between requests a keep-alive codec says it is idle (its owner may free
+ * it); while a request is open, output is queued or the connection is
+ * closing, it does not. A codec taken from the spares parses the next
+ * request as a fresh one, with no trace of the last. */
+XG_TEST(idle_between_requests_and_reuse)
+{
+    start(NULL);
+    CHECK(xg_http1_server_idle(O.c));
+    feeds("GET /a HTTP/1.1\r\nHost: h\r\nX-Long: 0123456789\r\n\r\n");
+    CHECK(!xg_http1_server_idle(O.c)); /* a stream is open */
+    xg_arena a;
+    xg_arena_init(&a, 0);
+    xg_headers *h = xg_headers_new(&a);
+    xg_headers_set_pseudo(h, ":status", 7, "200", 3);
+    xg_headers_add_ref(h, "content-length", 14, "0", 1);
+    CHECK_EQ_INT(xg_codec_send_headers(O.c, 1, h, true), 0);
+    xg_arena_dispose(&a);
+    CHECK(!xg_http1_server_idle(O.c)); /* output queued */
+    drain(&O);
+    CHECK(xg_http1_server_idle(O.c));
+    xg_codec *old = O.c;
+    towner_dispose(&O);
+
+    start(NULL); /* the spare comes back */
+    CHECK(O.c == old);
+    CHECK(xg_http1_server_idle(O.c));
+    feeds("POST /b HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\n\r\nhi");
+    CHECK_STR(LOG(&O), "begin 1;headers 1 POST auth=g path=/b content-length=2;data 1 [hi];data 1 [] END;");
+    towner_dispose(&O);
+
+    start(NULL);
+    xg_codec_goaway(O.c, XG_GOAWAY_NOTICE);
+    CHECK(!xg_http1_server_idle(O.c)); /* closing */
+    towner_dispose(&O);
+
+    start(NULL);
+    size_t used;
+    CHECK_EQ_INT(xg_codec_feed(O.c, NULL, 0, &used), 0);
+    CHECK(!xg_http1_server_idle(O.c)); /* the peer left */
+    towner_dispose(&O);
+
+    start(NULL);
+    feeds("GET / HT");
+    CHECK(!xg_http1_server_idle(O.c)); /* half a request line */
+    towner_dispose(&O);
+}
+
+/* Spares follow the recent peak of codecs in use: a burst leaves at most
+ * that many, and two trims with nothing in use bring them down to the
+ * small floor. */
+XG_TEST(spares_follow_the_recent_peak)
+{
+    xg_http1_server_spares_free();
+    enum { N = 40 };
+    xg_codec *c[N];
+    xg_codec_opts d;
+    xg_codec_opts_init(&d);
+    towner_init(&O);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ_INT(xg_http1_server_new(&c[i], &d, &t_cbs, &O), 0);
+    for (int i = 0; i < N; i++)
+        xg_codec_free(c[i]);
+    size_t kept = xg_http1_server_spares_trim(); /* the burst's peak still counts */
+    CHECK(kept <= N);
+    CHECK(kept > 8);
+    kept = xg_http1_server_spares_trim(); /* a quiet period: down to the floor */
+    CHECK(kept <= 8);
+    xg_http1_server_spares_free();
+    CHECK_EQ_INT(xg_http1_server_spares_trim(), 0);
     towner_dispose(&O);
 }
