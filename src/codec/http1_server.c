@@ -511,9 +511,19 @@ static xg__h1_stream *stream_for(xg__h1 *h, uint32_t sid)
 
 static int write_status(xg__h1 *h, int status)
 {
-    char line[64];
-    int k = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, reason(status));
-    return xg__h1_out(h, line, (size_t)k);
+    return xg__h1_write_status_line(h, status, reason(status));
+}
+
+/* Drops a response head refused part way (a field that is not a token or
+ * not a valid value): the output is left as it was, pending bytes before the
+ * head, so the reset that follows closes the connection after whole
+ * responses only, never after a dangling status line. */
+static void unwrite(xg__h1 *h, size_t pending)
+{
+    if (h->out.data == NULL)
+        return;
+    h->out.len = h->out_off + pending;
+    h->out.data[h->out.len] = '\0';
 }
 
 static int send_informational(xg__h1 *h, const xg_headers *hd)
@@ -526,6 +536,7 @@ static int send_informational(xg__h1 *h, const xg_headers *hd)
         return 0;
     if (hd->status == 100)
         s->continue_sent = true;
+    size_t pending = h->out.len - h->out_off;
     int rc = write_status(h, hd->status);
     if (rc == 0)
         rc = xg__h1_write_fields(h, hd, up, true);
@@ -533,6 +544,8 @@ static int send_informational(xg__h1 *h, const xg_headers *hd)
         rc = xg__h1_outs(h, "connection: upgrade\r\n");
     if (rc == 0)
         rc = xg__h1_outs(h, "\r\n");
+    if (rc != 0)
+        unwrite(h, pending);
     if (rc == 0 && up) {
         s->tunnel = true;
         s->out_final = true;
@@ -590,6 +603,7 @@ static int srv_send_headers(xg_codec *c, uint32_t sid, const xg_headers *hd, boo
      * local reply such as 413) closes the connection: say so up front. */
     bool read_all = s->in_done || (s->in_headers && !s->in_body) || s->upgrade;
     bool keep = s->keep_alive && !s->out_close && !h->goaway && !s->tunnel && read_all;
+    size_t pending = h->out.len - h->out_off;
     rc = write_status(h, hd->status);
     if (rc == 0)
         rc = xg__h1_write_fields(h, hd, false, hd->status == 204 || s->tunnel);
@@ -603,8 +617,10 @@ static int srv_send_headers(xg_codec *c, uint32_t sid, const xg_headers *hd, boo
         rc = xg__h1_outs(h, "connection: keep-alive\r\n");
     if (rc == 0)
         rc = xg__h1_outs(h, "\r\n");
-    if (rc != 0)
+    if (rc != 0) {
+        unwrite(h, pending);
         return rc;
+    }
     s->out_final = true;
     if (!keep && !s->tunnel)
         s->out_close = true;

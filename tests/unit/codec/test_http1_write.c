@@ -1,6 +1,6 @@
 /* The HTTP/1 writer: a header block goes out in one piece, fields the codec
  * received are not checked twice but anything the proxy set or replaced is,
- * a refused block writes none of its fields, status lines without snprintf, chunk size
+ * a refused head writes nothing (not even its status line), status lines without snprintf, chunk size
  * lines in hex. */
 #include <stdlib.h>
 
@@ -75,21 +75,30 @@ XG_TEST(received_field_replaced_with_crlf_is_refused_and_nothing_written)
     CHECK_EQ_INT(xg_headers_set(h, "x-a", 3, "a\r\nset-cookie: evil", 19, false), 0);
     CHECK_EQ_INT(xg_codec_send_headers(O.c, 1, h, true), XG_EINVAL);
     drain(&O);
-    CHECK(strstr(WIRE(&O), "evil") == NULL && strstr(WIRE(&O), "x-ok") == NULL);
+    CHECK_STR(WIRE(&O), ""); /* not even the status line */
     /* A bad name set by the proxy is refused too. */
     xg_headers_clear(h);
     xg_headers_set_pseudo(h, ":status", 7, "200", 3);
     CHECK_EQ_INT(xg_headers_add_ref(h, "bad name", 8, "1", 1), 0);
     CHECK_EQ_INT(xg_codec_send_headers(O.c, 1, h, true), XG_EINVAL);
     drain(&O);
-    CHECK(strstr(WIRE(&O), "bad name") == NULL);
+    CHECK_STR(WIRE(&O), "");
+    /* What was queued before the refused head stays. */
+    xg_headers *info = xg_headers_new(&a);
+    xg_headers_set_pseudo(info, ":status", 7, "103", 3);
+    xg_headers_add_ref(info, "link", 4, "</a>", 4);
+    CHECK_EQ_INT(xg_codec_send_headers(O.c, 1, info, false), 0);
+    CHECK_EQ_INT(xg_codec_send_headers(O.c, 1, h, true), XG_EINVAL);
+    drain(&O);
+    CHECK_STR(WIRE(&O), "HTTP/1.1 103 \r\nlink: </a>\r\n\r\n");
+    reset_logs(&O);
     /* An interned name skips the name check, never the value check. */
     xg_headers_clear(h);
     xg_headers_set_pseudo(h, ":status", 7, "200", 3);
     CHECK_EQ_INT(xg_headers_add_ref(h, "content-type", 12, "a\nb", 3), 0);
     CHECK_EQ_INT(xg_codec_send_headers(O.c, 1, h, true), XG_EINVAL);
     drain(&O);
-    CHECK(strstr(WIRE(&O), "content-type") == NULL);
+    CHECK_STR(WIRE(&O), "");
     xg_arena_dispose(&a);
     towner_dispose(&O);
 }
