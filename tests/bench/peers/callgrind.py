@@ -12,6 +12,10 @@ process is stopped by pid; the dumps stay in the printed directory for
 callgrind_annotate.
 
     /usr/bin/python3 tests/bench/peers/callgrind.py --build build [-n 20000]
+    /usr/bin/python3 tests/bench/peers/callgrind.py --build build --path /bulk/1m.bin -n 200 -c 4 --workload h1
+
+With --path (one of the origin's bulk files) each request fetches that body
+and the line also gives the instructions per body byte.
 """
 import argparse
 import collections
@@ -72,7 +76,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("-n", type=int, default=20000)
+    ap.add_argument("--path", default=run.SMALL_PATH, help="request path, e.g. /bulk/1m.bin")
+    ap.add_argument("--workload", action="append", help="only these (h1, h2c); repeatable")
+    ap.add_argument("-c", type=int, default=10, help="client connections")
     a = ap.parse_args()
+    body = next((size for path, size in run.BULK.values() if path == a.path), 0)
     os.environ.setdefault("BENCH_IDLE_CONNS", "100")
     b = run.Bench(a.build, None)
     xg = None
@@ -106,8 +114,12 @@ def main():
                 raise RuntimeError("xdsgate not ready under valgrind:\n" + b.procs.err_tail("xdsgate"))
             time.sleep(0.5)
         for name, port, args in WORKLOADS:
-            url = "http://127.0.0.1:%d%s" % (s[port], run.SMALL_PATH)
-            subprocess.run(["h2load", "-n", "2000", "-t1"] + args + [url], capture_output=True, timeout=300)
+            if a.workload and name not in a.workload:
+                continue
+            args = [x if x != "-c10" else "-c%d" % a.c for x in args]
+            url = "http://127.0.0.1:%d%s" % (s[port], a.path)
+            subprocess.run(["h2load", "-n", str(min(2000, a.n)), "-t1"] + args + [url], capture_output=True,
+                           timeout=300)
             subprocess.run(["callgrind_control", "-z", str(xg.pid)], check=True, capture_output=True)
             r = subprocess.run(["h2load", "-n", str(a.n), "-t1"] + args + [url], capture_output=True, text=True,
                                timeout=900)
@@ -120,7 +132,8 @@ def main():
             dumps = sorted((p for p in os.listdir(b.run_dir) if p.startswith("callgrind.out.")),
                            key=lambda p: os.path.getmtime(os.path.join(b.run_dir, p)))
             total, calls = calls_per_fn(os.path.join(b.run_dir, dumps[-1]))
-            print("%-4s %6d req  %7.0f Ir/req  %s" % (name, done, total / done, "  ".join(
+            per_byte = "  %.3f Ir/body byte" % (total / (done * body)) if body else ""
+            print("%-4s %6d req  %7.0f Ir/req%s  %s" % (name, done, total / done, per_byte, "  ".join(
                 "%s %.2f" % (label, libc_calls(calls, names) / done) for label, names in CALLS)), flush=True)
         print("dumps: %s (callgrind_annotate --inclusive=yes FILE)" % b.run_dir)
     finally:
