@@ -11,9 +11,16 @@ typedef struct spare {
     struct spare *next;
 } spare;
 
-typedef struct pool {
+/* One free list per block size. */
+typedef struct sclass {
     spare *head;
+    size_t *in_use, *spare, *allocs; /* into the pool's stats */
+    size_t size, max_spare;
+} sclass;
+
+typedef struct pool {
     xg_bufpool_stats st;
+    sclass cls[2]; /* small, big */
     bool registered;
 } pool;
 
@@ -23,12 +30,16 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void free_spares(pool *p)
 {
-    while (p->head != NULL) {
-        spare *s = p->head;
-        p->head = s->next;
-        free(s);
+    for (int i = 0; i < 2; i++) {
+        sclass *k = &p->cls[i];
+        while (k->head != NULL) {
+            spare *s = k->head;
+            k->head = s->next;
+            free(s);
+        }
+        if (k->spare != NULL)
+            *k->spare = 0;
     }
-    p->st.spare = 0;
 }
 
 static void on_thread_exit(void *arg)
@@ -41,53 +52,80 @@ static void make_key(void)
     (void)pthread_key_create(&exit_key, on_thread_exit);
 }
 
-/* First use on a thread: arrange for its spares to be freed at exit. */
+/* First use on a thread: wire the classes to the counters, and arrange for
+ * its spares to be freed at exit. */
 static void register_thread(pool *p)
 {
     p->registered = true;
+    p->cls[0] = (sclass){.in_use = &p->st.in_use, .spare = &p->st.spare, .allocs = &p->st.allocs,
+                         .size = XG_BUFPOOL_BLOCK, .max_spare = XG_BUFPOOL_MAX_SPARE};
+    p->cls[1] = (sclass){.in_use = &p->st.big_in_use, .spare = &p->st.big_spare, .allocs = &p->st.big_allocs,
+                         .size = XG_BUFPOOL_BIG, .max_spare = XG_BUFPOOL_MAX_SPARE_BIG};
     pthread_once(&exit_once, make_key);
     (void)pthread_setspecific(exit_key, p);
 }
 
-void *xg_bufpool_get(void)
+static void *get(int i)
 {
     pool *p = &tpool;
-    spare *s = p->head;
-    if (s != NULL) {
-        p->head = s->next;
-        p->st.spare--;
-        p->st.in_use++;
-        return s;
-    }
     if (!p->registered)
         register_thread(p);
-    void *b = aligned_alloc(16, XG_BUFPOOL_BLOCK);
+    sclass *k = &p->cls[i];
+    spare *s = k->head;
+    if (s != NULL) {
+        k->head = s->next;
+        (*k->spare)--;
+        (*k->in_use)++;
+        return s;
+    }
+    void *b = aligned_alloc(16, k->size);
     if (b != NULL) {
-        p->st.allocs++;
-        p->st.in_use++;
+        (*k->allocs)++;
+        (*k->in_use)++;
     }
     return b;
 }
 
-void xg_bufpool_put(void *block)
+static void put(int i, void *block)
 {
     if (block == NULL)
         return;
     pool *p = &tpool;
+    if (!p->registered)
+        register_thread(p);
+    sclass *k = &p->cls[i];
     /* A block put back on another thread than the one that handed it out
      * would wrap in_use; count it as zero rather than huge. */
-    if (p->st.in_use > 0)
-        p->st.in_use--;
-    if (p->st.spare >= XG_BUFPOOL_MAX_SPARE) {
+    if (*k->in_use > 0)
+        (*k->in_use)--;
+    if (*k->spare >= k->max_spare) {
         free(block);
         return;
     }
-    if (!p->registered)
-        register_thread(p);
     spare *s = block;
-    s->next = p->head;
-    p->head = s;
-    p->st.spare++;
+    s->next = k->head;
+    k->head = s;
+    (*k->spare)++;
+}
+
+void *xg_bufpool_get(void)
+{
+    return get(0);
+}
+
+void xg_bufpool_put(void *block)
+{
+    put(0, block);
+}
+
+void *xg_bufpool_get_big(void)
+{
+    return get(1);
+}
+
+void xg_bufpool_put_big(void *block)
+{
+    put(1, block);
 }
 
 xg_bufpool_stats xg_bufpool_thread_stats(void)

@@ -13,11 +13,17 @@
 #define XG_BUFPOOL_BLOCK 16384
 /* Spare blocks a thread keeps (4 MiB); more are freed. */
 #define XG_BUFPOOL_MAX_SPARE 256
+/* Big blocks: a connection's input while a bulk body streams in (a read that
+ * filled a small block asks for one), so 1 MiB takes 16 reads, not 64. Held
+ * only while bytes flow; few spares, as few connections stream at once. */
+#define XG_BUFPOOL_BIG 65536
+#define XG_BUFPOOL_MAX_SPARE_BIG 16
 
 typedef struct xg_bufpool_stats {
     size_t in_use; /* blocks this thread handed out and not yet got back */
     size_t spare;  /* blocks on this thread's free list */
     size_t allocs; /* blocks this thread had to malloc */
+    size_t big_in_use, big_spare, big_allocs; /* the same for big blocks */
 } xg_bufpool_stats;
 
 /* An XG_BUFPOOL_BLOCK-byte block (not zeroed), 16-byte aligned; NULL on
@@ -25,6 +31,10 @@ typedef struct xg_bufpool_stats {
 void *xg_bufpool_get(void);
 /* Returns a block from xg_bufpool_get; NULL is a no-op. */
 void xg_bufpool_put(void *block);
+/* The same for XG_BUFPOOL_BIG-byte blocks; a block goes back to the call of
+ * its own size. */
+void *xg_bufpool_get_big(void);
+void xg_bufpool_put_big(void *block);
 /* The calling thread's counters. */
 xg_bufpool_stats xg_bufpool_thread_stats(void);
 /* Frees the calling thread's spare blocks (also done at thread exit). */
