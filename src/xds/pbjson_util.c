@@ -17,10 +17,21 @@ size_t xg__pbpath_field(xg__pbpath *p, const char *name)
     return len;
 }
 
+/* Digits by hand, not printf: the translator pushes an index for every
+ * repeated element it enters (30,000 for a 10,000-route update), and a
+ * printf each was a sixth of the instructions of applying it. */
 size_t xg__pbpath_index(xg__pbpath *p, size_t i)
 {
     size_t len = p->path.len;
-    xg_buf_printf(&p->path, "[%zu]", i);
+    char tmp[24];
+    size_t n = sizeof(tmp);
+    tmp[--n] = ']';
+    do {
+        tmp[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    tmp[--n] = '[';
+    xg_buf_append(&p->path, tmp + n, sizeof(tmp) - n);
     return len;
 }
 

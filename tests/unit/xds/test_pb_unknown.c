@@ -99,3 +99,40 @@ XG_TEST(unknown_field_inside_an_any)
     xg_buf_dispose(&b);
     protobuf_c_message_free_unpacked(&l->base, NULL);
 }
+
+static void collect(void *ctx, const char *path, const char *message_name, uint32_t field_number)
+{
+    xg_buf *out = ctx;
+    xg_buf_printf(out, "%s|%s|%u;", path, message_name, field_number);
+}
+
+XG_TEST(every_unknown_field_with_its_own_path)
+{
+    /* Unknown fields in the second of two repeated elements, in a sibling
+     * message after it, and at the root: each reported with its own path
+     * (the walker keeps the path as steps and spells it only for a report). */
+    Envoy__Config__Listener__V3__Listener *l = (Envoy__Config__Listener__V3__Listener *)parse(
+        "name: l\n"
+        "address: {socket_address: {address: 127.0.0.1, port_value: 80}}\n"
+        "filter_chains:\n"
+        "- {name: a}\n"
+        "- {name: b}\n"
+        "default_filter_chain: {name: d}\n");
+    if (!CHECK(l != NULL) || !CHECK(l->n_filter_chains == 2))
+        return;
+    const uint8_t f900[] = {0xa0, 0x38, 0x01}, f901[] = {0xa8, 0x38, 0x01}, f999[] = {0xb8, 0x3e, 0x05};
+    l->filter_chains[1] = (void *)with_extra_bytes(&l->filter_chains[1]->base, f900, sizeof(f900));
+    l->default_filter_chain = (void *)with_extra_bytes(&l->default_filter_chain->base, f901, sizeof(f901));
+    ProtobufCMessage *m = with_extra_bytes(&l->base, f999, sizeof(f999));
+    if (!CHECK(m != NULL))
+        return;
+    xg_buf b;
+    xg_buf_init(&b);
+    CHECK_EQ_INT(xg_pb_find_unknown(m, collect, &b), 3);
+    CHECK(strstr(b.data, "|envoy.config.listener.v3.Listener|999;") == b.data);
+    CHECK(strstr(b.data, ";filter_chains[1]|envoy.config.listener.v3.FilterChain|900;") != NULL);
+    CHECK(strstr(b.data, ";default_filter_chain|envoy.config.listener.v3.FilterChain|901;") != NULL);
+    CHECK_EQ_INT(xg_pb_find_unknown(m, NULL, NULL), 3);
+    xg_buf_dispose(&b);
+    protobuf_c_message_free_unpacked(m, NULL);
+}

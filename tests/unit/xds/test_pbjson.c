@@ -10,6 +10,7 @@
 #include "google/protobuf/struct.pb-c.h"
 #include "xds/pb_registry.h"
 #include "xds/pbjson.h"
+#include "xds/pbjson_int.h"
 #include "xg_test.h"
 
 static char err[1024];
@@ -181,4 +182,24 @@ XG_TEST(registry_lookup)
     CHECK(xg_pb_find_type("google.protobuf.Any") == &google__protobuf__any__descriptor);
     CHECK(xg_pb_find_type("type.googleapis.com/envoy.config.listener.v3.Nope") == NULL);
     CHECK(xg_pb_find_type("") == NULL);
+}
+
+XG_TEST(path_indexes_of_every_width)
+{
+    xg__pbpath p = {0};
+    xg_buf_init(&p.path);
+    size_t root = xg__pbpath_field(&p, "routes");
+    size_t mark = xg__pbpath_index(&p, 0);
+    CHECK_STR(p.path.data, "routes[0]");
+    xg__pbpath_pop(&p, mark);
+    xg__pbpath_index(&p, 9999);
+    xg__pbpath_field(&p, "match");
+    CHECK_STR(p.path.data, "routes[9999].match");
+    xg__pbpath_pop(&p, mark);
+    xg__pbpath_index(&p, 10);
+    CHECK_STR(p.path.data, "routes[10]");
+    xg__pbpath_pop(&p, root);
+    xg__pbpath_index(&p, SIZE_MAX);
+    CHECK_STR(p.path.data, SIZE_MAX == 18446744073709551615ull ? "[18446744073709551615]" : "[4294967295]");
+    xg_buf_dispose(&p.path);
 }
