@@ -16,7 +16,8 @@ Knobs (environment): BENCH_REPS (5), BENCH_SECONDS (4) per load run,
 BENCH_CONNS (50) wrk connections, BENCH_H2_CLIENTS (10) x BENCH_H2_STREAMS
 (10) for h2load, BENCH_LOAD (0.5) paced load as a fraction of the slowest
 peer's saturated HTTP/1.1 rate, BENCH_IDLE_CONNS (5000), BENCH_TESTS (all of
-h1,h2,latency,bulk,tls,scale,mem,workers2), BENCH_PEERS (xdsgate,nginx,haproxy),
+h1,h2,latency,bulk,tls,scale,apply,mem,workers2), BENCH_APPLIES (20),
+BENCH_APPLY_REPS (1) and BENCH_APPLY_WORKERS (1,2) for the apply test, BENCH_PEERS (xdsgate,nginx,haproxy),
 BENCH_PIN (1: proxies on the last CPU, origin and load generators on the
 others, for the one-worker runs), BENCH_OUT (BUILD/bench). Figures are
 described in docs/benchmarks.md."""
@@ -36,13 +37,15 @@ import tempfile
 import time
 import urllib.request
 
+import apply as apply_test
 import scale
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SMALL_PATH = "/"
 BULK = {"bulk64k": ("/bulk/64k.bin", 64 * 1024), "bulk1m": ("/bulk/1m.bin", 1024 * 1024)}
-ALL_TESTS = ["mem", "h1", "h2", "latency", "bulk", "tls", "scale", "workers2"]
+SCALE_HOST, SCALE_PATH = scale.HOST, scale.PATH  # what the scale and apply runs request
+ALL_TESTS = ["mem", "h1", "h2", "latency", "bulk", "tls", "scale", "apply", "workers2"]
 
 
 def env_int(name, default):
@@ -195,9 +198,12 @@ class Procs:
 # --- the peers ---
 
 class Peer:
-    def __init__(self, name, ctx, workers, cpus, scale=False):
-        self.name, self.ctx, self.workers, self.cpus, self.scale = name, ctx, workers, cpus, scale
-        self.tag = "%s-%dw%s" % (name, workers, "-scale" if scale else "")
+    def __init__(self, name, ctx, workers, cpus, scale=False, apply=False):
+        # apply: the scale config with apply.py's variant 0, ready for reloads (HAProxy master-worker)
+        self.name, self.ctx, self.workers, self.cpus = name, ctx, workers, cpus
+        self.scale, self.apply = scale or apply, apply
+        self.tag = "%s-%dw%s" % (name, workers, "-apply" if apply else "-scale" if scale else "")
+        self.host, self.path = SCALE_HOST, SCALE_PATH
         self.ports = {k: free_port() for k in ("H1", "H2", "TLS_EC", "TLS_RSA")}
         self.proc = None
         self.pids = []
@@ -240,24 +246,36 @@ class Peer:
 
 
 class Nginx(Peer):
+    def write_conf(self, variant=0):
+        conf = os.path.join(self.ctx.run_dir, self.tag + ".conf")
+        text = scale.nginx_conf(self.subst()) if self.scale else fill("nginx.conf.in", self.subst())
+        with open(conf, "w") as f:
+            f.write(apply_test.nginx_conf(text, variant) if self.apply else text)
+        return conf
+
     def start(self):
         tag = self.tag
-        conf = os.path.join(self.ctx.run_dir, tag + ".conf")
-        with open(conf, "w") as f:
-            f.write(scale.nginx_conf(self.subst()) if self.scale else fill("nginx.conf.in", self.subst()))
+        conf = self.write_conf()
         self.proc = self.ctx.procs.start(["nginx", "-e", os.path.join(self.ctx.run_dir, tag + ".log"),
                                           "-c", conf, "-g", "daemon off;"], tag, self.cpus)
         self.wait_ready()
 
 
 class Haproxy(Peer):
+    def write_conf(self, variant=0):
+        conf = os.path.join(self.ctx.run_dir, self.tag + ".cfg")
+        text = (scale.haproxy_cfg(self.subst(), os.path.join(self.ctx.run_dir, self.tag + ".map")) if self.scale
+                else fill("haproxy.cfg.in", self.subst()))
+        with open(conf, "w") as f:
+            f.write(apply_test.haproxy_cfg(text, variant) if self.apply else text)
+        return conf
+
     def start(self):
         tag = self.tag
-        conf = os.path.join(self.ctx.run_dir, tag + ".cfg")
-        with open(conf, "w") as f:
-            f.write(scale.haproxy_cfg(self.subst(), os.path.join(self.ctx.run_dir, tag + ".map")) if self.scale
-                    else fill("haproxy.cfg.in", self.subst()))
-        self.proc = self.ctx.procs.start(["haproxy", "-db", "-f", conf], tag, self.cpus)
+        conf = self.write_conf()
+        # reloads need the master-worker mode (-W): the master re-reads the file on SIGUSR2
+        self.proc = self.ctx.procs.start(["haproxy"] + (["-W"] if self.apply else []) + ["-db", "-f", conf],
+                                         tag, self.cpus)
         self.wait_ready()
 
 
@@ -286,15 +304,22 @@ def tls_ctx(run_dir, kind):
 
 
 class Xdsgate(Peer):
-    def start(self):
-        ctx, tag = self.ctx, self.tag
+    def write_conf(self, variant=0):
+        # the snapshot file; the stub re-reads it on SIGHUP
         s = self.subst()
         s.update(HCM_HTTP1=hcm("HTTP1"), HCM_HTTP2=hcm("HTTP2"), HCM_AUTO=hcm("AUTO"),
-                 TLS_CTX_EC=tls_ctx(ctx.run_dir, "ec"), TLS_CTX_RSA=tls_ctx(ctx.run_dir, "rsa"))
-        snap = os.path.join(ctx.run_dir, tag + ".yaml")
-        with open(snap, "w") as f:
-            f.write(scale.xdsgate_yaml(s["H1"], s["SMALL"], s["HCM_HTTP1"]) if self.scale
-                    else fill("xdsgate.yaml.in", s))
+                 TLS_CTX_EC=tls_ctx(self.ctx.run_dir, "ec"), TLS_CTX_RSA=tls_ctx(self.ctx.run_dir, "rsa"))
+        snap = os.path.join(self.ctx.run_dir, self.tag + ".yaml")
+        text = scale.xdsgate_yaml(s["H1"], s["SMALL"], s["HCM_HTTP1"]) if self.scale else fill("xdsgate.yaml.in", s)
+        tmp = snap + ".tmp"  # renamed into place: the stub's file poll never reads half a file
+        with open(tmp, "w") as f:
+            f.write(apply_test.xdsgate_yaml(text, variant) if self.apply else text)
+        os.rename(tmp, snap)
+        return snap
+
+    def start(self):
+        ctx, tag = self.ctx, self.tag
+        snap = self.write_conf()
         stub_port, self.admin = free_port(), free_port()
         # the control plane is not part of the proxy: its CPU is not counted, and it runs beside the load
         self.stub = ctx.procs.start([ctx.binary("control-plane-stub"), "--port", str(stub_port),
@@ -302,7 +327,9 @@ class Xdsgate(Peer):
         wait_port(stub_port, proc=self.stub, what="control-plane-stub")
         self.proc = ctx.procs.start([ctx.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port,
                                      "--node-id", "bench", "--admin", "127.0.0.1:%d" % self.admin,
-                                     "--concurrency", str(self.workers), "--log-level", "warn"], tag, self.cpus)
+                                     "--concurrency", str(self.workers),
+                                     # info: the apply test reads the "active on all workers" lines
+                                     "--log-level", "info" if self.apply else "warn"], tag, self.cpus)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -352,8 +379,11 @@ def run_tool(argv, cpus, timeout):
 
 
 def wrk(ctx, url, conns, secs, host=None):
-    out = run_tool(["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--timeout", "10s"]
-                   + (["-H", "Host: " + host] if host else []) + [url], ctx.load_cpus, secs + 30)
+    return parse_wrk(run_tool(["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--timeout", "10s"]
+                              + (["-H", "Host: " + host] if host else []) + [url], ctx.load_cpus, secs + 30))
+
+
+def parse_wrk(out):
     m = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out)
     n = int(m.group(1))
     errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
@@ -460,12 +490,12 @@ class Bench:
         self.origin = Origin(self)
         self.origin.start()
 
-    def start_peers(self, workers, cpus, scale=False):
+    def start_peers(self, workers, cpus, scale=False, apply=False):
         peers = []
         for name in self.peer_names:
-            p = PEER_CLASSES[name](name, self, workers, cpus, scale)
+            p = PEER_CLASSES[name](name, self, workers, cpus, scale, apply)
             log("starting %s with %d worker%s%s" % (name, workers, "s" if workers > 1 else "",
-                                                    ", 10,000 routes" if scale else ""))
+                                                    ", 10,000 routes" if scale or apply else ""))
             p.start()
             peers.append(p)
         return peers
@@ -609,6 +639,68 @@ class Bench:
         finally:
             self.stop_peers(big)
 
+    def t_apply(self, config, workers):
+        """The 10,000-route config applied BENCH_APPLIES times to each running peer under wrk load
+        (apply.py); BENCH_APPLY_REPS (1) runs per peer, interleaved: each is already 20 applies."""
+        n, reps = env_int("BENCH_APPLIES", 20), env_int("BENCH_APPLY_REPS", 1)
+        t0 = time.monotonic()
+        peers = self.start_peers(workers, self.proxy_cpus if workers == 1 else None, apply=True)
+        log("apply: %d peers with 10,000 routes up in %.1f s" % (len(peers), time.monotonic() - t0))
+        try:
+            for rep in range(reps):
+                for p in peers:
+                    t0 = time.monotonic()
+                    run, applies = self.apply_run(p, n, rep * n)
+                    for r in applies:
+                        self.record(config, "apply", p.name, r)
+                    self.record(config, "apply_load", p.name, run)
+                    log("%s apply %s: %d applies in %.1f s, %d failed requests" % (
+                        config, p.name, len(applies), time.monotonic() - t0, run["failed"]))
+        finally:
+            self.stop_peers(peers)
+
+    def apply_run(self, p, n, first):
+        """n applies to p back to back (each waits for the previous to be active) under wrk."""
+        for _ in range(20):
+            get(p.url(p.path), p.host)
+        run = {"pss_before_mb": p.pss() / 2**20}
+        w = self.procs.start(["wrk", "-t1", "-c%d" % self.conns, "-d600s", "--timeout", "10s", "-H",
+                              "Host: " + p.host, p.url(p.path)], "wrk-apply-" + p.tag, self.load_cpus)
+        applies = []
+        try:
+            time.sleep(1.0)  # the load is on before the first apply
+            for i in range(first + 1, first + n + 1):
+                p.write_conf(i)
+                if isinstance(p, Xdsgate):
+                    r = apply_test.apply_xdsgate(p, i, self.run_dir)
+                else:
+                    sig = signal.SIGHUP if isinstance(p, Nginx) else signal.SIGUSR2
+                    r = apply_test.apply_reload(p, i, sig, children_of)
+                r["apply"] = i
+                applies.append(r)
+                if "error" in r:
+                    log("apply %s #%d: %s" % (p.name, i, r["error"]))
+                if w.poll() is not None:
+                    raise RuntimeError("wrk stopped during the applies: " + self.procs.err_tail(w.name))
+            time.sleep(1.0)
+        finally:
+            if w.poll() is None:
+                w.send_signal(signal.SIGINT)  # wrk prints its summary on SIGINT
+                try:
+                    w.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.procs.stop(w)
+        with open(os.path.join(self.run_dir, w.name + ".out")) as f:
+            out = f.read()
+        load = parse_wrk(out)
+        # which kind: old workers closing keep-alive connections show as read errors
+        run["wrk_errors"] = " ".join(re.findall(r"Socket errors: .*|Non-2xx or 3xx responses: \d+", out))
+        p.pids = children_of(p.proc.pid)
+        run.update(requests=load["requests"], failed=load["errors"], applies=len(applies),
+                   not_applied=sum(1 for r in applies if "error" in r), pss_after_mb=p.pss() / 2**20)
+        return run, applies
+
     def wait_idle(self, h, n):
         out = os.path.join(self.run_dir, h.name + ".out")
         deadline = time.monotonic() + 120
@@ -637,6 +729,10 @@ class Bench:
                 log("1 worker: %s" % t)
                 getattr(self, "t_" + t)("1w", peers)
             self.stop_peers(peers)
+        if "apply" in self.tests:
+            for w in (int(x) for x in os.environ.get("BENCH_APPLY_WORKERS", "1,2").split(",")):
+                log("%d worker%s: apply" % (w, "s" if w > 1 else ""))
+                self.t_apply("%dw" % w, w)
         if "workers2" in self.tests:
             # two workers each on a 2-CPU machine: nothing is pinned, the load generators compete
             peers = self.start_peers(2, None)
@@ -651,7 +747,7 @@ class Bench:
 # --- the report ---
 
 def median_of(samples, key):
-    vals = [s[key] for s in samples if key in s]
+    vals = [s[key] for s in samples if s.get(key) is not None]
     return statistics.median(vals) if vals else None
 
 
@@ -675,6 +771,15 @@ ROWS = [
     ("1w", "scale", "cpu_growth", "CPU/req at 10k routes / at 1 route", True, ("abs", 1.05)),
     ("1w", "scale_pss", "pss_1route_mb", "PSS, 1-route config: MB", True, None),
     ("1w", "scale_pss", "pss_mb", "PSS, 10k routes/1k clusters: MB", True, ("abs", 12)),
+    ("1w", "apply", "all_ms", "apply 10k routes/1k clusters: until all workers, ms", True, ("abs", 50)),
+    ("1w", "apply", "probe_ms", "apply: until a new connection sees it, ms", True, None),
+    ("1w", "apply", "xds_cpu_ms", "apply: xdsgate's xds thread CPU, ms", True, None),
+    ("1w", "apply_load", "failed_worst", "failed requests during the applies, load", True, ("abs", 0)),
+    ("1w", "apply_load", "pss_after_mb", "PSS after the applies: MB", True, None),
+    ("2w", "apply", "all_ms", "2 workers, apply: until all workers, ms", True, ("abs", 50)),
+    ("2w", "apply", "probe_ms", "2 workers, apply: until a connection sees it, ms", True, None),
+    ("2w", "apply", "xds_cpu_ms", "2 workers, apply: xds thread CPU, ms", True, None),
+    ("2w", "apply_load", "failed_worst", "2 workers, failed requests during applies", True, ("abs", 0)),
     ("1w", "mem", "h1_bytes_per_conn", "RSS per idle H1 keep-alive conn: bytes", True, ("abs", 512)),
     ("1w", "mem", "h2_bytes_per_conn", "RSS per idle H2 conn: bytes", True, ("abs", 3072)),
     ("2w", "h1", "rps", "2 workers, H1: req/s", False, None),
@@ -702,6 +807,9 @@ def summarise(bench):
             a, b = median_of(one["scale10k"][peer], "cpu_us_req"), median_of(one["scale1"].get(peer, []), "cpu_us_req")
             if a is not None and b:
                 one.setdefault("scale", {}).setdefault(peer, []).append({"cpu_growth": a / b})
+    for config in res:
+        for peer, samples in res[config].get("apply_load", {}).items():
+            samples.append({"failed_worst": max(s["failed"] for s in samples)})
     rows = []
     for config, test, key, label, lower, target in ROWS:
         by = res.get(config, {}).get(test)
