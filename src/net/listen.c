@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -49,6 +50,8 @@ int xg_listen_tcp_hook(const struct sockaddr *sa, socklen_t len, int backlog, un
         rc = -errno;
     if (rc == 0 && hook != NULL)
         rc = hook(s, XG_LISTEN_AT_LISTENING, arg);
+    if (rc == 0)
+        rc = set_opt(s, IPPROTO_TCP, TCP_NODELAY);
     if (rc != 0) {
         close(s);
         return rc;

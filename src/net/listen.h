@@ -12,7 +12,10 @@ enum {
 };
 
 /* Opens, binds and listens; *fd is non-blocking and close-on-exec, owned by
- * the caller. 0 or a negative errno (e.g. -EADDRINUSE) naming the failure. */
+ * the caller. 0 or a negative errno (e.g. -EADDRINUSE) naming the failure.
+ * TCP_NODELAY is set on the listening socket last (after every hook): Linux
+ * copies it to each accepted connection, which then needs no setsockopt of
+ * its own (Envoy sets it on every accepted connection too). */
 int xg_listen_tcp(const struct sockaddr *sa, socklen_t len, int backlog, unsigned flags, int *fd);
 
 /* Stages at which xg_listen_tcp_hook calls back (socket options by state). */

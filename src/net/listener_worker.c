@@ -9,7 +9,6 @@
  * upper layer. Worker thread only (the limit counters are shared atomics). */
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -325,8 +324,7 @@ static void conn_setup(wl *w, xg_conn *c, const struct sockaddr_storage *peer, s
 {
     const xg_listener *l = w->cur->cfg->l;
     const xg_listener_addr *a = &l->addrs[w->addr];
-    int one = 1;
-    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY came with the socket, from the listening one (listen.h). */
     c->peer = *peer;
     c->peer_len = plen;
     c->local = a->ss;

@@ -6,6 +6,8 @@
  * connection limit and the connection_limit filter (shared by workers, kept
  * across updates, delay, disabled), the inspector timeout, and listener
  * updates (drain, removal). */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 
 #include <openssl/bio.h>
@@ -456,6 +458,10 @@ XG_TEST(plain_accept_and_handoff)
         return;
     CHECK(w.u.chain[0] != NULL && w.u.chain[0]->index == 0);
     CHECK(w.u.c[0]->chain == w.u.chain[0]);
+    /* No setsockopt per connection: TCP_NODELAY comes from the listening socket. */
+    int nodelay = 0;
+    socklen_t nl = sizeof(nodelay);
+    CHECK(getsockopt(w.u.c[0]->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nl) == 0 && nodelay == 1);
     nt_run_until(&w.loop, &w.u.got, 1);
     CHECK_EQ_INT(w.u.len, 5);
     CHECK_EQ_INT(xg_listeners_active(w.ls, "web"), 1);
