@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/http1_park.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "http/hcm_int.h"
@@ -103,8 +104,13 @@ static const xg_codec_cbs codec_cbs = {
 static int make_codec(xg_hconn *hc, xg_codec_proto proto)
 {
     hc->proto = proto;
-    int rc = proto == XG_PROTO_HTTP2 ? xg_http2_server_new(&hc->codec, &hc->copts, &codec_cbs, hc)
-                                     : xg_http1_server_new(&hc->codec, &hc->copts, &codec_cbs, hc);
+    /* Made again for each codec (an HTTP/1 one per request, see park):
+     * cheaper than the 88 bytes every idle connection would keep. */
+    xg_codec_opts o;
+    xg_codec_opts_from_hcm(&o, hc->cfg);
+    hc->send_limit = o.send_buffer_limit;
+    int rc = proto == XG_PROTO_HTTP2 ? xg_http2_server_new(&hc->codec, &o, &codec_cbs, hc)
+                                     : xg_http1_server_new(&hc->codec, &o, &codec_cbs, hc);
     if (rc != 0) {
         xg_log_error("downstream: cannot create the %s codec: %s", proto == XG_PROTO_HTTP2 ? "HTTP/2" : "HTTP/1",
                      xg_strerror(rc));
@@ -117,6 +123,63 @@ static int make_codec(xg_hconn *hc, xg_codec_proto proto)
         xg_codec_goaway(hc->codec, XG_GOAWAY_NOTICE);
     }
     return 0;
+}
+
+/* --- parking: an idle HTTP/1 connection holds no codec --- */
+
+/* Spares of a burst go back this long after it (at most twice it). */
+#define SPARE_TRIM_S 10.0
+
+static __thread ev_timer spare_trim;
+static __thread struct ev_loop *spare_loop;
+/* This worker's connections: spare codecs are kept only while it has some,
+ * so its teardown (and a quiet worker) leaves none behind. */
+static __thread size_t n_hconns;
+
+static void on_spare_trim(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    if (xg_http1_server_spares_trim() == 0)
+        ev_timer_stop(ev, w);
+}
+
+static void spares_drop(void)
+{
+    if (spare_loop != NULL)
+        ev_timer_stop(spare_loop, &spare_trim);
+    spare_loop = NULL;
+    xg_http1_server_spares_free();
+}
+
+/* Between two requests (nothing read, queued or owed, no stream) the HTTP/1
+ * codec goes back to the worker's spares; the next bytes take one again. An
+ * idle keep-alive connection then costs its conn and hconn only. */
+static void park(xg_hconn *hc)
+{
+    if (hc->proto != XG_PROTO_HTTP1 || hc->n_streams > 0 || hc->draining || hc->failed || hc->wait_write ||
+        hc->in_codec || !xg_http1_server_idle(hc->codec))
+        return;
+    size_t len;
+    xg_conn_input(hc->conn, &len);
+    if (len > 0 || xg_conn_eof(hc->conn))
+        return;
+    xg_codec_free(hc->codec);
+    hc->codec = NULL;
+    hc->parked = true;
+    if (spare_loop == NULL) {
+        spare_loop = hc->loop->ev;
+        ev_timer_init(&spare_trim, on_spare_trim, SPARE_TRIM_S, SPARE_TRIM_S);
+    }
+    if (!ev_is_active(&spare_trim))
+        ev_timer_start(spare_loop, &spare_trim);
+}
+
+/* Takes a codec again for a parked connection. 0, or an error (closed). */
+static int unpark(xg_hconn *hc)
+{
+    if (!hc->parked)
+        return 0;
+    hc->parked = false;
+    return make_codec(hc, XG_PROTO_HTTP1);
 }
 
 /* codec_type AUTO on plaintext: the HTTP/2 connection preface means h2c
@@ -205,6 +268,20 @@ static void flush(xg_hconn *hc)
     }
 }
 
+/* An idle HTTP/2 connection gives back its codec's traffic memory (nghttp2's
+ * frame buffer and stream-map pages, the output buffer) once it has been
+ * quiet this long: a client pausing between requests does not pay the
+ * syscall and the page faults each time. */
+#define TRIM_AFTER_S 0.5
+
+/* When the current idle spell's trim is due, 0 when none is. */
+static double trim_at(const xg_hconn *hc)
+{
+    bool due = hc->proto == XG_PROTO_HTTP2 && hc->codec != NULL && hc->n_streams == 0 && hc->idle_since > 0 &&
+               hc->trimmed_since != hc->idle_since;
+    return due ? hc->idle_since + TRIM_AFTER_S : 0;
+}
+
 /* The earliest connection deadline, through the conn's owner deadline. */
 static void arm_deadline(xg_hconn *hc)
 {
@@ -213,6 +290,9 @@ static void arm_deadline(xg_hconn *hc)
         double idle = hc->idle_since + hc->cfg->idle_timeout_ms / 1000.0;
         d = d == 0 || idle < d ? idle : d;
     }
+    double trim = trim_at(hc);
+    if (trim > 0 && (d == 0 || trim < d))
+        d = trim;
     if (hc->drain_deadline > 0 && (d == 0 || hc->drain_deadline < d))
         d = hc->drain_deadline;
     if (hc->close_deadline > 0 && (d == 0 || hc->close_deadline < d))
@@ -228,6 +308,11 @@ static void settle(xg_hconn *hc)
 {
     if (hc->conn == NULL || hc->codec == NULL)
         return;
+    park(hc);
+    if (hc->codec == NULL) {
+        arm_deadline(hc);
+        return;
+    }
     bool out = xg_codec_want_write(hc->codec) || hc->wait_write;
     bool quiet = hc->n_streams == 0;
     bool done = xg_codec_should_close(hc->codec) || (hc->goaway_final && quiet) ||
@@ -252,7 +337,7 @@ static void pump_now(xg_hconn *hc)
         hc->again = true;
         return;
     }
-    if (hc->conn == NULL)
+    if (hc->conn == NULL || unpark(hc) != 0)
         return;
     if (hc->codec == NULL && detect(hc) != 0)
         return;
@@ -305,6 +390,8 @@ static void hconn_free(xg_deferred *d)
     xg_codec_free(hc->codec);
     xg__conn_states_free(hc->fstate);
     free(hc);
+    if (--n_hconns == 0)
+        spares_drop();
 }
 
 /* Every stream goes (the codec will say nothing more), then the hconn. */
@@ -353,6 +440,8 @@ void xg__hconn_drain(xg_hconn *hc)
     if (hc->draining || hc->conn == NULL)
         return;
     hc->draining = true;
+    if (unpark(hc) != 0)
+        return;
     if (hc->codec == NULL) {
         hconn_close(hc, XG_CLOSE_FLUSH);
         return;
@@ -371,7 +460,7 @@ void xg__hconn_drain(xg_hconn *hc)
 static void goaway_final(xg_hconn *hc)
 {
     hc->draining = true;
-    if (hc->goaway_final || hc->codec == NULL)
+    if (hc->goaway_final || unpark(hc) != 0 || hc->codec == NULL)
         return;
     hc->goaway_final = true;
     xg_codec_goaway(hc->codec, XG_GOAWAY_FINAL);
@@ -426,6 +515,11 @@ static void on_deadline(xg_conn *c, void *owner)
         xg_log_debug("downstream connection idle for %.1f s: closing", hc->cfg->idle_timeout_ms / 1000.0);
         goaway_final(hc);
     }
+    double trim = trim_at(hc);
+    if (hc->conn != NULL && trim > 0 && now >= trim) {
+        hc->trimmed_since = hc->idle_since;
+        (void)xg_codec_trim(hc->codec); /* the bytes given back are only a figure */
+    }
     pump_now(hc);
 }
 
@@ -437,6 +531,14 @@ static const xg_conn_cbs conn_cbs = {
     .on_deadline = on_deadline,
 };
 
+/* An address longer than an IPv6 one (none over TCP) is kept as unknown. */
+static void copy_addr(xg__hconn_addr *d, const void *sa, socklen_t len)
+{
+    memset(d, 0, sizeof(*d));
+    if (len <= sizeof(*d))
+        memcpy(d, sa, len);
+}
+
 void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
 {
     xg_hconn *hc = calloc(1, sizeof(*hc));
@@ -445,6 +547,7 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
         xg_conn_close(c, XG_CLOSE_ABORT);
         return;
     }
+    n_hconns++;
     hc->conn = c;
     hc->chain = chain;
     hc->cfg = chain->hcm;
@@ -455,12 +558,11 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
     hc->kick.data = hc;
     hc->tls = xg_conn_is_tls(c);
     hc->peer_cert = hc->tls ? -1 : 0;
-    memcpy(&hc->peer, &c->peer, sizeof(hc->peer));
-    memcpy(&hc->local, &c->local, sizeof(hc->local));
+    copy_addr(&hc->peer, &c->peer, c->peer_len);
+    copy_addr(&hc->local, &c->local, c->local_len);
     hc->idle_since = now_of(hc);
     if (hc->cfg->max_connection_duration_ms > 0)
         hc->max_deadline = hc->idle_since + hc->cfg->max_connection_duration_ms / 1000.0;
-    xg_codec_opts_from_hcm(&hc->copts, hc->cfg);
     xg_conn_set_owner(c, &conn_cbs, hc);
     if (hc->cfg->delayed_close_timeout_ms > 0)
         xg_conn_set_close_timeout(c, hc->cfg->delayed_close_timeout_ms / 1000.0);

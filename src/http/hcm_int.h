@@ -6,8 +6,10 @@
 #ifndef XG_HTTP_HCM_INT_H
 #define XG_HTTP_HCM_INT_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "codec/codec.h"
 #include "config/hcm.h"
@@ -20,6 +22,17 @@
 
 struct xg_worker_rt;
 
+/* A downstream address (TCP: IPv4 or IPv6) in 28 bytes where
+ * sockaddr_storage takes 128; every idle connection keeps two. ss_family
+ * overlays sa_family as in sockaddr_storage: 0 when not known (or not an IP
+ * address). */
+typedef union xg__hconn_addr {
+    sa_family_t ss_family;
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+} xg__hconn_addr;
+
 /* One downstream connection under an HTTP connection manager. */
 typedef struct xg_hconn {
     xg_conn *conn; /* NULL once given up or dead */
@@ -27,11 +40,11 @@ typedef struct xg_hconn {
     const xg_hcm *cfg;
     struct xg_worker_rt *wrt;
     xg_loop *loop;
-    xg_codec *codec; /* NULL until the protocol is known (AUTO on plaintext) */
-    xg_codec_opts copts;
+    xg_codec *codec; /* NULL until the protocol is known (AUTO on plaintext), and while parked */
+    uint32_t send_limit; /* the codec's send_buffer_limit (stream_pipe.c's back-pressure) */
     xg_codec_proto proto;
     bool tls;
-    struct sockaddr_storage peer, local; /* copied at hand-off: streams read them after the conn is gone */
+    xg__hconn_addr peer, local; /* copied at hand-off: streams read them after the conn is gone */
 
     xg_stream *streams; /* active streams, newest first */
     uint32_t n_streams;
@@ -39,6 +52,7 @@ typedef struct xg_hconn {
 
     /* connection timers, all through the conn's one owner deadline */
     double idle_since;     /* ev_now when the last stream ended (or accept); 0 while streams are active */
+    double trimmed_since;  /* the idle_since of the idle spell whose codec memory was trimmed */
     double drain_deadline; /* HTTP/2: when the final GOAWAY follows the notice; 0: none */
     double max_deadline;   /* max_connection_duration; 0: none */
     double close_deadline; /* the codec failed (protocol error, flood) but output is pending: reset then */
@@ -54,6 +68,7 @@ typedef struct xg_hconn {
     bool eof_fed;     /* the codec was told about the peer's FIN */
     int8_t peer_cert; /* TLS client certificate: -1 not looked at yet, 0 none, 1 presented, 2 presented and verified */
     bool freed;       /* free scheduled */
+    bool parked;      /* HTTP/1 between requests: the codec went back to the spares (hcm.c) */
     xg_conn_state *fstate; /* filters' per-connection state (conn_state.h), freed with the hconn */
     xg_deferred deferred;
     /* The batched pump: never started, fed (ev_feed_event) when work outside

@@ -409,7 +409,7 @@ bool xg_filter_downstream_blocked(const xg_filter *f)
     const xg_stream *s = f->stream;
     if (s->enc.stopped || s->enc.held != NULL)
         return true;
-    return !s->codec_done && xg_codec_pending(s->hc->codec, s->sid) >= s->hc->copts.send_buffer_limit;
+    return !s->codec_done && xg_codec_pending(s->hc->codec, s->sid) >= s->hc->send_limit;
 }
 
 void xg_filter_reset_stream(xg_filter *f, uint32_t flags, const char *details)

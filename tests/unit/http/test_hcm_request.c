@@ -17,9 +17,9 @@ typedef struct fixture {
     xg_stream s;
 } fixture;
 
-static void v4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
+static void v4(xg__hconn_addr *ss, const char *ip, uint16_t port)
 {
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    struct sockaddr_in *a = &ss->in4;
     memset(ss, 0, sizeof(*ss));
     a->sin_family = AF_INET;
     a->sin_port = htons(port);
