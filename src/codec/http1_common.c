@@ -52,10 +52,27 @@ static bool lf_ws_before(const char *end, const char *start, bool tail)
     return end > start ? end[-1] == '\n' : tail;
 }
 
+/* Copies a borrowed span into its buffer (the slice it points into is
+ * about to go, or the field goes on in a second span). */
+static int spill(xg_buf *b, const char **at, uint32_t *len)
+{
+    int rc = *at != NULL ? xg_buf_append(b, *at, *len) : 0;
+    *at = NULL;
+    *len = 0;
+    return rc;
+}
+
 llhttp_errno_t xg__h1_execute(xg__h1 *h, const char *p, size_t n, size_t *used)
 {
     h->feed_at = p;
     llhttp_errno_t e = llhttp_execute(&h->parser, p, n);
+    /* A field cut by the end of the slice: its spans must outlive the slice. */
+    int rc = spill(&h->name, &h->name_at, &h->name_at_len);
+    rc |= spill(&h->value, &h->value_at, &h->value_at_len);
+    if (rc != 0 && (e == HPE_OK || e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)) {
+        xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
+        e = HPE_USER;
+    }
     const char *pos = llhttp_get_error_pos(&h->parser);
     *used = n;
     if ((e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) && pos != NULL)
@@ -138,9 +155,13 @@ void xg__h1_output_done(xg_codec *c, size_t n)
     XG_ASSERT(n <= h->out.len - h->out_off);
     h->out_off += n;
     if (h->out_off == h->out.len) {
-        /* Drained. A buffer a large response grew goes back to malloc, so a
-         * keep-alive connection idles with at most a small one. */
-        if (h->out.cap > XG_CODEC_OUT_KEEP)
+        /* Drained. A buffer a large response grew goes back to malloc once
+         * that message is all out, so a keep-alive connection idles with at
+         * most a small one; while its body still streams the buffer stays
+         * (freed and grown again on every drain, a megabyte cost 16 mallocs
+         * and 33 reallocs). */
+        bool streaming = h->has_stream && !h->st.out_done;
+        if (h->out.cap > XG_CODEC_OUT_KEEP && !streaming)
             xg_buf_dispose(&h->out);
         else
             xg_buf_reset(&h->out);
@@ -233,14 +254,27 @@ static int count_bytes(xg__h1 *h, size_t n)
     return 0;
 }
 
+/* One span of a name or value: borrowed when it is the first, else added
+ * to the buffer (with the borrowed one before it). */
+static int take_span(xg_buf *b, const char **at, uint32_t *len, const char *p, size_t n)
+{
+    if (*at == NULL && b->len == 0 && n <= UINT32_MAX) {
+        *at = p;
+        *len = (uint32_t)n;
+        return 0;
+    }
+    return spill(b, at, len) == 0 && xg_buf_append(b, p, n) == 0 ? 0 : XG_ENOMEM;
+}
+
 int xg__h1_on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     xg__h1 *h = p->data;
     if (h->in_value) {
         h->in_value = false;
         xg_buf_reset(&h->name);
+        h->name_at = NULL;
     }
-    if (xg_buf_append(&h->name, at, n) != 0)
+    if (take_span(&h->name, &h->name_at, &h->name_at_len, at, n) != 0)
         return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
     return count_bytes(h, n + 2);
 }
@@ -251,12 +285,13 @@ int xg__h1_on_header_value(llhttp_t *p, const char *at, size_t n)
     if (!h->in_value) {
         h->in_value = true;
         xg_buf_reset(&h->value);
+        h->value_at = NULL;
     }
     /* A value span on a line that starts with whitespace is an obs-fold
      * continuation (RFC 9112 §5.2: a proxy must reject or replace it). */
     if (n > 0 && lf_ws_before(at, h->feed_at, h->tail_lf_ws))
         return xg__h1_fail(h, XG_CERR_BAD_REQUEST, "obs-fold header line");
-    if (xg_buf_append(&h->value, at, n) != 0)
+    if (take_span(&h->value, &h->value_at, &h->value_at_len, at, n) != 0)
         return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
     return count_bytes(h, n + 2);
 }
@@ -267,13 +302,17 @@ int xg__h1_on_header_value_complete(llhttp_t *p)
     if (!h->in_value) { /* "Name:" with an empty value produces no value span */
         h->in_value = true;
         xg_buf_reset(&h->value);
+        h->value_at = NULL;
     }
-    const char *name = h->name.data ? h->name.data : "";
-    const char *v = h->value.data ? h->value.data : "";
-    size_t vlen = h->value.len;
+    const char *name = h->name_at != NULL ? h->name_at : h->name.data ? h->name.data : "";
+    size_t nlen = h->name_at != NULL ? h->name_at_len : h->name.len;
+    const char *v = h->value_at != NULL ? h->value_at : h->value.data ? h->value.data : "";
+    size_t vlen = h->value_at != NULL ? h->value_at_len : h->value.len;
+    /* Consumed here: nothing to keep when the slice ends. */
+    h->name_at = h->value_at = NULL;
     while (vlen > 0 && is_ows(v[vlen - 1]))
         vlen--;
-    if (!xg_hdr_is_token(name, h->name.len))
+    if (!xg_hdr_is_token(name, nlen))
         return xg__h1_fail(h, XG_CERR_BAD_REQUEST, "invalid header name");
     if (!xg_hdr_value_ok(v, vlen))
         return xg__h1_fail(h, XG_CERR_BAD_REQUEST, "invalid header value");
@@ -283,32 +322,60 @@ int xg__h1_on_header_value_complete(llhttp_t *p)
     xg_headers **dst = s->in_body ? &s->trailers : &s->in;
     if (*dst == NULL && (*dst = xg_headers_new(s->arena)) == NULL)
         return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
-    if (xg_headers_add_valid(*dst, name, h->name.len, v, vlen) != 0)
+    if (xg_headers_add_valid(*dst, name, nlen, v, vlen) != 0)
         return xg__h1_fail(h, XG_CERR_INTERNAL, "out of memory");
     return 0;
 }
 
+/* Removes the fields one Connection option names (ASCII case-insensitive).
+ * upgrade, connection and te are never removed this way: the codec decides
+ * about those; names in always (dropped anyway) need no pass. */
+static void strip_option(xg_headers *in, const char *name, size_t n, uint32_t always)
+{
+    xg_hdr_id id = xg_hdr_id_of(name, n);
+    if (id == XG_HDR_UPGRADE || id == XG_HDR_CONNECTION || id == XG_HDR_TE || (always & XG_HDR_BIT(id)))
+        return;
+    if (id != XG_HDR_OTHER)
+        xg_headers_remove_id(in, id);
+    else
+        xg_headers_remove(in, name, n);
+}
+
 /* Drops the hop-by-hop fields the codec consumed, and those Connection
- * names; te survives only as "trailers" (RFC 9110 §7.6.1). */
+ * names; te survives only as "trailers" (RFC 9110 §7.6.1). One lookup per
+ * option listed ("keep-alive": none at all), not one list scan per field. */
 int xg__h1_strip_hop_by_hop(xg_headers *in, bool upgrade)
 {
-    for (int c = xg_headers_find_id(in, XG_HDR_CONNECTION, 0); c >= 0;
-         c = xg_headers_find_id(in, XG_HDR_CONNECTION, c + 1)) {
+    uint32_t always = XG_HDR_BIT(XG_HDR_CONNECTION) | XG_HDR_BIT(XG_HDR_KEEP_ALIVE) |
+                      XG_HDR_BIT(XG_HDR_PROXY_CONNECTION) | XG_HDR_BIT(XG_HDR_TRANSFER_ENCODING) |
+                      XG_HDR_BIT(XG_HDR_HTTP2_SETTINGS) | XG_HDR_BIT(XG_HDR_TE) |
+                      (upgrade ? 0 : XG_HDR_BIT(XG_HDR_UPGRADE));
+    /* Connection fields are never removed by strip_option, so the k-th one
+     * is found again after each pass has shifted the entries. */
+    for (int k = 0;; k++) {
+        int c = xg_headers_find_id(in, XG_HDR_CONNECTION, 0);
+        for (int i = 0; i < k && c >= 0; i++)
+            c = xg_headers_find_id(in, XG_HDR_CONNECTION, c + 1);
+        if (c < 0)
+            break;
         const char *v = in->v[c].value;
-        for (uint32_t j = 0; j < in->n; j++) {
-            const xg_header *e = &in->v[j];
-            if (e->id == XG_HDR_UPGRADE || e->id == XG_HDR_CONNECTION || e->id == XG_HDR_TE)
-                continue;
-            if (xg_hdr_list_has(v, in->v[c].value_len, e->name, e->name_len))
-                xg_headers_remove_at(in, j--);
+        size_t vlen = in->v[c].value_len, i = 0;
+        while (i < vlen) {
+            while (i < vlen && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+                i++;
+            size_t start = i;
+            while (i < vlen && v[i] != ',')
+                i++;
+            size_t end = i;
+            while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+                end--;
+            if (end > start)
+                strip_option(in, v + start, end - start, always);
         }
     }
     int t = xg_headers_find_id(in, XG_HDR_TE, 0);
     bool trailers = t >= 0 && xg_hdr_list_has(in->v[t].value, in->v[t].value_len, "trailers", 8);
-    xg_headers_remove_ids(in, XG_HDR_BIT(XG_HDR_CONNECTION) | XG_HDR_BIT(XG_HDR_KEEP_ALIVE) |
-                                  XG_HDR_BIT(XG_HDR_PROXY_CONNECTION) | XG_HDR_BIT(XG_HDR_TRANSFER_ENCODING) |
-                                  XG_HDR_BIT(XG_HDR_HTTP2_SETTINGS) | XG_HDR_BIT(XG_HDR_TE) |
-                                  (upgrade ? 0 : XG_HDR_BIT(XG_HDR_UPGRADE)));
+    xg_headers_remove_ids(in, always);
     return trailers ? xg_headers_add_ref(in, "te", 2, "trailers", 8) : 0;
 }
 
@@ -425,6 +492,15 @@ int xg__h1_write_body(xg__h1 *h, const void *p, size_t n, bool end_stream)
         n = (size_t)s->out_remaining;
         s->out_close = true;
         rc = XG_EINVAL;
+    }
+    /* A body with a length is sized once, up to send_buffer_limit: growing
+     * by doubling from a few hundred bytes copied a 64 KiB body about once
+     * more on the way. */
+    if (n > 0 && s->out_has_len && h->out.cap - h->out.len <= n) {
+        size_t lim = h->opts.send_buffer_limit;
+        size_t want = s->out_remaining < lim ? (size_t)s->out_remaining : lim;
+        if (xg_buf_reserve(&h->out, want > n ? want : n) != 0)
+            return XG_ENOMEM;
     }
     if (n > 0) {
         int wr = s->out_chunked ? write_chunk(h, p, n) : xg__h1_out(h, p, n);

@@ -54,6 +54,13 @@ typedef struct xg__h1 {
     /* header field being parsed; copied into the stream's arena on completion */
     xg_buf name;
     xg_buf value;
+    /* The name / value while it is one span of the slice being executed (the
+     * usual case): borrowed, not copied into name / value unless the slice
+     * ends first (xg__h1_execute) or a second span follows. NULL otherwise. */
+    const char *name_at;
+    const char *value_at;
+    uint32_t name_at_len;
+    uint32_t value_at_len;
     xg_buf url;          /* request target (server) */
     bool in_value;       /* inside a header value (obs-fold detection) */
     bool value_started;  /* the current value had a span */
