@@ -67,3 +67,12 @@ int xg_addr_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss
     freeaddrinfo(res);
     return 0;
 }
+
+socklen_t xg_sockaddr_copy(void *dst, size_t cap, const void *sa, socklen_t len)
+{
+    memset(dst, 0, cap);
+    if (sa == NULL || len > cap)
+        return 0;
+    memcpy(dst, sa, len);
+    return len;
+}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "net/addr.h"
 #include "net/connect.h"
 
 struct xg_connect {
@@ -83,8 +84,7 @@ static void connected(xg_connect *r)
         return;
     }
     r->fd = -1; /* the conn owns it */
-    c->peer = r->peer;
-    c->peer_len = r->peer_len;
+    c->peer_len = xg_sockaddr_copy(&c->peer, sizeof(c->peer), &r->peer, r->peer_len);
     c->local_len = sizeof(c->local);
     (void)getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len);
     if (r->o.tls == NULL) {

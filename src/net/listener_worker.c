@@ -17,6 +17,7 @@
 #include "core/bufpool.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "net/addr.h"
 #include "net/conn_int.h"
 #include "net/listener_int.h"
 
@@ -325,10 +326,8 @@ static void conn_setup(wl *w, xg_conn *c, const struct sockaddr_storage *peer, s
     const xg_listener *l = w->cur->cfg->l;
     const xg_listener_addr *a = &l->addrs[w->addr];
     /* TCP_NODELAY came with the socket, from the listening one (listen.h). */
-    c->peer = *peer;
-    c->peer_len = plen;
-    c->local = a->ss;
-    c->local_len = a->len;
+    c->peer_len = xg_sockaddr_copy(&c->peer, sizeof(c->peer), peer, plen);
+    c->local_len = xg_sockaddr_copy(&c->local, sizeof(c->local), &a->ss, a->len);
     /* Only a wildcard address needs the kernel to say which address was hit. */
     if (is_wildcard(&a->ss)) {
         socklen_t len = sizeof(c->local);

@@ -65,3 +65,23 @@ XG_TEST(second_listener_on_a_port_fails_with_addrinuse)
     CHECK_EQ_INT(xg_listen_tcp((struct sockaddr *)&a, sizeof(a), 8, 0, &fd2), -EADDRINUSE);
     close(fd1);
 }
+
+/* Connections keep compact addresses: IPv4 and IPv6 fit whole, anything
+ * longer is refused and reads as family 0. */
+XG_TEST(compact_addresses)
+{
+    xg_sockaddr d;
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(443), .sin6_scope_id = 7};
+    v6.sin6_addr.s6_addr[15] = 1;
+    CHECK_EQ_INT(xg_sockaddr_copy(&d, sizeof(d), &v6, sizeof(v6)), sizeof(v6));
+    CHECK(memcmp(&d.in6, &v6, sizeof(v6)) == 0);
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = htonl(0x7f000001)};
+    CHECK_EQ_INT(xg_sockaddr_copy(&d, sizeof(d), &v4, sizeof(v4)), sizeof(v4));
+    CHECK_EQ_INT(d.in4.sin_family, AF_INET);
+    CHECK_EQ_INT(ntohs(d.in4.sin_port), 80);
+    CHECK_EQ_INT(d.in6.sin6_scope_id, 0); /* the rest zeroed */
+    struct sockaddr_storage big = {.ss_family = AF_UNIX};
+    CHECK_EQ_INT(xg_sockaddr_copy(&d, sizeof(d), &big, sizeof(big)), 0);
+    CHECK_EQ_INT(d.sa.sa_family, 0);
+    CHECK_EQ_INT(sizeof(xg_sockaddr), 28);
+}
