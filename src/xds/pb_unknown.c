@@ -70,22 +70,32 @@ static void walk_any(walk *w, const Google__Protobuf__Any *any, int depth)
     protobuf_c_message_free_unpacked(inner, NULL);
 }
 
+/* Descends into the field's message(s) with the field as the path's next
+ * step; a field that is absent costs no step. */
 static void walk_field(walk *w, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int depth)
 {
+    size_t n = 1;
+    ProtobufCMessage *const *arr;
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-        size_t n = *(const size_t *)MEMBER(m, f->quantifier_offset);
-        ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)MEMBER(m, f->offset);
-        for (size_t i = 0; i < n; i++) {
-            w->path[w->n - 1].index = i;
-            walk_message(w, arr[i], depth + 1);
-        }
-        return;
+        n = *(const size_t *)MEMBER(m, f->quantifier_offset);
+        arr = *(ProtobufCMessage *const *const *)MEMBER(m, f->offset);
+    } else {
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)MEMBER(m, f->quantifier_offset) != f->id)
+            return;
+        arr = (ProtobufCMessage *const *)MEMBER(m, f->offset);
+        if (*arr == NULL)
+            return;
     }
-    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)MEMBER(m, f->quantifier_offset) != f->id)
+    if (n == 0)
         return;
-    const ProtobufCMessage *sub = *(ProtobufCMessage *const *)MEMBER(m, f->offset);
-    if (sub != NULL)
-        walk_message(w, sub, depth + 1);
+    XG_ASSERT(w->n < sizeof(w->path) / sizeof(w->path[0]));
+    w->path[w->n++] = (step){f->name, NO_INDEX};
+    for (size_t i = 0; i < n; i++) {
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            w->path[w->n - 1].index = i;
+        walk_message(w, arr[i], depth + 1);
+    }
+    w->n--;
 }
 
 static void walk_message(walk *w, const ProtobufCMessage *m, int depth)
@@ -99,12 +109,8 @@ static void walk_message(walk *w, const ProtobufCMessage *m, int depth)
     }
     for (unsigned i = 0; i < m->descriptor->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        XG_ASSERT(w->n < sizeof(w->path) / sizeof(w->path[0]));
-        w->path[w->n++] = (step){f->name, NO_INDEX};
-        walk_field(w, m, f, depth);
-        w->n--;
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+            walk_field(w, m, f, depth);
     }
 }
 

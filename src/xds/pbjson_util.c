@@ -8,12 +8,18 @@
 #include "core/error.h"
 #include "xds/pbjson_int.h"
 
+/* One reserve and one copy: the translator pushes a field for nearly every
+ * message it enters (120,000 for a 10,000-route update). Out of memory
+ * leaves the path as it was (only error messages read it). */
 size_t xg__pbpath_field(xg__pbpath *p, const char *name)
 {
-    size_t len = p->path.len;
-    if (len > 0)
-        xg_buf_putc(&p->path, '.');
-    xg_buf_puts(&p->path, name);
+    size_t len = p->path.len, n = strlen(name), dot = len > 0;
+    if (xg_buf_reserve(&p->path, n + dot) != 0)
+        return len;
+    char *at = p->path.data + len;
+    *at = '.';
+    memcpy(at + dot, name, n + 1);
+    p->path.len += n + dot;
     return len;
 }
 
