@@ -15,10 +15,19 @@
 
 #include "codec/http2_int.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define USE_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define USE_MALLOC 1
+#endif
+#endif
+
 /* Page slots come from per-thread mappings, not from malloc: an aligned
  * malloc leaves a partly used page on each side of the block (1.4 kB per
  * idle connection measured), and malloc would write its headers into them. */
 #define SLOT_MAX_PAGES 8
+#ifndef USE_MALLOC
 #define SLAB_BYTES (1u << 20)
 /* Free slots of one size kept resident for the next connection; more are
  * given back as they are freed. */
@@ -33,6 +42,8 @@ typedef struct slab {
 
 /* This thread's slots. The mappings live as long as the process: workers do. */
 static __thread slab S;
+#endif
+
 static size_t page_size(void)
 {
     long p = sysconf(_SC_PAGESIZE);
@@ -52,7 +63,7 @@ static int slot_of(const xg__h2_mem *m, const void *p)
     return -1;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef USE_MALLOC
 /* Under ASan, malloc's own pages: use after free and overflows are caught. */
 static void *slot_get(size_t pages, size_t page)
 {
