@@ -697,6 +697,7 @@ class Bench:
         # which kind: old workers closing keep-alive connections show as read errors
         run["wrk_errors"] = " ".join(re.findall(r"Socket errors: .*|Non-2xx or 3xx responses: \d+", out))
         p.pids = children_of(p.proc.pid)
+        time.sleep(2.0)  # xdsgate hands freed memory back once updates have been quiet for 1 s
         run.update(requests=load["requests"], failed=load["errors"], applies=len(applies),
                    not_applied=sum(1 for r in applies if "error" in r), pss_after_mb=p.pss() / 2**20)
         return run, applies
