@@ -876,7 +876,7 @@ XG_TEST(ipv6_listener)
     CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
     run_until_n(&w.loop, &w.u, 1, 2);
     if (CHECK_EQ_INT(w.u.n, 1))
-        CHECK_EQ_INT(w.u.c[0]->peer.ss_family, AF_INET6);
+        CHECK_EQ_INT(((const struct sockaddr *)&w.u.c[0]->peer)->sa_family, AF_INET6);
     close(fd);
     world_free(&w);
     xg_res_unref(r);
