@@ -1,9 +1,23 @@
 /* Lookups on translated route configurations (config/route.h): virtual host
- * selection by domain and per-filter config by filter name. */
+ * selection by domain and per-filter config by filter name; the shared cold
+ * blocks of routes that set nothing rare. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/route.h"
+
+/* The cold blocks of every route that sets nothing rare: read-only, shared by
+ * all snapshots. A field added to either struct needs its default here. */
+const xg_route_forward_cold xg_route_forward_cold_default = {
+    .max_stream_duration_ms = XG_MS_UNSET,
+    .grpc_timeout_header_max_ms = XG_MS_UNSET,
+    .max_grpc_timeout_ms = XG_MS_UNSET,
+    .host_rewrite = XG_HOST_REWRITE_NONE,
+    .include_vh_rate_limits = XG_UNSET,
+    .cluster_not_found_code = 503,
+};
+
+const xg_route_cold xg_route_cold_default = {0};
 
 const xg_vhost *xg_route_config_find_vhost(const xg_route_config *rc, const char *host, size_t len)
 {
@@ -43,7 +57,7 @@ const xg_typed_config *xg_typed_config_for(const xg_route_config *rc, const xg_v
 {
     const xg_typed_config *tc = wc != NULL ? xg_typed_config_find(&wc->per_filter, name) : NULL;
     if (tc == NULL && rt != NULL)
-        tc = xg_typed_config_find(&rt->per_filter, name);
+        tc = xg_typed_config_find(&rt->cold->per_filter, name);
     if (tc == NULL && vh != NULL)
         tc = xg_typed_config_find(&vh->per_filter, name);
     if (tc == NULL && rc != NULL)

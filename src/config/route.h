@@ -318,9 +318,13 @@ typedef struct xg_upgrade {
     bool has_connect_config;
 } xg_upgrade;
 
-/* RouteAction: forward to a cluster. */
-typedef struct xg_route_forward {
-    const char *cluster;                 /* NAME */
+/* The part of a RouteAction most routes never set: cluster_header and
+ * weighted clusters, rewrites, rate limits, hash policies, upgrades, gRPC
+ * and stream-duration timeouts. A route that sets none of them points at
+ * xg_route_forward_cold_default, so a plain prefix -> cluster route costs
+ * nothing here; the translation allocates a block only for a route that
+ * sets something. */
+typedef struct xg_route_forward_cold {
     xg_lstr cluster_header;              /* HEADER: lowercase */
     const xg_weighted_cluster *weighted; /* WEIGHTED: n_weighted entries, total_weight > 0 */
     size_t n_weighted;
@@ -333,10 +337,6 @@ typedef struct xg_route_forward {
     xg_lstr host_rewrite_header;
     xg_regex_rewrite host_rewrite_path_regex;
 
-    uint64_t timeout_ms;      /* default 15000; 0 = no timeout */
-    uint64_t idle_timeout_ms; /* XG_MS_UNSET: the HCM's stream_idle_timeout; 0 disables */
-    /* The effective retry policy: the route's own, else the virtual host's; NULL: no retries. */
-    const xg_retry_policy *retry;
     xg_rate_limits rate_limits;
     const xg_hash_policy *hash_policies;
     size_t n_hash_policies;
@@ -348,16 +348,30 @@ typedef struct xg_route_forward {
     uint64_t max_grpc_timeout_ms;    /* deprecated field; XG_MS_UNSET: not set */
     uint64_t grpc_timeout_offset_ms; /* deprecated field; 0 when not set */
 
-    xg_cluster_spec_kind cluster_kind;
     xg_host_rewrite_kind host_rewrite;
     xg_tristate include_vh_rate_limits;
     uint16_t cluster_not_found_code; /* 503 (default), 404 or 500 */
     bool append_x_forwarded_host;
-    bool high_priority; /* priority HIGH */
     /* RouteAction.max_stream_duration is set (even empty): Envoy's "new"
      * timeouts, under which max_grpc_timeout and grpc_timeout_offset are
      * ignored (router/route_timeout.h). */
     bool has_max_stream_duration;
+} xg_route_forward_cold;
+
+/* Nothing set: no rewrites, policies or gRPC timeouts, cluster_not_found 503. */
+extern const xg_route_forward_cold xg_route_forward_cold_default;
+
+/* RouteAction: forward to a cluster. What every forwarded request reads is
+ * inline; the rest is in *cold. */
+typedef struct xg_route_forward {
+    const char *cluster;      /* NAME */
+    uint64_t timeout_ms;      /* default 15000; 0 = no timeout */
+    uint64_t idle_timeout_ms; /* XG_MS_UNSET: the HCM's stream_idle_timeout; 0 disables */
+    /* The effective retry policy: the route's own, else the virtual host's; NULL: no retries. */
+    const xg_retry_policy *retry;
+    const xg_route_forward_cold *cold; /* never NULL; &xg_route_forward_cold_default when nothing is set */
+    xg_cluster_spec_kind cluster_kind;
+    bool high_priority; /* priority HIGH */
 } xg_route_forward;
 
 typedef enum xg_redirect_path_kind {
@@ -390,6 +404,19 @@ typedef enum xg_route_action_kind {
     XG_ROUTE_DIRECT_RESPONSE,
 } xg_route_action_kind;
 
+/* The part of a route, whatever its action, that most routes never set. */
+typedef struct xg_route_cold {
+    xg_header_mutations request_headers, response_headers;
+    xg_typed_config_map per_filter;
+    uint32_t per_request_buffer_limit_bytes; /* 0: the virtual host's (then the listener's) */
+} xg_route_cold;
+
+/* No header mutations, no per-filter configs, no buffer limit of its own. */
+extern const xg_route_cold xg_route_cold_default;
+
+/* A route table holds tens of thousands of these: what matching and
+ * forwarding read on every request is inline, the rarely set rest behind
+ * the two cold pointers (forward.cold and cold), shared when empty. */
 typedef struct xg_route {
     const char *name;        /* "" when not set */
     const char *stat_prefix; /* "" when not set */
@@ -401,9 +428,7 @@ typedef struct xg_route {
         xg_redirect redirect;
         xg_direct_response direct;
     };
-    xg_header_mutations request_headers, response_headers;
-    xg_typed_config_map per_filter;
-    uint32_t per_request_buffer_limit_bytes; /* 0: the virtual host's (then the listener's) */
+    const xg_route_cold *cold; /* never NULL; &xg_route_cold_default when nothing is set */
 } xg_route;
 
 /* --- virtual hosts and the route configuration --- */

@@ -206,7 +206,7 @@ static void strip_control_headers(xg_headers *h)
  * per_request_buffer_limit_bytes. */
 static uint32_t body_limit(const xg_stream *s)
 {
-    uint32_t lim = s->route->per_request_buffer_limit_bytes;
+    uint32_t lim = s->route->cold->per_request_buffer_limit_bytes;
     if (lim == 0 && s->vh != NULL)
         lim = s->vh->per_request_buffer_limit_bytes;
     return lim != 0 && lim < s->dec_limit ? lim : s->dec_limit;
@@ -253,7 +253,7 @@ static xg_filter_status forward(router *r, bool end_stream)
         r->t_req_end = ev_now(xg_stream_loop(s)->ev);
     /* The route's hash, before the route's request mutations (Envoy). */
     xg_hash_input hin = {s->req, (const struct sockaddr *)&s->remote, xg_stream_local(s), &s->arena};
-    const xg_route_forward *fw = &s->route->forward;
+    const xg_route_forward_cold *fw = s->route->forward.cold;
     int rc = xg_hash_policy_for(fw->hash_policies, fw->n_hash_policies, xg_lb_policy_hashed(c->cfg->lb.policy), &hin,
                                 &r->hash);
     if (rc == 0)

@@ -286,7 +286,7 @@ static const xg_upstream_cbs up_cbs = {
 static int on_host(void *user, const xg_host *h, xg_headers *req)
 {
     router *r = user;
-    const xg_route_forward *fw = &r->base.stream->route->forward;
+    const xg_route_forward_cold *fw = r->base.stream->route->forward.cold;
     if (fw->host_rewrite != XG_HOST_REWRITE_AUTO || h->hostname == NULL || h->hostname[0] == '\0')
         return 0;
     return xg_route_update_authority(req, h->hostname, strlen(h->hostname), fw->append_x_forwarded_host);

@@ -507,7 +507,7 @@ static const xg_route_config *route_config(const xg_stream *s)
 
 static bool upgrade_allowed(const xg_stream *s, const char *type, size_t len)
 {
-    const xg_route_forward *fw = &s->route->forward;
+    const xg_route_forward_cold *fw = s->route->forward.cold;
     for (size_t i = 0; i < fw->n_upgrades; i++)
         if (fw->upgrades[i].type.len == len && xg_ascii_eq_nocase(fw->upgrades[i].type.s, type, len))
             return fw->upgrades[i].enabled;

@@ -225,7 +225,7 @@ static bool destination(build *b, xg_hstr *out)
     else if (f->cluster_kind == XG_CLUSTER_NAME)
         *out = hstr_of(f->cluster);
     else if (f->cluster_kind == XG_CLUSTER_HEADER)
-        hdr = &f->cluster_header;
+        hdr = &f->cold->cluster_header;
     else
         return false; /* weighted_clusters without a pick: not resolved through a stream */
     if (hdr != NULL && (b->r->headers == NULL || !xg_request_header_first(b->r->headers, hdr->s, hdr->len, out)))
@@ -325,9 +325,9 @@ int xg_rl_descriptors_build_req(const xg_rl_request *r, uint32_t stage, xg_vh_rl
     out->n = 0;
     if (r->route == NULL || r->route->action != XG_ROUTE_FORWARD)
         return 0;
-    const xg_rate_limits *own = &r->route->forward.rate_limits;
+    const xg_rate_limits *own = &r->route->forward.cold->rate_limits;
     const xg_rate_limits *vhl = r->vh != NULL ? &r->vh->rate_limits : NULL;
-    if (r->route->forward.include_vh_rate_limits == XG_TRUE)
+    if (r->route->forward.cold->include_vh_rate_limits == XG_TRUE)
         vh = XG_VH_RL_INCLUDE;
     if (vhl != NULL && (vh == XG_VH_RL_IGNORE || (vh == XG_VH_RL_OVERRIDE && own->n > 0)))
         vhl = NULL;

@@ -23,7 +23,7 @@ static int cluster_from_header(const xg_headers *h, const xg_lstr *name, xg_aren
     return *out ? 0 : XG_ENOMEM;
 }
 
-static const xg_weighted_cluster *pick_weighted(const xg_route_forward *f, const xg_headers *h, uint64_t random)
+static const xg_weighted_cluster *pick_weighted(const xg_route_forward_cold *f, const xg_headers *h, uint64_t random)
 {
     if (f->weighted_random_header.len > 0 &&
         xg_headers_count(h, f->weighted_random_header.s, f->weighted_random_header.len) == 1) {
@@ -45,7 +45,7 @@ const xg_weighted_cluster *xg_route_pick_weighted(const xg_route *r, const xg_he
 {
     if (r == NULL || r->action != XG_ROUTE_FORWARD || r->forward.cluster_kind != XG_CLUSTER_WEIGHTED)
         return NULL;
-    return pick_weighted(&r->forward, h, random);
+    return pick_weighted(r->forward.cold, h, random);
 }
 
 int xg_route_pick_cluster(const xg_route *r, const xg_headers *h, uint64_t random, xg_arena *a, xg_route_target *out)
@@ -60,13 +60,13 @@ int xg_route_target_of(const xg_route *r, const xg_weighted_cluster *wc, const x
         return XG_EINVAL;
     const xg_route_forward *f = &r->forward;
     out->weighted = NULL;
-    out->not_found_code = f->cluster_not_found_code;
+    out->not_found_code = f->cold->cluster_not_found_code;
     switch (f->cluster_kind) {
     case XG_CLUSTER_NAME:
         out->cluster = f->cluster;
         return 0;
     case XG_CLUSTER_HEADER:
-        return cluster_from_header(h, &f->cluster_header, a, &out->cluster);
+        return cluster_from_header(h, &f->cold->cluster_header, a, &out->cluster);
     case XG_CLUSTER_WEIGHTED:
         if (wc == NULL)
             return XG_EINVAL;
@@ -129,8 +129,8 @@ int xg_route_rewritten_path(const xg_route *r, const xg_headers *h, xg_arena *a,
     const char *prefix = NULL;
     const xg_regex_rewrite *rx = NULL;
     if (r->action == XG_ROUTE_FORWARD) {
-        prefix = r->forward.prefix_rewrite;
-        rx = r->forward.regex_rewrite.pattern ? &r->forward.regex_rewrite : NULL;
+        prefix = r->forward.cold->prefix_rewrite;
+        rx = r->forward.cold->regex_rewrite.pattern ? &r->forward.cold->regex_rewrite : NULL;
     } else if (r->action == XG_ROUTE_REDIRECT) {
         prefix = r->redirect.path_kind == XG_REDIRECT_PATH_PREFIX ? r->redirect.path : NULL;
         rx = r->redirect.path_kind == XG_REDIRECT_PATH_REGEX ? &r->redirect.regex : NULL;
@@ -186,7 +186,7 @@ int xg_route_update_authority(xg_headers *h, const char *host, size_t len, bool 
     return xg_headers_set_field(h, &h->authority, host, len);
 }
 
-static int rewrite_host(const xg_route_forward *f, xg_headers *h)
+static int rewrite_host(const xg_route_forward_cold *f, xg_headers *h)
 {
     xg_hstr v;
     int rc;
@@ -213,7 +213,7 @@ static int rewrite_host(const xg_route_forward *f, xg_headers *h)
 static void levels(const xg_route_config *rc, const xg_vhost *vh, const xg_route *r, bool response,
                    const xg_header_mutations *out[3])
 {
-    const xg_header_mutations *route = response ? &r->response_headers : &r->request_headers;
+    const xg_header_mutations *route = response ? &r->cold->response_headers : &r->cold->request_headers;
     const xg_header_mutations *vhost = response ? &vh->response_headers : &vh->request_headers;
     const xg_header_mutations *global = response ? &rc->response_headers : &rc->request_headers;
     bool ascend = rc->most_specific_header_mutations_wins; /* least specific first: the route wins */
@@ -238,7 +238,7 @@ int xg_route_finalize_request(const xg_route_config *rc, const xg_vhost *vh, con
         err = xg_header_mutations_apply(lv[i], h, ctx);
     if (err != 0 || r->action != XG_ROUTE_FORWARD)
         return err;
-    if ((err = rewrite_host(&r->forward, h)) != 0)
+    if ((err = rewrite_host(r->forward.cold, h)) != 0)
         return err;
     return rewrite_path(r, h, original_path_header);
 }

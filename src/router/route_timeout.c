@@ -70,19 +70,19 @@ size_t xg_grpc_timeout_format(uint64_t ms, char *buf, size_t n)
 
 bool xg_route_new_timeouts(const xg_route_forward *fw)
 {
-    return fw->has_max_stream_duration;
+    return fw->cold->has_max_stream_duration;
 }
 
 uint64_t xg_route_timeout_ms(const xg_route_forward *fw, const xg_headers *h, bool grpc)
 {
-    if (!grpc || xg_route_new_timeouts(fw) || fw->max_grpc_timeout_ms == XG_MS_UNSET)
+    if (!grpc || xg_route_new_timeouts(fw) || fw->cold->max_grpc_timeout_ms == XG_MS_UNSET)
         return fw->timeout_ms;
-    uint64_t t = 0, max = fw->max_grpc_timeout_ms;
+    uint64_t t = 0, max = fw->cold->max_grpc_timeout_ms;
     if (!xg_grpc_timeout_of(h, &t))
         t = 0; /* no deadline from the client: infinite, then capped */
     /* The offset only ever shortens a deadline; it never makes one 0 (infinite). */
-    if (fw->grpc_timeout_offset_ms > 0 && fw->grpc_timeout_offset_ms < t)
-        t -= fw->grpc_timeout_offset_ms;
+    if (fw->cold->grpc_timeout_offset_ms > 0 && fw->cold->grpc_timeout_offset_ms < t)
+        t -= fw->cold->grpc_timeout_offset_ms;
     if (max != 0 && (t == 0 || t > max))
         t = max;
     return t;
@@ -91,15 +91,15 @@ uint64_t xg_route_timeout_ms(const xg_route_forward *fw, const xg_headers *h, bo
 bool xg_route_stream_duration_ms(const xg_route_forward *fw, uint64_t hcm_max_ms, const xg_headers *h, bool grpc,
                                  uint64_t *ms)
 {
-    uint64_t t, max = fw->grpc_timeout_header_max_ms;
+    uint64_t t, max = fw->cold->grpc_timeout_header_max_ms;
     if (!grpc || max == XG_MS_UNSET || !xg_grpc_timeout_of(h, &t)) {
-        t = fw->max_stream_duration_ms != XG_MS_UNSET ? fw->max_stream_duration_ms : hcm_max_ms;
+        t = fw->cold->max_stream_duration_ms != XG_MS_UNSET ? fw->cold->max_stream_duration_ms : hcm_max_ms;
         *ms = t;
         return t > 0;
     }
     if (max != 0 && t > max)
         t = max;
-    uint64_t off = fw->grpc_timeout_header_offset_ms;
+    uint64_t off = fw->cold->grpc_timeout_header_offset_ms;
     if (t != 0 && off > 0)
         t = off < t ? t - off : 0;
     *ms = t;
@@ -119,7 +119,7 @@ int xg_route_set_grpc_timeout(const xg_route_forward *fw, uint64_t hcm_max_ms, u
     if (!grpc)
         return 0;
     if (!xg_route_new_timeouts(fw))
-        return fw->max_grpc_timeout_ms != XG_MS_UNSET && timeout_ms > 0 ? put_grpc_timeout(h, timeout_ms) : 0;
+        return fw->cold->max_grpc_timeout_ms != XG_MS_UNSET && timeout_ms > 0 ? put_grpc_timeout(h, timeout_ms) : 0;
     uint64_t ms;
     return xg_route_stream_duration_ms(fw, hcm_max_ms, h, grpc, &ms) ? put_grpc_timeout(h, ms) : 0;
 }

@@ -154,6 +154,9 @@ int xg__xlate_header_matchers(xg_xlate *x, const char *field, Envoy__Config__Rou
 int xg__xlate_query_matchers(xg_xlate *x, const char *field, Envoy__Config__Route__V3__QueryParameterMatcher *const *pb,
                              size_t n, const xg_query_matcher **out, size_t *n_out);
 int xg__xlate_fraction_ppm(xg_xlate *x, const Envoy__Type__V3__FractionalPercent *pb, uint32_t *out);
+/* A route's cold block (config/route.h): dflt itself when block[0..size)
+ * equals it byte for byte, else a copy in the resource's arena; NULL: no memory. */
+const void *xg__xlate_cold(xg_xlate *x, const void *block, const void *dflt, size_t size);
 int xg__xlate_route_forward(xg_xlate *x, const Envoy__Config__Route__V3__RouteAction *pb, const xg__route_ctx *ctx,
                             xg_route_forward *out);
 int xg__xlate_redirect(xg_xlate *x, const Envoy__Config__Route__V3__RedirectAction *pb, xg_redirect *out);

@@ -135,19 +135,22 @@ static int route(xg_xlate *x, const pb_route *pb, const xg__route_ctx *ctx, xg_r
     xg_xlate_pop(x, mark);
     if ((rc = route_action(x, pb, ctx, out)) < 0 || (rc = decorator(x, pb->decorator)) < 0)
         return rc;
-    out->per_request_buffer_limit_bytes = xg__u32_or(pb->per_request_buffer_limit_bytes, 0);
+    xg_route_cold c; /* a byte copy of the default, compared with it by xg__xlate_cold */
+    memcpy(&c, &xg_route_cold_default, sizeof(c));
+    c.per_request_buffer_limit_bytes = xg__u32_or(pb->per_request_buffer_limit_bytes, 0);
     rc = xg__xlate_header_mutations(x, "request_headers_to_add", pb->request_headers_to_add,
                                     pb->n_request_headers_to_add, "request_headers_to_remove",
-                                    pb->request_headers_to_remove, pb->n_request_headers_to_remove,
-                                    &out->request_headers);
+                                    pb->request_headers_to_remove, pb->n_request_headers_to_remove, &c.request_headers);
     if (rc == 0)
         rc = xg__xlate_header_mutations(x, "response_headers_to_add", pb->response_headers_to_add,
                                         pb->n_response_headers_to_add, "response_headers_to_remove",
                                         pb->response_headers_to_remove, pb->n_response_headers_to_remove,
-                                        &out->response_headers);
+                                        &c.response_headers);
     if (rc == 0)
         rc = xg__xlate_per_filter(x, (const xg__pb_tpfc_entry *const *)pb->typed_per_filter_config,
-                                  pb->n_typed_per_filter_config, &out->per_filter);
+                                  pb->n_typed_per_filter_config, &c.per_filter);
+    if (rc == 0 && (out->cold = xg__xlate_cold(x, &c, &xg_route_cold_default, sizeof(c))) == NULL)
+        rc = XG_ENOMEM;
     return rc;
 }
 

@@ -97,7 +97,7 @@ static int cluster_weight(xg_xlate *x, const xg__route_ctx *ctx, const pb_cluste
     return rc;
 }
 
-static int weighted_clusters(xg_xlate *x, const xg__route_ctx *ctx, const pb_weighted *pb, xg_route_forward *out)
+static int weighted_clusters(xg_xlate *x, const xg__route_ctx *ctx, const pb_weighted *pb, xg_route_forward_cold *out)
 {
     size_t n = pb->n_clusters;
     if (n == 0)
@@ -126,7 +126,8 @@ static int weighted_clusters(xg_xlate *x, const xg__route_ctx *ctx, const pb_wei
     return 0;
 }
 
-static int cluster_specifier(xg_xlate *x, const xg__route_ctx *ctx, const pb_route_action *pb, xg_route_forward *out)
+static int cluster_specifier(xg_xlate *x, const xg__route_ctx *ctx, const pb_route_action *pb, xg_route_forward *out,
+                             xg_route_forward_cold *cold)
 {
     size_t mark;
     int rc;
@@ -136,11 +137,11 @@ static int cluster_specifier(xg_xlate *x, const xg__route_ctx *ctx, const pb_rou
         return cluster_name(x, ctx, "cluster", pb->cluster, &out->cluster);
     case CS(CLUSTER_HEADER):
         out->cluster_kind = XG_CLUSTER_HEADER;
-        return cluster_header(x, "cluster_header", pb->cluster_header, &out->cluster_header);
+        return cluster_header(x, "cluster_header", pb->cluster_header, &cold->cluster_header);
     case CS(WEIGHTED_CLUSTERS):
         out->cluster_kind = XG_CLUSTER_WEIGHTED;
         mark = xg_xlate_push(x, "weighted_clusters");
-        if ((rc = weighted_clusters(x, ctx, pb->weighted_clusters, out)) == 0)
+        if ((rc = weighted_clusters(x, ctx, pb->weighted_clusters, cold)) == 0)
             xg_xlate_pop(x, mark);
         return rc;
     default:
@@ -150,7 +151,7 @@ static int cluster_specifier(xg_xlate *x, const xg__route_ctx *ctx, const pb_rou
 
 /* --- rewrites --- */
 
-static int path_rewrites(xg_xlate *x, const pb_route_action *pb, xg_route_forward *out)
+static int path_rewrites(xg_xlate *x, const pb_route_action *pb, xg_route_forward_cold *out)
 {
     if (pb->prefix_rewrite[0] != '\0' && pb->regex_rewrite != NULL)
         return xg_xlate_fail(x, "only one of prefix_rewrite and regex_rewrite may be set");
@@ -165,7 +166,7 @@ static int path_rewrites(xg_xlate *x, const pb_route_action *pb, xg_route_forwar
     return rc;
 }
 
-static int host_rewrite(xg_xlate *x, const pb_route_action *pb, xg_route_forward *out)
+static int host_rewrite(xg_xlate *x, const pb_route_action *pb, xg_route_forward_cold *out)
 {
     size_t mark;
     int rc;
@@ -193,7 +194,7 @@ static int host_rewrite(xg_xlate *x, const pb_route_action *pb, xg_route_forward
 
 /* --- upgrades, timeouts --- */
 
-static int route_upgrades(xg_xlate *x, const pb_route_action *pb, xg_route_forward *out)
+static int route_upgrades(xg_xlate *x, const pb_route_action *pb, xg_route_forward_cold *out)
 {
     size_t n = pb->n_upgrade_configs;
     xg_upgrade *v = n ? xg_arena_calloc(&x->res->arena, n, sizeof(*v)) : NULL;
@@ -218,11 +219,11 @@ static int route_upgrades(xg_xlate *x, const pb_route_action *pb, xg_route_forwa
     return 0;
 }
 
-static int route_timeouts(xg_xlate *x, const pb_route_action *pb, xg_route_forward *out)
+static int route_timeouts(xg_xlate *x, const pb_route_action *pb, xg_route_forward *fw, xg_route_forward_cold *out)
 {
-    int rc = xg__xlate_duration_ms(x, "timeout", pb->timeout, 15000, &out->timeout_ms);
+    int rc = xg__xlate_duration_ms(x, "timeout", pb->timeout, 15000, &fw->timeout_ms);
     if (rc == 0)
-        rc = xg__xlate_duration_ms(x, "idle_timeout", pb->idle_timeout, XG_MS_UNSET, &out->idle_timeout_ms);
+        rc = xg__xlate_duration_ms(x, "idle_timeout", pb->idle_timeout, XG_MS_UNSET, &fw->idle_timeout_ms);
     if (rc == 0)
         rc = xg__xlate_duration_ms(x, "max_grpc_timeout", pb->max_grpc_timeout, XG_MS_UNSET, &out->max_grpc_timeout_ms);
     if (rc == 0)
@@ -236,7 +237,7 @@ static int route_timeouts(xg_xlate *x, const pb_route_action *pb, xg_route_forwa
      * route sets explicitly, but the 15 s default never cuts a gRPC stream
      * configured this way (docs/routing.md, Differences from Envoy). */
     if (pb->timeout == NULL)
-        out->timeout_ms = 0;
+        fw->timeout_ms = 0;
     size_t mark = xg_xlate_push(x, "max_stream_duration");
     rc = xg__xlate_duration_ms(x, "max_stream_duration", msd->max_stream_duration, XG_MS_UNSET,
                                &out->max_stream_duration_ms);
@@ -272,13 +273,14 @@ static int route_unsupported(xg_xlate *x, const pb_route_action *pb)
     return 0;
 }
 
-static int route_policies(xg_xlate *x, const pb_route_action *pb, const xg__route_ctx *ctx, xg_route_forward *out)
+static int route_policies(xg_xlate *x, const pb_route_action *pb, const xg__route_ctx *ctx, xg_route_forward *fw,
+                          xg_route_forward_cold *out)
 {
     int rc = 0;
-    out->retry = ctx->vh_retry;
+    fw->retry = ctx->vh_retry;
     if (pb->retry_policy != NULL) {
         size_t mark = xg_xlate_push(x, "retry_policy");
-        if ((rc = xg__xlate_retry_policy(x, pb->retry_policy, &out->retry)) < 0)
+        if ((rc = xg__xlate_retry_policy(x, pb->retry_policy, &fw->retry)) < 0)
             return rc;
         xg_xlate_pop(x, mark);
     }
@@ -290,21 +292,34 @@ static int route_policies(xg_xlate *x, const pb_route_action *pb, const xg__rout
     return xg__xlate_hash_policies(x, pb->hash_policy, pb->n_hash_policy, &out->hash_policies, &out->n_hash_policies);
 }
 
+const void *xg__xlate_cold(xg_xlate *x, const void *block, const void *dflt, size_t size)
+{
+    if (memcmp(block, dflt, size) == 0)
+        return dflt;
+    return xg_arena_memdup(&x->res->arena, block, size);
+}
+
 int xg__xlate_route_forward(xg_xlate *x, const Envoy__Config__Route__V3__RouteAction *pb, const xg__route_ctx *ctx,
                             xg_route_forward *out)
 {
     static const uint16_t not_found_codes[] = {503, 404, 500};
+    /* Filled from a byte copy of the default, so an unset field (and padding)
+     * compares equal to it below. */
+    xg_route_forward_cold c;
+    memcpy(&c, &xg_route_forward_cold_default, sizeof(c));
     int rc = route_unsupported(x, pb);
     if (rc == 0)
-        rc = cluster_specifier(x, ctx, pb, out);
+        rc = cluster_specifier(x, ctx, pb, out, &c);
     if (rc < 0)
         return rc;
-    out->cluster_not_found_code = not_found_codes[pb->cluster_not_found_response_code];
+    c.cluster_not_found_code = not_found_codes[pb->cluster_not_found_response_code];
     out->high_priority = pb->priority == ENVOY__CONFIG__CORE__V3__ROUTING_PRIORITY__HIGH;
-    out->append_x_forwarded_host = pb->append_x_forwarded_host;
-    if ((rc = path_rewrites(x, pb, out)) == 0 && (rc = host_rewrite(x, pb, out)) == 0 &&
-        (rc = route_timeouts(x, pb, out)) == 0 && (rc = route_upgrades(x, pb, out)) == 0)
-        rc = route_policies(x, pb, ctx, out);
+    c.append_x_forwarded_host = pb->append_x_forwarded_host;
+    if ((rc = path_rewrites(x, pb, &c)) == 0 && (rc = host_rewrite(x, pb, &c)) == 0 &&
+        (rc = route_timeouts(x, pb, out, &c)) == 0 && (rc = route_upgrades(x, pb, &c)) == 0)
+        rc = route_policies(x, pb, ctx, out, &c);
+    if (rc == 0 && (out->cold = xg__xlate_cold(x, &c, &xg_route_forward_cold_default, sizeof(c))) == NULL)
+        rc = XG_ENOMEM;
     return rc;
 }
 

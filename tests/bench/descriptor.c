@@ -40,10 +40,12 @@ static const xg_rate_limit three[] = {
 static double run(const xg_rate_limit *rl, size_t n, const xg_headers *h, const struct sockaddr *remote,
                   xg_arena *a)
 {
-    xg_route route = {.action = XG_ROUTE_FORWARD};
+    xg_route_forward_cold cold = xg_route_forward_cold_default;
+    cold.rate_limits = (xg_rate_limits){rl, n};
+    xg_route route = {.action = XG_ROUTE_FORWARD, .cold = &xg_route_cold_default};
     route.forward.cluster_kind = XG_CLUSTER_NAME;
     route.forward.cluster = "backend";
-    route.forward.rate_limits = (xg_rate_limits){rl, n};
+    route.forward.cold = &cold;
     xg_rl_request r = {.route = &route, .headers = h, .remote = remote, .local_cluster = "edge", .arena = a};
     xg_rl_descriptors out;
     uint64_t entries = 0;

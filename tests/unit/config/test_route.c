@@ -31,7 +31,7 @@ XG_TEST(weighted_cluster_level_first)
     const xg_route_config *rc = rc_of(res);
     const xg_vhost *vh = &rc->vhosts[0];
     const xg_route *rt = &vh->routes[0];
-    const xg_weighted_cluster *x = &rt->forward.weighted[0], *y = &rt->forward.weighted[1];
+    const xg_weighted_cluster *x = &rt->forward.cold->weighted[0], *y = &rt->forward.cold->weighted[1];
     const xg_typed_config *t = xg_typed_config_for(rc, vh, rt, x, "a");
     CHECK(t != NULL && t->disables);             /* the weighted cluster's FilterConfig */
     t = xg_typed_config_for(rc, vh, rt, y, "a"); /* y has none: the route's */
@@ -60,11 +60,11 @@ XG_TEST(weighted_pick_and_target)
     treq_init(&t, "GET", "h", "/w");
     CHECK(xg_route_pick_weighted(plain, &t.h, 0) == NULL);
     CHECK(xg_route_pick_weighted(NULL, &t.h, 0) == NULL);
-    CHECK(xg_route_pick_weighted(w, &t.h, 1) == &w->forward.weighted[0]);
-    CHECK(xg_route_pick_weighted(w, &t.h, 2) == &w->forward.weighted[1]);
+    CHECK(xg_route_pick_weighted(w, &t.h, 1) == &w->forward.cold->weighted[0]);
+    CHECK(xg_route_pick_weighted(w, &t.h, 2) == &w->forward.cold->weighted[1]);
     treq_add(&t, "x-pick", "5"); /* 5 % 3 = 2: b, whatever the random value */
     const xg_weighted_cluster *wc = xg_route_pick_weighted(w, &t.h, 0);
-    CHECK(wc == &w->forward.weighted[1]);
+    CHECK(wc == &w->forward.cold->weighted[1]);
     xg_route_target tg;
     CHECK_EQ_INT(xg_route_target_of(w, wc, &t.h, &t.arena, &tg), 0);
     CHECK_STR(tg.cluster, "b");

@@ -106,7 +106,7 @@ static xg_hash_result eval(const char *name, treq *t)
     xg_hash_input in = {&t->h, (struct sockaddr *)&r, (struct sockaddr *)&l, &t->arena};
     xg_hash_result out;
     const xg_route_forward *f = fw(name);
-    CHECK_EQ_INT(xg_hash_policy_eval(f->hash_policies, f->n_hash_policies, &in, &out), 0);
+    CHECK_EQ_INT(xg_hash_policy_eval(f->cold->hash_policies, f->cold->n_hash_policies, &in, &out), 0);
     return out;
 }
 
@@ -226,10 +226,10 @@ XG_TEST(source_ip_without_port)
     inet_pton(AF_INET6, "2001:db8::1", &v6.sin6_addr);
     xg_hash_input in = {&t.h, (struct sockaddr *)&v6, NULL, &t.arena};
     const xg_route_forward *f = fw("ip");
-    CHECK_EQ_INT(xg_hash_policy_eval(f->hash_policies, f->n_hash_policies, &in, &r), 0);
+    CHECK_EQ_INT(xg_hash_policy_eval(f->cold->hash_policies, f->cold->n_hash_policies, &in, &r), 0);
     CHECK(r.has_hash && r.hash == xx("2001:db8::1"));
     in.remote = NULL;
-    CHECK_EQ_INT(xg_hash_policy_eval(f->hash_policies, f->n_hash_policies, &in, &r), 0);
+    CHECK_EQ_INT(xg_hash_policy_eval(f->cold->hash_policies, f->cold->n_hash_policies, &in, &r), 0);
     CHECK(!r.has_hash);
     treq_dispose(&t);
 }

@@ -31,8 +31,8 @@ static int finalize(const xg_route_config *rc, treq *t, bool response, xg_header
     const xg_route *r = &vh->routes[0];
     xg_hvar_ctx ctx = {.request = &t->h};
     if (response)
-        return xg_route_finalize_response(rc, vh, r, &r->forward.weighted[0], resp, &ctx);
-    return xg_route_finalize_request(rc, vh, r, &r->forward.weighted[0], &t->h, &ctx, true);
+        return xg_route_finalize_response(rc, vh, r, &r->forward.cold->weighted[0], resp, &ctx);
+    return xg_route_finalize_request(rc, vh, r, &r->forward.cold->weighted[0], &t->h, &ctx, true);
 }
 
 #define ADD(key, val) "{header: {key: " key ", value: " val "}}"

@@ -252,7 +252,7 @@ XG_TEST(upstream_rewrites)
     treq_dispose(&t);
     treq_init(&t, "GET", "orig.com", "/x");
     CHECK_STR(upstream(rc, "auto", &t, NULL, true), "orig.com /x"); /* the upstream layer's job */
-    CHECK_EQ_INT(route_named(rc, "auto")->forward.host_rewrite, XG_HOST_REWRITE_AUTO);
+    CHECK_EQ_INT(route_named(rc, "auto")->forward.cold->host_rewrite, XG_HOST_REWRITE_AUTO);
     CHECK_EQ_INT(xg_route_update_authority(&t.h, "host-7", 6, true), 0);
     CHECK_STR(upstream(rc, "auto", &t, NULL, true), "host-7 /x");
     CHECK_STR(hall(&t.h, "x-forwarded-host"), "orig.com");
@@ -260,11 +260,11 @@ XG_TEST(upstream_rewrites)
 
     const xg_route *w = route_named(rc, "weighted");
     treq_init(&t, "GET", "orig.com", "/x");
-    CHECK_STR(upstream(rc, "weighted", &t, &w->forward.weighted[0], true), "wc.host /x");
+    CHECK_STR(upstream(rc, "weighted", &t, &w->forward.cold->weighted[0], true), "wc.host /x");
     treq_dispose(&t);
     w = route_named(rc, "weighted_and_route");
     treq_init(&t, "GET", "orig.com", "/x");
-    CHECK_STR(upstream(rc, "weighted_and_route", &t, &w->forward.weighted[0], true), "route.host /x");
+    CHECK_STR(upstream(rc, "weighted_and_route", &t, &w->forward.cold->weighted[0], true), "route.host /x");
     treq_dispose(&t);
     xg_res_unref(res);
 }

@@ -81,7 +81,7 @@ static const xg_local_ratelimit_config *filter_cfg(const xg_res *r)
 static const xg_local_ratelimit_config *route_cfg(const xg_res *r)
 {
     const xg_route_config *rc = r->body;
-    const xg_typed_config *t = xg_typed_config_find(&rc->vhosts[0].routes[0].per_filter, "lrl");
+    const xg_typed_config *t = xg_typed_config_find(&rc->vhosts[0].routes[0].cold->per_filter, "lrl");
     return t != NULL ? t->translated : NULL;
 }
 
@@ -245,7 +245,7 @@ XG_TEST(typed_struct_filter_and_per_route)
                "      lrl: " TS("stat_prefix: y, token_bucket: {max_tokens: 2, fill_interval: 1s}") "\n");
     if (CHECK(r != NULL)) {
         const xg_route_config *rc = r->body;
-        const xg_typed_config *t = xg_typed_config_find(&rc->vhosts[0].routes[0].per_filter, "lrl");
+        const xg_typed_config *t = xg_typed_config_find(&rc->vhosts[0].routes[0].cold->per_filter, "lrl");
         if (CHECK(t != NULL) && CHECK(t->translated != NULL)) {
             const xg_local_ratelimit_config *c = t->translated;
             CHECK_EQ_INT(c->limit.p.max_tokens, 2);

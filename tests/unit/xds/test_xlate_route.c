@@ -95,10 +95,50 @@ XG_TEST(minimal_defaults)
     CHECK_EQ_INT(rt->forward.timeout_ms, 15000);
     CHECK(rt->forward.idle_timeout_ms == XG_MS_UNSET);
     CHECK(rt->forward.retry == NULL);
-    CHECK_EQ_INT(rt->forward.cluster_not_found_code, 503);
+    CHECK_EQ_INT(rt->forward.cold->cluster_not_found_code, 503);
     CHECK(has_dep(r, XG_RES_CLUSTER, "c1"));
     CHECK_EQ_INT(r->n_deps, 1);
     CHECK(xg_route_config_find_vhost(rc, "anything", 8) == &rc->vhosts[0]);
+    xg_res_unref(r);
+}
+
+/* A route that sets nothing rare shares the static default cold blocks; one
+ * that sets something gets a block of its own with the value in it. */
+XG_TEST(cold_blocks_shared_unless_set)
+{
+    static const char yaml[] = VH(ROUTE("{prefix: /plain}", FWD) /**/
+                                  ROUTE("{prefix: /hot}", "route: {cluster: c1, timeout: 5s, idle_timeout: 1s, "
+                                                          "priority: HIGH}") /**/
+                                  ROUTE("{prefix: /dflt}", "route: {cluster: c1, "
+                                                           "cluster_not_found_response_code: SERVICE_UNAVAILABLE}") /**/
+                                  ROUTE("{prefix: /rw}", "route: {cluster: c1, prefix_rewrite: /x}")                /**/
+                                  ROUTE("{prefix: /hdr}", FWD "\n    request_headers_to_add: [{header: {key: x-a, "
+                                                              "value: b}}]")                               /**/
+                                  ROUTE("{prefix: /lim}", FWD "\n    per_request_buffer_limit_bytes: 100") /**/
+                                  ROUTE("{prefix: /red}", "redirect: {host_redirect: e.org}")              /**/
+                                  ROUTE("{prefix: /dir}", "direct_response: {status: 204}"));
+    xg_res *r = xlate(yaml);
+    const xg_route_config *rc = body(r);
+    if (!CHECK(rc != NULL) || !CHECK_EQ_INT(rc->vhosts[0].n_routes, 8))
+        return;
+    const xg_route *rt = rc->vhosts[0].routes;
+    for (int i = 0; i < 3; i++) {
+        CHECK(rt[i].forward.cold == &xg_route_forward_cold_default);
+        CHECK(rt[i].cold == &xg_route_cold_default);
+    }
+    CHECK_EQ_INT(rt[1].forward.timeout_ms, 5000);
+    CHECK_EQ_INT(rt[1].forward.idle_timeout_ms, 1000);
+    CHECK(rt[1].forward.high_priority);
+    CHECK(rt[3].forward.cold != &xg_route_forward_cold_default && rt[3].cold == &xg_route_cold_default);
+    CHECK_STR(rt[3].forward.cold->prefix_rewrite, "/x");
+    CHECK_EQ_INT(rt[3].forward.cold->cluster_not_found_code, 503);
+    CHECK(rt[3].forward.cold->max_stream_duration_ms == XG_MS_UNSET);
+    CHECK(rt[4].forward.cold == &xg_route_forward_cold_default && rt[4].cold != &xg_route_cold_default);
+    CHECK_EQ_INT(rt[4].cold->request_headers.n_add, 1);
+    CHECK(rt[5].cold != &xg_route_cold_default);
+    CHECK_EQ_INT(rt[5].cold->per_request_buffer_limit_bytes, 100);
+    CHECK(rt[6].action == XG_ROUTE_REDIRECT && rt[6].cold == &xg_route_cold_default);
+    CHECK(rt[7].action == XG_ROUTE_DIRECT_RESPONSE && rt[7].cold == &xg_route_cold_default);
     xg_res_unref(r);
 }
 
@@ -230,37 +270,38 @@ XG_TEST(forward_action_fields)
         return;
     const xg_route *rt = rc->vhosts[0].routes;
     const xg_route_forward *f = &rt[0].forward;
-    CHECK_STR(f->prefix_rewrite, "/b");
-    CHECK_EQ_INT(f->host_rewrite, XG_HOST_REWRITE_LITERAL);
-    CHECK_STR(f->host_rewrite_literal, "h.example");
+    CHECK_STR(f->cold->prefix_rewrite, "/b");
+    CHECK_EQ_INT(f->cold->host_rewrite, XG_HOST_REWRITE_LITERAL);
+    CHECK_STR(f->cold->host_rewrite_literal, "h.example");
     CHECK_EQ_INT(f->timeout_ms, 0);
     CHECK_EQ_INT(f->idle_timeout_ms, 2500);
     CHECK(f->high_priority);
-    CHECK_EQ_INT(f->cluster_not_found_code, 404);
-    CHECK_EQ_INT(f->n_upgrades, 2);
-    CHECK_STR(f->upgrades[0].type.s, "websocket");
-    CHECK(f->upgrades[0].enabled);
-    CHECK(!f->upgrades[1].enabled && f->upgrades[1].connect_allow_post);
-    CHECK_EQ_INT(f->max_stream_duration_ms, 60000);
-    CHECK_EQ_INT(f->grpc_timeout_header_max_ms, 0);
+    CHECK_EQ_INT(f->cold->cluster_not_found_code, 404);
+    CHECK_EQ_INT(f->cold->n_upgrades, 2);
+    CHECK_STR(f->cold->upgrades[0].type.s, "websocket");
+    CHECK(f->cold->upgrades[0].enabled);
+    CHECK(!f->cold->upgrades[1].enabled && f->cold->upgrades[1].connect_allow_post);
+    CHECK_EQ_INT(f->cold->max_stream_duration_ms, 60000);
+    CHECK_EQ_INT(f->cold->grpc_timeout_header_max_ms, 0);
     f = &rt[1].forward;
     CHECK_EQ_INT(f->cluster_kind, XG_CLUSTER_HEADER);
-    CHECK_STR(f->cluster_header.s, "x-cluster");
-    CHECK(f->regex_rewrite.pattern != NULL);
-    CHECK_STR(f->regex_rewrite.substitution, "/\\1");
-    CHECK_EQ_INT(f->host_rewrite, XG_HOST_REWRITE_AUTO);
+    CHECK_STR(f->cold->cluster_header.s, "x-cluster");
+    CHECK(f->cold->regex_rewrite.pattern != NULL);
+    CHECK_STR(f->cold->regex_rewrite.substitution, "/\\1");
+    CHECK_EQ_INT(f->cold->host_rewrite, XG_HOST_REWRITE_AUTO);
     xg_buf b;
     xg_buf_init(&b);
-    CHECK(xg_regex_replace(f->regex_rewrite.pattern, "/r/x/y", 6, f->regex_rewrite.substitution, &b, NULL) == 0);
+    CHECK(xg_regex_replace(f->cold->regex_rewrite.pattern, "/r/x/y", 6, f->cold->regex_rewrite.substitution, &b,
+                           NULL) == 0);
     CHECK_STR(b.data, "/x/y");
     xg_buf_dispose(&b);
     f = &rt[2].forward;
     CHECK_EQ_INT(f->cluster_kind, XG_CLUSTER_WEIGHTED);
-    CHECK_EQ_INT(f->n_weighted, 2);
-    CHECK_EQ_INT(f->total_weight, 4);
-    CHECK_STR(f->weighted[1].name, "b");
-    CHECK_EQ_INT(f->weighted[1].request_headers.n_add, 1);
-    CHECK_EQ_INT(f->host_rewrite, XG_HOST_REWRITE_HEADER);
+    CHECK_EQ_INT(f->cold->n_weighted, 2);
+    CHECK_EQ_INT(f->cold->total_weight, 4);
+    CHECK_STR(f->cold->weighted[1].name, "b");
+    CHECK_EQ_INT(f->cold->weighted[1].request_headers.n_add, 1);
+    CHECK_EQ_INT(f->cold->host_rewrite, XG_HOST_REWRITE_HEADER);
     CHECK(has_dep(r, XG_RES_CLUSTER, "a") && has_dep(r, XG_RES_CLUSTER, "b") && has_dep(r, XG_RES_CLUSTER, "c1"));
     CHECK_EQ_INT(r->n_deps, 3);
     xg_res_unref(r);
@@ -279,9 +320,9 @@ XG_TEST(route_timeout_under_max_stream_duration)
         return;
     const xg_route *rt = rc->vhosts[0].routes;
     CHECK_EQ_INT(rt[0].forward.timeout_ms, 15000);
-    CHECK(!rt[0].forward.has_max_stream_duration);
+    CHECK(!rt[0].forward.cold->has_max_stream_duration);
     CHECK_EQ_INT(rt[1].forward.timeout_ms, 0);
-    CHECK(rt[1].forward.has_max_stream_duration);
+    CHECK(rt[1].forward.cold->has_max_stream_duration);
     CHECK_EQ_INT(rt[2].forward.timeout_ms, 3000);
     xg_res_unref(r);
 }
@@ -398,7 +439,7 @@ XG_TEST(header_mutations)
     CHECK(rc->request_headers.add[0].parts == NULL);
     CHECK_STR(rc->response_headers.remove[0].s, "x-internal");
     CHECK_STR(rc->internal_only_headers[0].s, "x-secret");
-    const xg_header_mutations *h = &rc->vhosts[0].routes[0].request_headers;
+    const xg_header_mutations *h = &rc->vhosts[0].routes[0].cold->request_headers;
     CHECK_EQ_INT(h->n_add, 3);
     CHECK_EQ_INT(h->add[0].append, XG_HEADER_OVERWRITE_IF_EXISTS_OR_ADD);
     if (CHECK_EQ_INT(h->add[0].n_parts, 3)) {
@@ -446,19 +487,19 @@ XG_TEST(hash_policies_and_rate_limits)
     if (!CHECK(rc != NULL))
         return;
     const xg_route_forward *f = &rc->vhosts[0].routes[0].forward;
-    CHECK_EQ_INT(f->n_hash_policies, 4); /* source_ip: false is a no-op, as in Envoy */
-    CHECK_EQ_INT(f->hash_policies[0].kind, XG_HASH_HEADER);
-    CHECK_STR(f->hash_policies[0].name.s, "x-user");
-    CHECK(f->hash_policies[0].terminal);
-    CHECK_EQ_INT(f->hash_policies[1].kind, XG_HASH_COOKIE);
-    CHECK(f->hash_policies[1].cookie_generate);
-    CHECK_EQ_INT(f->hash_policies[1].cookie_ttl_ms, 3600000);
-    CHECK_EQ_INT(f->hash_policies[2].kind, XG_HASH_SOURCE_IP);
-    CHECK_EQ_INT(f->hash_policies[3].kind, XG_HASH_QUERY_PARAMETER);
-    CHECK_EQ_INT(f->include_vh_rate_limits, XG_TRUE);
-    if (!CHECK_EQ_INT(f->rate_limits.n, 1))
+    CHECK_EQ_INT(f->cold->n_hash_policies, 4); /* source_ip: false is a no-op, as in Envoy */
+    CHECK_EQ_INT(f->cold->hash_policies[0].kind, XG_HASH_HEADER);
+    CHECK_STR(f->cold->hash_policies[0].name.s, "x-user");
+    CHECK(f->cold->hash_policies[0].terminal);
+    CHECK_EQ_INT(f->cold->hash_policies[1].kind, XG_HASH_COOKIE);
+    CHECK(f->cold->hash_policies[1].cookie_generate);
+    CHECK_EQ_INT(f->cold->hash_policies[1].cookie_ttl_ms, 3600000);
+    CHECK_EQ_INT(f->cold->hash_policies[2].kind, XG_HASH_SOURCE_IP);
+    CHECK_EQ_INT(f->cold->hash_policies[3].kind, XG_HASH_QUERY_PARAMETER);
+    CHECK_EQ_INT(f->cold->include_vh_rate_limits, XG_TRUE);
+    if (!CHECK_EQ_INT(f->cold->rate_limits.n, 1))
         return;
-    const xg_rate_limit *rl = &f->rate_limits.items[0];
+    const xg_rate_limit *rl = &f->cold->rate_limits.items[0];
     CHECK_EQ_INT(rl->stage, 1);
     CHECK_STR(rl->disable_key, "off");
     CHECK_EQ_INT(rl->n_actions, 8);
@@ -658,7 +699,7 @@ XG_TEST(rate_limit_query_parameters)
     const xg_route_config *rc = body(r);
     if (!CHECK(rc != NULL))
         return;
-    const xg_rate_limit *rl = &rc->vhosts[0].routes[0].forward.rate_limits.items[0];
+    const xg_rate_limit *rl = &rc->vhosts[0].routes[0].forward.cold->rate_limits.items[0];
     CHECK_EQ_INT(rl->n_actions, 2);
     CHECK_EQ_INT(rl->actions[0].kind, XG_RL_QUERY_PARAMETERS);
     CHECK_STR(rl->actions[0].query_name.s, "User"); /* query parameter names are case-sensitive: kept */
