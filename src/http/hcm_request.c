@@ -121,11 +121,11 @@ static bool xff_address(const xg_headers *h, uint32_t num_to_skip, struct sockad
 }
 
 /* Appends "value" to a comma-separated header (x-forwarded-for, via). */
-static int append_list(xg_headers *h, const char *name, size_t nlen, const char *v, size_t vlen)
+static int append_list(xg_headers *h, xg_hdr_id id, const char *v, size_t vlen)
 {
-    const xg_header *e = xg_headers_get(h, name, nlen);
+    const xg_header *e = xg_headers_get_id(h, id);
     if (e == NULL || e->value_len == 0)
-        return xg_headers_set(h, name, nlen, v, vlen, true);
+        return xg_headers_set_id(h, id, v, vlen, true);
     size_t n = e->value_len + 1 + vlen;
     char *buf = xg_arena_alloc(h->arena, n + 1);
     if (buf == NULL)
@@ -134,7 +134,7 @@ static int append_list(xg_headers *h, const char *name, size_t nlen, const char 
     buf[e->value_len] = ',';
     memcpy(buf + e->value_len + 1, v, vlen);
     buf[n] = '\0';
-    return xg_headers_set(h, name, nlen, buf, n, false);
+    return xg_headers_set_id(h, id, buf, n, false);
 }
 
 /* --- x-forwarded-*, internal, request id --- */
@@ -168,7 +168,7 @@ static int set_request_id(xg_stream *s)
         return 0;
     char id[37];
     uuid4(s, id);
-    return xg_headers_set(h, "x-request-id", 12, id, 36, true);
+    return xg_headers_set_id(h, XG_HDR_X_REQUEST_ID, id, 36, true);
 }
 
 /* One of names (a NULL-terminated list)? */
@@ -243,7 +243,7 @@ static int forwarded_for(xg_stream *s, bool *allow_trusted, bool *have_final)
     const struct sockaddr *who = is_loopback(peer) && xg_stream_local(s) != NULL ? xg_stream_local(s) : peer;
     char ip[INET6_ADDRSTRLEN];
     size_t n = ip_text(who, ip, sizeof(ip));
-    return n > 0 ? append_list(s->req, "x-forwarded-for", 15, ip, n) : 0;
+    return n > 0 ? append_list(s->req, XG_HDR_X_FORWARDED_FOR, ip, n) : 0;
 }
 
 static int forwarded_proto(xg_stream *s)
@@ -252,7 +252,7 @@ static int forwarded_proto(xg_stream *s)
     bool tls = xg_stream_is_tls(s);
     bool have = xg_headers_get_id(s->req, XG_HDR_X_FORWARDED_PROTO) != NULL;
     if (!have || (cfg->use_remote_address && cfg->xff_num_trusted_hops == 0))
-        return xg_headers_set(s->req, "x-forwarded-proto", 17, tls ? "https" : "http", tls ? 5 : 4, false);
+        return xg_headers_set_id(s->req, XG_HDR_X_FORWARDED_PROTO, tls ? "https" : "http", tls ? 5 : 4, false);
     return 0;
 }
 
@@ -283,7 +283,7 @@ static int mutate(xg_stream *s)
     if (rc == 0 && s->cfg->generate_request_id)
         rc = set_request_id(s);
     if (rc == 0 && s->cfg->via[0] != '\0')
-        rc = append_list(s->req, "via", 3, s->cfg->via, strlen(s->cfg->via));
+        rc = append_list(s->req, XG_HDR_VIA, s->cfg->via, strlen(s->cfg->via));
     return rc;
 }
 

@@ -22,7 +22,7 @@ static int server(const xg_hcm *cfg, xg_headers *h)
     const char *name = cfg->server_name != NULL ? cfg->server_name : "xdsgate";
     switch (cfg->server_header) {
     case XG_SERVER_HEADER_OVERWRITE:
-        return xg_headers_set(h, "server", 6, name, strlen(name), false);
+        return xg_headers_set_id(h, XG_HDR_SERVER, name, strlen(name), false);
     case XG_SERVER_HEADER_APPEND_IF_ABSENT:
         if (xg_headers_get_id(h, XG_HDR_SERVER) == NULL)
             return xg_headers_add_ref(h, "server", 6, name, strlen(name));
@@ -48,7 +48,7 @@ static int via(const xg_hcm *cfg, xg_headers *h)
     memcpy(buf, e->value, e->value_len);
     memcpy(buf + e->value_len, ", ", 2);
     memcpy(buf + e->value_len + 2, cfg->via, vlen + 1);
-    return xg_headers_set(h, "via", 3, buf, n, false);
+    return xg_headers_set_id(h, XG_HDR_VIA, buf, n, false);
 }
 
 int xg__hcm_finalize_response(xg_stream *s, xg_headers *h)
@@ -62,7 +62,7 @@ int xg__hcm_finalize_response(xg_stream *s, xg_headers *h)
     if (rc == 0 && cfg->always_set_request_id_in_response && s->req != NULL) {
         const xg_header *rid = xg_headers_get_id(s->req, XG_HDR_X_REQUEST_ID);
         if (rid != NULL)
-            rc = xg_headers_set(h, "x-request-id", 12, rid->value, rid->value_len, false);
+            rc = xg_headers_set_id(h, XG_HDR_X_REQUEST_ID, rid->value, rid->value_len, false);
     }
     return rc;
 }

@@ -478,6 +478,14 @@ int xg_headers_set(xg_headers *h, const char *name, size_t nlen, const char *val
     return set_with(h, &l, value, vlen, copy);
 }
 
+int xg_headers_set_id(xg_headers *h, xg_hdr_id id, const char *value, size_t vlen, bool copy)
+{
+    if (id <= XG_HDR_OTHER || id >= XG_HDR_COUNT)
+        return XG_EINVAL;
+    lookup l = {hdr_names[id], strlen(hdr_names[id]), id};
+    return set_with(h, &l, value, vlen, copy);
+}
+
 int xg_headers_apply(xg_headers *h, xg_hdr_action action, const char *name, size_t nlen, const char *value, size_t vlen,
                      bool copy)
 {

@@ -174,6 +174,9 @@ void xg_headers_remove_at(xg_headers *h, uint32_t i);
 /* Replaces all entries with that name by one (in the first one's place), or
  * appends one when absent. copy: as in add_copy vs add_ref. 0 or XG_ENOMEM. */
 int xg_headers_set(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, bool copy);
+/* xg_headers_set for an interned name (id != XG_HDR_OTHER): no lookup of
+ * the name's id. */
+int xg_headers_set_id(xg_headers *h, xg_hdr_id id, const char *value, size_t vlen, bool copy);
 /* Envoy's append_action on this block (route/vhost/route-config header
  * mutations). Returns 0 or XG_ENOMEM; 0 also when the action did nothing
  * (ADD_IF_ABSENT on a present header, OVERWRITE_IF_EXISTS on an absent one). */

@@ -271,3 +271,23 @@ XG_TEST(tokens_values_lists)
     CHECK(!xg_hdr_list_has("closed", 6, "close", 5));
     CHECK(!xg_hdr_list_has("", 0, "close", 5));
 }
+
+/* xg_headers_set_id: xg_headers_set by interned id (every entry of that
+ * name, whatever its case on the wire, replaced by one in the first's place). */
+XG_TEST(set_by_id)
+{
+    xg_arena a;
+    xg_arena_init(&a, 0);
+    xg_headers *h = xg_headers_new(&a);
+    CHECK_EQ_INT(xg_headers_add_copy(h, "X-Request-Id", 12, "one", 3), 0);
+    CHECK_EQ_INT(xg_headers_add_copy(h, "x-other", 7, "o", 1), 0);
+    CHECK_EQ_INT(xg_headers_add_copy(h, "x-request-id", 12, "two", 3), 0);
+    CHECK_EQ_INT(xg_headers_set_id(h, XG_HDR_X_REQUEST_ID, "new", 3, true), 0);
+    CHECK_EQ_INT(h->n, 2);
+    CHECK(strcmp(h->v[0].name, "x-request-id") == 0 && strcmp(h->v[0].value, "new") == 0);
+    CHECK_EQ_INT(xg_headers_set_id(h, XG_HDR_VIA, "1.1 p", 5, false), 0); /* absent: appended */
+    CHECK(h->n == 3 && h->v[2].id == XG_HDR_VIA && strcmp(h->v[2].name, "via") == 0);
+    CHECK_EQ_INT(xg_headers_set_id(h, XG_HDR_OTHER, "x", 1, false), XG_EINVAL);
+    CHECK_EQ_INT(xg_headers_set_id(h, XG_HDR_COUNT, "x", 1, false), XG_EINVAL);
+    xg_arena_dispose(&a);
+}
