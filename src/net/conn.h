@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 
 #include "event/loop.h"
+#include "net/addr.h"
 
 typedef struct xg_conn xg_conn;
 struct ssl_st;          /* SSL, in both TLS libraries */
@@ -133,7 +134,8 @@ struct xg_conn {
     ev_io rio, wio;
     ev_timer timer;
 
-    /* input: one pool block, bytes [in_off, in_off + in_len) */
+    /* input: one pool block (big while a bulk body streams in), bytes
+     * [in_off, in_off + in_len) */
     char *in;
     uint32_t in_off, in_len;
     /* output queue (copies) and back-pressure */
@@ -153,6 +155,8 @@ struct xg_conn {
     int bio_err;        /* TLS: the errno behind the last failed socket call */
     bool rd_want_write; /* a read is waiting for writability (TLS) */
     bool wr_blocked;    /* the last write hit a full socket: wait for writability */
+    bool in_big;        /* in is a big pool block (XG_BUFPOOL_BIG), not a small one */
+    bool rd_bulk;       /* plain: the last read filled its block, so the next takes a big one */
 
     /* state */
     unsigned rd_pause; /* reasons reading is off (conn.c) */
@@ -177,7 +181,7 @@ struct xg_conn {
     double close_deadline;
 
     /* where it came from (filled by the listener or connect.c) */
-    struct sockaddr_storage peer, local;
+    xg_sockaddr peer, local; /* compact (net/addr.h): TCP only */
     socklen_t peer_len, local_len;
     const struct xg_filter_chain *chain; /* downstream: the chosen filter chain (borrowed from the snapshot) */
     void *listener;                      /* downstream: the per-worker listener that accepted it */
