@@ -252,7 +252,7 @@ static int grow(xg_headers *h)
     return 0;
 }
 
-/* The bit of a (not interned) name in xg_headers.other_names. */
+/* The bit of a name in xg_headers.other_names. */
 static inline uint64_t name_bit(const char *name, size_t nlen)
 {
     return nlen == 0 ? 1 : (uint64_t)1 << ((nlen * 7 + lower((unsigned char)name[nlen - 1])) & 63);
@@ -272,8 +272,7 @@ static int push(xg_headers *h, const char *name, size_t nlen, const char *value,
     e->value_len = (uint32_t)vlen;
     e->id = (uint16_t)id;
     e->flags = 0;
-    if (e->id == XG_HDR_OTHER)
-        h->other_names |= name_bit(name, nlen);
+    h->other_names |= name_bit(name, nlen);
     h->bytes += (uint32_t)(nlen + vlen);
     return 0;
 }
@@ -337,27 +336,39 @@ int xg_headers_add_valid(xg_headers *h, const char *name, size_t nlen, const cha
     return rc;
 }
 
-/* A name looked up, with its id worked out once for every pass. */
+/* A name looked up: whether its bit is set (taken when the lookup is
+ * made: a name whose bit is clear is absent, and its id is never needed
+ * unless it is then added), its id worked out once for every pass. */
 typedef struct lookup {
     const char *name;
     size_t nlen;
-    xg_hdr_id id;
+    bool maybe; /* the name's bit is set: it may be there */
+    int id;     /* xg_hdr_id, or -1 until needed */
 } lookup;
 
-static lookup lookup_of(const char *name, size_t nlen)
+static lookup lookup_of(const xg_headers *h, const char *name, size_t nlen)
 {
-    return (lookup){name, nlen, xg_hdr_id_of(name, nlen)};
+    bool maybe = (h->other_names & name_bit(name, nlen)) != 0;
+    return (lookup){name, nlen, maybe, maybe ? (int)xg_hdr_id_of(name, nlen) : -1};
 }
 
-/* An entry's id is that of its name, so an interned name is an integer
- * compare; any other name is looked for only among XG_HDR_OTHER entries,
- * and not at all when its bit was never set (most x-envoy-* lookups). */
+static xg_hdr_id lookup_id(lookup *l)
+{
+    if (l->id < 0)
+        l->id = (int)xg_hdr_id_of(l->name, l->nlen);
+    return (xg_hdr_id)l->id;
+}
+
+/* A name whose bit is clear is not looked for at all (most x-envoy-*
+ * lookups, and interned names a message does not carry); an entry's id is
+ * that of its name, so an interned name is an integer compare; any other
+ * name is looked for only among XG_HDR_OTHER entries. */
 static int find_from(const xg_headers *h, const lookup *k, int from)
 {
-    if (k->id != XG_HDR_OTHER)
-        return xg_headers_find_id(h, k->id, from);
-    if (!(h->other_names & name_bit(k->name, k->nlen)))
+    if (!k->maybe)
         return -1;
+    if (k->id != XG_HDR_OTHER)
+        return xg_headers_find_id(h, (xg_hdr_id)k->id, from);
     for (uint32_t i = from < 0 ? 0 : (uint32_t)from; i < h->n; i++)
         if (h->v[i].id == XG_HDR_OTHER && xg_hdr_name_eq(h->v[i].name, h->v[i].name_len, k->name, k->nlen))
             return (int)i;
@@ -366,7 +377,7 @@ static int find_from(const xg_headers *h, const lookup *k, int from)
 
 int xg_headers_find(const xg_headers *h, const char *name, size_t nlen, int from)
 {
-    lookup k = lookup_of(name, nlen);
+    lookup k = lookup_of(h, name, nlen);
     return find_from(h, &k, from);
 }
 
@@ -392,7 +403,7 @@ const xg_header *xg_headers_get_id(const xg_headers *h, xg_hdr_id id)
 
 size_t xg_headers_count(const xg_headers *h, const char *name, size_t nlen)
 {
-    lookup l = lookup_of(name, nlen);
+    lookup l = lookup_of(h, name, nlen);
     size_t k = 0;
     for (int i = find_from(h, &l, 0); i >= 0; i = find_from(h, &l, i + 1))
         k++;
@@ -410,7 +421,7 @@ void xg_headers_remove_at(xg_headers *h, uint32_t i)
 
 size_t xg_headers_remove(xg_headers *h, const char *name, size_t nlen)
 {
-    lookup l = lookup_of(name, nlen);
+    lookup l = lookup_of(h, name, nlen);
     size_t k = 0;
     for (int i = find_from(h, &l, 0); i >= 0; i = find_from(h, &l, i), k++)
         xg_headers_remove_at(h, (uint32_t)i);
@@ -461,12 +472,12 @@ static int replace_value(xg_headers *h, uint32_t i, const char *value, size_t vl
 }
 
 /* xg_headers_set with the name's lookup already made. */
-static int set_with(xg_headers *h, const lookup *l, const char *value, size_t vlen, bool copy)
+static int set_with(xg_headers *h, lookup *l, const char *value, size_t vlen, bool copy)
 {
     int first = find_from(h, l, 0);
     if (first < 0)
-        return copy ? push_copy(h, l->name, l->nlen, value, vlen, l->id)
-                    : push(h, l->name, l->nlen, value, vlen, l->id);
+        return copy ? push_copy(h, l->name, l->nlen, value, vlen, lookup_id(l))
+                    : push(h, l->name, l->nlen, value, vlen, lookup_id(l));
     for (int i = find_from(h, l, first + 1); i >= 0; i = find_from(h, l, i))
         xg_headers_remove_at(h, (uint32_t)i);
     return replace_value(h, (uint32_t)first, value, vlen, copy);
@@ -474,7 +485,7 @@ static int set_with(xg_headers *h, const lookup *l, const char *value, size_t vl
 
 int xg_headers_set(xg_headers *h, const char *name, size_t nlen, const char *value, size_t vlen, bool copy)
 {
-    lookup l = lookup_of(name, nlen);
+    lookup l = lookup_of(h, name, nlen);
     return set_with(h, &l, value, vlen, copy);
 }
 
@@ -482,14 +493,15 @@ int xg_headers_set_id(xg_headers *h, xg_hdr_id id, const char *value, size_t vle
 {
     if (id <= XG_HDR_OTHER || id >= XG_HDR_COUNT)
         return XG_EINVAL;
-    lookup l = {hdr_names[id], strlen(hdr_names[id]), id};
+    size_t nlen = strlen(hdr_names[id]);
+    lookup l = {hdr_names[id], nlen, (h->other_names & name_bit(hdr_names[id], nlen)) != 0, (int)id};
     return set_with(h, &l, value, vlen, copy);
 }
 
 int xg_headers_apply(xg_headers *h, xg_hdr_action action, const char *name, size_t nlen, const char *value, size_t vlen,
                      bool copy)
 {
-    lookup l = lookup_of(name, nlen);
+    lookup l = lookup_of(h, name, nlen);
     bool present = find_from(h, &l, 0) >= 0;
     switch (action) {
     case XG_HDR_APPEND_IF_EXISTS_OR_ADD:
@@ -505,7 +517,8 @@ int xg_headers_apply(xg_headers *h, xg_hdr_action action, const char *name, size
     case XG_HDR_OVERWRITE_IF_EXISTS_OR_ADD:
         return set_with(h, &l, value, vlen, copy);
     }
-    return copy ? push_copy(h, name, nlen, value, vlen, l.id) : push(h, name, nlen, value, vlen, l.id);
+    return copy ? push_copy(h, name, nlen, value, vlen, lookup_id(&l))
+                : push(h, name, nlen, value, vlen, lookup_id(&l));
 }
 
 int xg_headers_set_field(xg_headers *h, xg_hstr *field, const char *value, size_t vlen)

@@ -109,9 +109,10 @@ typedef struct xg_headers {
      * and values, as HTTP/2 counts header list size minus its per-field 32
      * bytes: what max_request_headers_kb is checked against. */
     uint32_t bytes;
-    /* A bit per XG_HDR_OTHER name ever added (a hash of length and last
-     * byte): lookups of a name whose bit is clear skip the scan. Removal
-     * leaves bits set (a wasted scan, never a missed entry). */
+    /* A bit per name ever added (a hash of length and last byte, any
+     * case): a lookup by a name whose bit is clear needs neither its
+     * interned id nor a scan. Removal leaves bits set (a wasted scan, never
+     * a missed entry). */
     uint64_t other_names;
     /* Requests. Empty (len 0, s NULL) when absent. HTTP/1 maps the request
      * line and Host: method, path (origin-form or "*"), authority = Host (or

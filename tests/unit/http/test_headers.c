@@ -291,3 +291,30 @@ XG_TEST(set_by_id)
     CHECK_EQ_INT(xg_headers_set_id(h, XG_HDR_COUNT, "x", 1, false), XG_EINVAL);
     xg_arena_dispose(&a);
 }
+
+/* Every name, interned or not, sets its bit: interned names are found by
+ * name in any case, absent ones are not (whether their bit is clear or
+ * shared with a present name), and sets, applies and counts agree. */
+XG_TEST(name_filter_covers_interned_names)
+{
+    xg_headers *h = fresh();
+    CHECK(xg_headers_get(h, "content-type", 12) == NULL);
+    CHECK_EQ_INT(xg_headers_add_copy(h, "Content-Type", 12, "a/b", 3), 0);
+    CHECK(xg_headers_get(h, "CONTENT-TYPE", 12) == &h->v[0]);
+    CHECK(xg_headers_get(h, "x-forwarded-for", 15) == NULL);
+    CHECK(xg_headers_get(h, "accept-range", 12) == NULL); /* same length and last byte as content-type */
+    CHECK_EQ_INT(xg_headers_set(h, "X-Forwarded-For", 15, "1.2.3.4", 7, true), 0);
+    CHECK(h->n == 2 && h->v[1].id == XG_HDR_X_FORWARDED_FOR);
+    CHECK_EQ_INT(xg_headers_count(h, "x-forwarded-for", 15), 1);
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_ADD_IF_ABSENT, "via", 3, "p", 1, false), 0);
+    CHECK(h->n == 3 && h->v[2].id == XG_HDR_VIA);
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_ADD_IF_ABSENT, "Via", 3, "q", 1, false), 0);
+    CHECK_EQ_INT(h->n, 3);
+    CHECK_EQ_INT(xg_headers_apply(h, XG_HDR_OVERWRITE_IF_EXISTS, "server", 6, "s", 1, false), 0);
+    CHECK_EQ_INT(h->n, 3);
+    CHECK_EQ_INT(xg_headers_remove(h, "VIA", 3), 1);
+    CHECK(xg_headers_get(h, "via", 3) == NULL);
+    xg_headers_clear(h);
+    CHECK(xg_headers_get(h, "content-type", 12) == NULL);
+    xg_arena_dispose(&arena);
+}
