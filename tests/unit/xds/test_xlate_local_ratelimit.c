@@ -10,39 +10,10 @@
 #include "config/listener.h"
 #include "config/local_ratelimit.h"
 #include "config/route.h"
-#include "envoy/config/listener/v3/listener.pb-c.h"
-#include "envoy/config/route/v3/route.pb-c.h"
-#include "xds/pbjson.h"
-#include "xds/xlate.h"
 #include "xg_test.h"
+#include "xlate_yaml.h"
 
 static char err[1024];
-
-static xg_res *xlate_as(const ProtobufCMessageDescriptor *d, xg_res_type type, const char *name, const char *yaml)
-{
-    ProtobufCMessage *m = NULL;
-    err[0] = '\0';
-    if (xg_pbjson_parse(d, yaml, strlen(yaml), &m, err, sizeof(err)) != 0) {
-        fprintf(stderr, "YAML does not decode: %s\n", err);
-        return NULL;
-    }
-    xg_res *r = xg_res_new(type, name);
-    xg_xlate x;
-    xg_xlate_init(&x, r, err, sizeof(err));
-    int rc = type == XG_RES_LISTENER
-                 ? xg_xlate_listener(&x, (const Envoy__Config__Listener__V3__Listener *)m)
-                 : xg_xlate_route_config(&x, (const Envoy__Config__Route__V3__RouteConfiguration *)m);
-    protobuf_c_message_free_unpacked(m, NULL);
-    if (rc == 0)
-        rc = xg_xlate_finish(&x);
-    else
-        xg_xlate_dispose(&x);
-    if (rc != 0) {
-        xg_res_unref(r);
-        return NULL;
-    }
-    return r;
-}
 
 #define LRL_TYPE "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 #define HCM_TYPE "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -63,12 +34,12 @@ static xg_res *xlate_as(const ProtobufCMessageDescriptor *d, xg_res_type type, c
 
 static xg_res *listener(const char *yaml)
 {
-    return xlate_as(&envoy__config__listener__v3__listener__descriptor, XG_RES_LISTENER, "l1", yaml);
+    return xy_xlate(XG_RES_LISTENER, "l1", yaml, err, sizeof(err));
 }
 
 static xg_res *routes(const char *yaml)
 {
-    return xlate_as(&envoy__config__route__v3__route_configuration__descriptor, XG_RES_ROUTE_CONFIG, "rc", yaml);
+    return xy_xlate(XG_RES_ROUTE_CONFIG, "rc", yaml, err, sizeof(err));
 }
 
 static const xg_local_ratelimit_config *filter_cfg(const xg_res *r)
