@@ -80,12 +80,15 @@ static void rearm(xg_stream *s)
     d = earlier(d, s->route_deadline);
     if (s->idle_timeout > 0)
         d = earlier(d, s->t_last_activity + s->idle_timeout);
-    ev_timer_stop(ev, &s->timer);
-    if (d == 0 || s->ended)
+    if (s->ended) {
+        ev_timer_stop(ev, &s->timer);
         return;
+    }
+    /* Lazily: a deadline that moved later (the route timeout cleared by the
+     * response) leaves the timer as it is; on_timer re-checks and re-arms. */
     double in = d - now_of(s);
-    ev_timer_set(&s->timer, in > 0.001 ? in : 0.001, 0);
-    ev_timer_start(ev, &s->timer);
+    if (d != 0)
+        xg_timer_arm_lazy(ev, &s->timer, in > 0.001 ? in : 0.001);
 }
 
 void xg_stream_set_route_timeout(xg_stream *s, double seconds)
