@@ -204,7 +204,7 @@ clean:
 # seeds in tests/fuzz/corpus/* are only read ---
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -I/usr/share/include/llhttp
-FUZZ_BASE  := src/codec/codec.c src/http/headers.c src/core/arena.c src/core/buf.c src/core/error.c
+FUZZ_BASE  := src/codec/codec.c src/http/headers.c src/core/arena.c src/core/buf.c src/core/bufpool.c src/core/error.c
 $(B)/fuzz/fuzz_http1: tests/fuzz/fuzz_http1.c $(FUZZ_BASE) $(wildcard src/codec/http1_*.c src/codec/http1_*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) /usr/share/llhttp/llhttp.c /usr/share/llhttp/api.c /usr/share/llhttp/http.c

@@ -62,6 +62,7 @@ struct xg__h2_stream {
     bool too_large;      /* the header block broke max_headers_kb / count */
     bool rejected;       /* the request was refused with on_error: its body is dropped */
     bool send_blocked;   /* pending() reached send_buffer_limit */
+    bool sendq_pooled;   /* sendq's storage is a bufpool block (http2_common.c: sendq_append) */
     bool linked;
 };
 

@@ -4,7 +4,8 @@
  * arrive. The first byte picks the slice size (bits 2-7), stream errors for
  * invalid messages (bit 0), and tight flood limits with output drained only
  * after every other feed, a peer that reads slowly (bit 1); otherwise output
- * is drained after every feed. Run: make fuzz [FUZZ_TIME=seconds] (builds both
+ * is drained after every feed; every fourth slice is followed by a trim
+ * (xg_codec_trim). Run: make fuzz [FUZZ_TIME=seconds] (builds both
  * targets with clang and runs each on a scratch corpus seeded from
  * tests/fuzz/corpus/http2). */
 #include <stdint.h>
@@ -123,6 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += n;
         if (!tight || k % 2 == 1)
             drain(&f);
+        if (k % 4 == 3) /* an idle spell's trim, here also mid-traffic: it must never lose a byte */
+            (void)xg_codec_trim(f.c);
     }
     xg_codec_feed(f.c, NULL, 0, &used);
     drain(&f);

@@ -2,13 +2,14 @@
  * and tracked, small ones plain; trim gives back zero blocks and, when no
  * frame is in flight, the frame buffer; a trimmed session keeps working; an
  * idle connection after a 64 KiB response and after 50 concurrent streams
- * holds none of those pages (mincore). */
+ * holds none of those pages (mincore); response bodies wait in pool blocks. */
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "codec/codec.h"
 #include "codec/http2_int.h"
+#include "core/bufpool.h"
 #include "core/error.h"
 #include "h2_util.h"
 #include "xg_test.h"
@@ -212,5 +213,37 @@ XG_TEST(no_trim_while_output_waits)
     CHECK_EQ_INT(xg_codec_trim(S.c), 0);
     pump(&C, &S);
     CHECK(strstr(LOG(&C), "headers 1 200 server=envoy END;close 1;") != NULL);
+    stop();
+}
+
+/* A response's body waits in a pool block, given back once nghttp2 took it
+ * all; a queue that outgrows the block moves to the heap with its bytes. */
+XG_TEST(send_queue_in_a_pool_block_while_queued)
+{
+    start();
+    uint32_t sid;
+    CHECK_EQ_INT(xg_codec_send_request(C.c, &C, &A, request("/"), true, &sid), 0);
+    pump(&C, &S);
+    size_t base = xg_bufpool_thread_stats().in_use;
+    CHECK_EQ_INT(xg_codec_send_headers(S.c, sid, response(), false), 0);
+    CHECK_EQ_INT(xg_codec_send_data(S.c, sid, "head", 4, false), 0);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, base + 1);
+    pump(&C, &S);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, base);
+    static char big[20000];
+    memset(big, 'x', sizeof big);
+    CHECK_EQ_INT(xg_codec_send_data(S.c, sid, "more", 4, false), 0);
+    CHECK_EQ_INT(xg_codec_send_data(S.c, sid, big, sizeof big, false), 0);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, base);
+    CHECK_EQ_INT(xg_codec_pending(S.c, sid), 4 + sizeof big);
+    CHECK_EQ_INT(xg_codec_send_data(S.c, sid, "tail", 4, true), 0);
+    pump(&C, &S);
+    size_t xs = 0;
+    for (const char *p = LOG(&C); *p; p++)
+        xs += *p == 'x';
+    CHECK_EQ_INT(xs, sizeof big);
+    CHECK(strstr(LOG(&C), "[head]") != NULL && strstr(LOG(&C), "[morexxx") != NULL);
+    CHECK(strstr(LOG(&C), "xxxtail]") != NULL && strstr(LOG(&C), "close 1;") != NULL);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, base);
     stop();
 }
