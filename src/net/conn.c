@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -182,15 +184,19 @@ static double next_deadline(const xg_conn *c)
     return d;
 }
 
+/* Lazily (xg_timer_arm_lazy): the deadlines move with every request (the
+ * pool's idle timeout, the owner's idle deadline set and cleared), and
+ * on_timer re-checks them all, so a timer left armed when none is due only
+ * fires once for nothing. */
 static void arm_timer(xg_conn *c)
 {
     double d = next_deadline(c);
-    ev_timer_stop(c->loop->ev, &c->timer);
-    if (d == 0 || c->dead)
+    if (c->dead) {
+        ev_timer_stop(c->loop->ev, &c->timer);
         return;
-    double in = d - now(c);
-    ev_timer_set(&c->timer, in > 0 ? in : 0, 0);
-    ev_timer_start(c->loop->ev, &c->timer);
+    }
+    if (d != 0)
+        xg_timer_arm_lazy(c->loop->ev, &c->timer, d - now(c));
 }
 
 /* Both watchers follow from the state; called after anything changes it. */
@@ -213,10 +219,19 @@ static void update_watchers(xg_conn *c)
         w ? ev_io_start(ev, &c->wio) : ev_io_stop(ev, &c->wio);
 }
 
+static void put_in(xg_conn *c)
+{
+    if (c->in_big)
+        xg_bufpool_put_big(c->in);
+    else
+        xg_bufpool_put(c->in);
+    c->in = NULL;
+    c->in_big = false;
+}
+
 static void release_blocks(xg_conn *c)
 {
-    xg_bufpool_put(c->in);
-    c->in = NULL;
+    put_in(c);
     c->in_off = c->in_len = 0;
     xg_bufpool_put(c->pre);
     c->pre = NULL;
@@ -364,34 +379,50 @@ void xg_conn_start(xg_conn *c, double handshake_timeout)
 
 /* --- input --- */
 
+/* An input block for the next read: a big one while a body streams in
+ * (the last read filled its block), so a megabyte takes 16 reads rather than
+ * 64; else a small one. An empty small block is swapped for a big one then;
+ * a failed big allocation falls back to a small block. */
 static bool ensure_in(xg_conn *c)
 {
-    if (c->in == NULL) {
-        c->in = xg_bufpool_get();
-        c->in_off = c->in_len = 0;
-    } else if (c->in_len == 0) {
+    if (c->in != NULL && c->in_len == 0) {
         c->in_off = 0;
+        if (c->rd_bulk && !c->in_big)
+            put_in(c);
+    }
+    if (c->in == NULL) {
+        c->in_off = c->in_len = 0;
+        c->in = c->rd_bulk ? xg_bufpool_get_big() : NULL;
+        c->in_big = c->in != NULL;
+        if (c->in == NULL)
+            c->in = xg_bufpool_get();
     }
     return c->in != NULL;
+}
+
+static size_t in_cap(const xg_conn *c)
+{
+    return c->in_big ? XG_BUFPOOL_BIG : XG_BUFPOOL_BLOCK;
 }
 
 /* Room at the end of the input block, compacting when that helps. */
 static size_t in_space(xg_conn *c)
 {
-    size_t space = XG_BUFPOOL_BLOCK - c->in_off - c->in_len;
+    size_t space = in_cap(c) - c->in_off - c->in_len;
     if (space == 0 && c->in_off > 0) {
         memmove(c->in, c->in + c->in_off, c->in_len);
         c->in_off = 0;
-        space = XG_BUFPOOL_BLOCK - c->in_len;
+        space = in_cap(c) - c->in_len;
     }
     return space;
 }
 
+/* Between reads an empty block goes back to the pool: an idle connection
+ * holds none, a big one is held only while bytes wait for the owner. */
 static void release_in_if_empty(xg_conn *c)
 {
     if (c->in != NULL && c->in_len == 0) {
-        xg_bufpool_put(c->in);
-        c->in = NULL;
+        put_in(c);
         c->in_off = 0;
     }
 }
@@ -424,6 +455,9 @@ static int read_once(xg_conn *c)
         return 0;
     }
     c->stats.t_last = now(c);
+    /* Only plain reads can fill a big block: a TLS read returns one record
+     * (16 KiB at most), so the next would come back short and switch back. */
+    c->rd_bulk = c->ssl == NULL && (size_t)n == space && (size_t)n >= XG_BUFPOOL_BLOCK / 2;
     if (n == 0) {
         c->eof = true;
     } else {
@@ -818,6 +852,20 @@ static bool owner_deadline(xg_conn *c)
     return !c->dead && !c->owner_closed;
 }
 
+/* A flushing close ran out of time. Bytes the kernel still holds unsent
+ * (the peer's window stays shut) would keep the socket, its FIN queued
+ * behind them, for minutes after our close: reset it instead. With nothing
+ * unsent the peer has all we wrote, and a plain close keeps it that way. */
+static void close_overdue(xg_conn *c)
+{
+    int unsent = 0;
+    if (c->fd >= 0 && ioctl(c->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    xg__conn_die(c, XG_CONN_LOCAL);
+}
+
 /* Whichever deadline passed acts; activity that moved the idle deadline
  * just sends the timer back to sleep (libev's lazy timeout pattern). */
 static void on_timer(struct ev_loop *ev, ev_timer *w, int revents)
@@ -828,7 +876,7 @@ static void on_timer(struct ev_loop *ev, ev_timer *w, int revents)
         return;
     if (c->owner_closed) {
         if (c->close_deadline <= t)
-            xg__conn_die(c, XG_CONN_LOCAL);
+            close_overdue(c);
     } else if (c->handshaking && c->hs_deadline > 0 && c->hs_deadline <= t) {
         xg__conn_die(c, XG_CONN_HANDSHAKE_TIMEOUT);
     } else if (c->deadline > 0 && c->deadline <= t && !owner_deadline(c)) {

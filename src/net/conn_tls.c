@@ -313,7 +313,20 @@ int xg_conn_use_tls_server(xg_conn *c, xg_tls_server *srv)
     }
     xg_tls_server_ref(srv);
     c->tls_srv = srv;
-    /* Bytes prefilled before the transport was chosen belong to the handshake. */
+    /* Bytes prefilled before the transport was chosen belong to the handshake
+     * (a small block, as bio_read expects; more than that is no ClientHello
+     * the inspector would have passed on). */
+    if (c->in != NULL && c->pre == NULL && c->in_big) {
+        char *b = c->in_len <= XG_BUFPOOL_BLOCK ? xg_bufpool_get() : NULL;
+        if (b != NULL)
+            memcpy(b, c->in + c->in_off, c->in_len);
+        xg_bufpool_put_big(c->in);
+        c->in = b;
+        c->in_big = false;
+        c->in_off = 0;
+        if (b == NULL)
+            c->in_len = 0;
+    }
     if (c->in != NULL && c->pre == NULL) {
         c->pre = c->in;
         c->pre_len = c->in_len;

@@ -1,6 +1,9 @@
 /* xg_conn over loopback TCP: reads, copying and zero-copy writes, output
  * watermarks and read back-pressure, half-close, deferred close with flush,
  * resets, idle timeout, owner deadlines, and that pool blocks come back. */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 
 #include "core/bufpool.h"
@@ -15,6 +18,8 @@ typedef struct owner {
     xg_conn_reason why;
     char data[1 << 16];
     size_t len;
+    size_t max_input; /* the most unconsumed input seen in one on_read */
+    bool last_big;    /* the input block of the last on_read was a big one */
 } owner;
 
 static void on_read(xg_conn *c, void *arg, size_t n)
@@ -27,6 +32,8 @@ static void on_read(xg_conn *c, void *arg, size_t n)
         o->eof = true;
     size_t len;
     const char *p = xg_conn_input(c, &len);
+    o->max_input = len > o->max_input ? len : o->max_input;
+    o->last_big = c->in_big;
     if (o->consume && len > 0) {
         size_t k = len < sizeof(o->data) - o->len ? len : sizeof(o->data) - o->len;
         memcpy(o->data + o->len, p, k);
@@ -189,6 +196,139 @@ XG_TEST(full_input_block_stops_reading)
     xg_conn_consume(f.o->c, len);
     nt_run_for(&f.loop, 0.1);
     CHECK_EQ_INT(f.o->bytes, sizeof(chunk));
+    teardown(&f);
+}
+
+/* A body streaming in is read into big blocks (fewer reads), which go back
+ * to the pool once consumed; a small message afterwards uses a small one. */
+XG_TEST(bulk_input_reads_big_blocks_and_gives_them_back)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    static char chunk[256 * 1024];
+    for (size_t i = 0; i < sizeof(chunk); i++)
+        chunk[i] = (char)('a' + i % 23);
+    fcntl(f.peer, F_SETFL, fcntl(f.peer, F_GETFL) | O_NONBLOCK);
+    size_t sent = 0;
+    for (int i = 0; i < 2000 && sent < sizeof(chunk); i++) {
+        ssize_t w = write(f.peer, chunk + sent, sizeof(chunk) - sent);
+        sent += w > 0 ? (size_t)w : 0;
+        nt_run_for(&f.loop, 0.002);
+    }
+    nt_run_for(&f.loop, 0.05);
+    CHECK_EQ_INT(sent, sizeof(chunk));
+    CHECK_EQ_INT(f.o->bytes, sizeof(chunk));
+    CHECK(memcmp(f.o->data, chunk, sizeof(f.o->data)) == 0);
+    CHECK(f.o->max_input > XG_BUFPOOL_BLOCK);
+    CHECK(f.o->reads < sizeof(chunk) / XG_BUFPOOL_BLOCK);
+    xg_bufpool_stats st = xg_bufpool_thread_stats();
+    CHECK_EQ_INT(st.big_in_use, 0);
+    CHECK_EQ_INT(st.in_use, 0);
+    CHECK(st.big_spare >= 1);
+    CHECK(write(f.peer, "tail", 4) == 4);
+    size_t before = f.o->bytes;
+    nt_run_for(&f.loop, 0.05);
+    CHECK_EQ_INT(f.o->bytes - before, 4);
+    CHECK(!f.o->last_big);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().big_in_use, 0);
+    teardown(&f);
+}
+
+/* An owner that keeps a big block's bytes keeps reading stopped at 64 KiB
+ * (the block is full), and consuming them lets the rest in. */
+XG_TEST(full_big_block_stops_reading)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    f.o->consume = false;
+    static char chunk[XG_BUFPOOL_BLOCK + 2 * XG_BUFPOOL_BIG];
+    memset(chunk, 'b', sizeof(chunk));
+    fcntl(f.peer, F_SETFL, fcntl(f.peer, F_GETFL) | O_NONBLOCK);
+    size_t sent = 0;
+    for (int i = 0; i < 200 && sent < sizeof(chunk); i++) {
+        ssize_t w = write(f.peer, chunk + sent, sizeof(chunk) - sent);
+        sent += w > 0 ? (size_t)w : 0;
+        nt_run_for(&f.loop, 0.002);
+        size_t len;
+        xg_conn_input(f.o->c, &len);
+        if (len > 0 && f.o->c->in_big)
+            break;
+        if (len > 0) /* the first small block: consumed, so the next read takes a big one */
+            xg_conn_consume(f.o->c, len);
+    }
+    nt_run_for(&f.loop, 0.05);
+    size_t len;
+    xg_conn_input(f.o->c, &len);
+    if (!CHECK(f.o->c->in_big))
+        goto out;
+    CHECK(len <= XG_BUFPOOL_BIG);
+    CHECK(f.o->max_input <= XG_BUFPOOL_BIG);
+    /* Consume what is held until the peer's bytes are all in. */
+    for (int i = 0; i < 400; i++) {
+        ssize_t w = sent < sizeof(chunk) ? write(f.peer, chunk + sent, sizeof(chunk) - sent) : 0;
+        sent += w > 0 ? (size_t)w : 0;
+        xg_conn_input(f.o->c, &len);
+        xg_conn_consume(f.o->c, len);
+        nt_run_for(&f.loop, 0.002);
+    }
+    xg_conn_input(f.o->c, &len);
+    xg_conn_consume(f.o->c, len);
+    CHECK_EQ_INT(sent, sizeof(chunk));
+    CHECK_EQ_INT(f.o->c->stats.bytes_in, sizeof(chunk));
+out:
+    teardown(&f);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().big_in_use, 0);
+}
+
+static int tcp_state(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : -1;
+}
+
+/* A flushing close whose peer never reads: once close_timeout passes with
+ * bytes still unsent in the kernel, the peer gets a reset, not a FIN stuck
+ * behind them (its side would stay established). */
+XG_TEST(overdue_close_with_unsent_bytes_resets)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    int small = 4096;
+    setsockopt(f.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    static char chunk[1 << 20];
+    memset(chunk, 'q', sizeof(chunk));
+    CHECK_EQ_INT(xg_conn_send(f.o->c, chunk, sizeof(chunk)), 0);
+    CHECK_EQ_INT(xg_conn_flush(f.o->c), 0);
+    xg_conn_set_close_timeout(f.o->c, 0.1);
+    xg_conn_close(f.o->c, XG_CLOSE_FLUSH);
+    f.o->closed = true;
+    nt_run_for(&f.loop, 0.4);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, 0);
+    CHECK(tcp_state(f.peer) != TCP_ESTABLISHED);
+    teardown(&f);
+}
+
+/* The same close with everything delivered ends with a FIN: the peer reads
+ * all of it, then EOF. */
+XG_TEST(overdue_close_with_all_sent_is_a_fin)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    CHECK_EQ_INT(xg_conn_send(f.o->c, "last", 4), 0);
+    xg_conn_set_close_timeout(f.o->c, 0.05);
+    xg_conn_close(f.o->c, XG_CLOSE_FLUSH); /* lingers: the peer sends no FIN */
+    f.o->closed = true;
+    nt_run_for(&f.loop, 0.2);
+    char buf[8];
+    bool eof = false;
+    CHECK_EQ_INT(nt_read_some(f.peer, buf, sizeof(buf), 1, &eof), 4);
+    CHECK(memcmp(buf, "last", 4) == 0);
+    CHECK(eof);
     teardown(&f);
 }
 
