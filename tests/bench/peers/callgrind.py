@@ -72,6 +72,42 @@ def libc_calls(calls, names):
     return sum(v for k, v in calls.items() if pat.match(k))
 
 
+def start_xdsgate(b, tls_ctx_ec=None, tls_ctx_rsa=None):
+    """Prepares b (origin, certificates), starts the stub with the benchmark's
+    configuration (tls_ctx_*: other TLS contexts for the two TLS listeners) and
+    one xdsgate under callgrind; returns (xdsgate's process, the ports) once it
+    is ready. The dumps go to b.run_dir as callgrind.out.<pid>."""
+    b.prepare()
+    s = dict(b.subst)
+    for k in ("H1", "H2", "TLS_EC", "TLS_RSA"):
+        s[k] = run.free_port()
+    s.update(HCM_HTTP1=run.hcm("HTTP1"), HCM_HTTP2=run.hcm("HTTP2"), HCM_AUTO=run.hcm("AUTO"),
+             TLS_CTX_EC=tls_ctx_ec or run.tls_ctx(b.run_dir, "ec"),
+             TLS_CTX_RSA=tls_ctx_rsa or run.tls_ctx(b.run_dir, "rsa"))
+    snap = os.path.join(b.run_dir, "callgrind.yaml")
+    with open(snap, "w") as f:
+        f.write(run.fill("xdsgate.yaml.in", s))
+    stub_port, admin = run.free_port(), run.free_port()
+    stub = b.procs.start([b.binary("control-plane-stub"), "--port", str(stub_port), "--snapshot", snap], "stub")
+    run.wait_port(stub_port, proc=stub, what="control-plane-stub")
+    out = os.path.join(b.run_dir, "callgrind.out")
+    xg = b.procs.start(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out + ".%p",
+                        b.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port, "--node-id", "bench",
+                        "--admin", "127.0.0.1:%d" % admin, "--concurrency", "1", "--log-level", "warn"],
+                       "xdsgate")
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin, timeout=5) as r:
+                if r.status == 200:
+                    return xg, s
+        except OSError:
+            pass
+        if xg.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("xdsgate not ready under valgrind:\n" + b.procs.err_tail("xdsgate"))
+        time.sleep(0.5)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -83,36 +119,8 @@ def main():
     body = next((size for path, size in run.BULK.values() if path == a.path), 0)
     os.environ.setdefault("BENCH_IDLE_CONNS", "100")
     b = run.Bench(a.build, None)
-    xg = None
     try:
-        b.prepare()
-        s = dict(b.subst)
-        for k in ("H1", "H2", "TLS_EC", "TLS_RSA"):
-            s[k] = run.free_port()
-        s.update(HCM_HTTP1=run.hcm("HTTP1"), HCM_HTTP2=run.hcm("HTTP2"), HCM_AUTO=run.hcm("AUTO"),
-                 TLS_CTX_EC=run.tls_ctx(b.run_dir, "ec"), TLS_CTX_RSA=run.tls_ctx(b.run_dir, "rsa"))
-        snap = os.path.join(b.run_dir, "callgrind.yaml")
-        with open(snap, "w") as f:
-            f.write(run.fill("xdsgate.yaml.in", s))
-        stub_port, admin = run.free_port(), run.free_port()
-        stub = b.procs.start([b.binary("control-plane-stub"), "--port", str(stub_port), "--snapshot", snap], "stub")
-        run.wait_port(stub_port, proc=stub, what="control-plane-stub")
-        out = os.path.join(b.run_dir, "callgrind.out")
-        xg = b.procs.start(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out + ".%p",
-                            b.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port, "--node-id", "bench",
-                            "--admin", "127.0.0.1:%d" % admin, "--concurrency", "1", "--log-level", "warn"],
-                           "xdsgate")
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if xg.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("xdsgate not ready under valgrind:\n" + b.procs.err_tail("xdsgate"))
-            time.sleep(0.5)
+        xg, s = start_xdsgate(b)
         for name, port, args in WORKLOADS:
             if a.workload and name not in a.workload:
                 continue

@@ -21,10 +21,9 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import callgrind  # noqa: E402  (xdsgate under callgrind with the benchmark's set-up)
 import run  # noqa: E402  (the benchmark's set-up: origin, certificates, snapshot)
 
 ALLOC = re.compile(r"^(malloc|calloc|realloc|free)(?:'\d+)?$")
@@ -90,35 +89,8 @@ def main():
     os.environ.setdefault("BENCH_IDLE_CONNS", "100")
     b = run.Bench(a.build, None)
     try:
-        b.prepare()
-        s = dict(b.subst)
-        for k in ("H1", "H2", "TLS_EC", "TLS_RSA"):
-            s[k] = run.free_port()
-        s.update(HCM_HTTP1=run.hcm("HTTP1"), HCM_HTTP2=run.hcm("HTTP2"), HCM_AUTO=run.hcm("AUTO"),
-                 TLS_CTX_EC=tls_ctx(b.run_dir, "ec", a.no_resumption),
-                 TLS_CTX_RSA=tls_ctx(b.run_dir, "rsa", a.no_resumption))
-        snap = os.path.join(b.run_dir, "callgrind.yaml")
-        with open(snap, "w") as f:
-            f.write(run.fill("xdsgate.yaml.in", s))
-        stub_port, admin = run.free_port(), run.free_port()
-        stub = b.procs.start([b.binary("control-plane-stub"), "--port", str(stub_port), "--snapshot", snap], "stub")
-        run.wait_port(stub_port, proc=stub, what="control-plane-stub")
-        out = os.path.join(b.run_dir, "callgrind.out")
-        xg = b.procs.start(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out + ".%p",
-                            b.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port, "--node-id", "bench",
-                            "--admin", "127.0.0.1:%d" % admin, "--concurrency", "1", "--log-level", "warn"],
-                           "xdsgate")
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if xg.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("xdsgate not ready under valgrind:\n" + b.procs.err_tail("xdsgate"))
-            time.sleep(0.5)
+        xg, s = callgrind.start_xdsgate(b, tls_ctx(b.run_dir, "ec", a.no_resumption),
+                                        tls_ctx(b.run_dir, "rsa", a.no_resumption))
         for name, port in (("ecdsa", "TLS_EC"), ("rsa", "TLS_RSA")):
             s_time(s[port], 2)
             subprocess.run(["callgrind_control", "-z", str(xg.pid)], check=True, capture_output=True)
