@@ -285,7 +285,8 @@ void xg_stub_delta_on_request(xg_stub_stream *s, const uint8_t *data, size_t len
 
 void xg_stub_delta_on_snapshot(xg_stub_stream *s)
 {
-    for (int t = 0; t < XG_STUB_NTYPES; t++) {
+    for (int i = 0; i < XG_STUB_NTYPES; i++) {
+        int t = xg_stub_push_order[i];
         if (s->subs[t].active && respond(s, t, false, NULL) != 0)
             xg_stub_stream_finish(s, GRPC_STATUS_INTERNAL, "out of memory");
     }

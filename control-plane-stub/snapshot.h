@@ -12,8 +12,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-/* The five resource types the stub serves, in the order Envoy's ADS wants
- * them delivered (listeners and clusters before what they reference). */
+/* The five resource types the stub serves. */
 enum {
     XG_STUB_LDS,
     XG_STUB_RDS,
@@ -22,6 +21,12 @@ enum {
     XG_STUB_SDS,
     XG_STUB_NTYPES,
 };
+
+/* The order a new snapshot is pushed in, the xDS protocol's make-before-break
+ * order: what is referenced before what references it (secrets, clusters,
+ * their endpoints, listeners, then routes), so no update names a resource
+ * the client has not been sent yet. */
+static const int xg_stub_push_order[XG_STUB_NTYPES] = {XG_STUB_SDS, XG_STUB_CDS, XG_STUB_EDS, XG_STUB_LDS, XG_STUB_RDS};
 
 typedef struct xg_stub_type_info {
     const char *type_url;   /* canonical: type.googleapis.com/<full name> */

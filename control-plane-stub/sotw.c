@@ -200,7 +200,8 @@ void xg_stub_sotw_on_request(xg_stub_stream *s, const uint8_t *data, size_t len)
 void xg_stub_sotw_on_snapshot(xg_stub_stream *s)
 {
     const xg_stub_snapshot *snap = xg_stub_stream_snapshot(s);
-    for (int t = 0; t < XG_STUB_NTYPES; t++) {
+    for (int i = 0; i < XG_STUB_NTYPES; i++) {
+        int t = xg_stub_push_order[i];
         xg_stub_sub *sub = &s->subs[t];
         if (sub->active && sub->sent_version != snap->types[t].version && respond(s, t) != 0)
             xg_stub_stream_finish(s, GRPC_STATUS_INTERNAL, "out of memory");

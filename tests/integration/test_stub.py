@@ -253,6 +253,30 @@ def test_file_change_pushes_only_the_changed_type(procs, start_stub, node_env, t
     assert {t: len(client.responses(t)) for t in SUBS} == {LDS: 1, RDS: 1, CDS: 1, EDS: 2, SDS: 1}
 
 
+@pytest.mark.parametrize("mode", ["sotw", "delta"])
+def test_a_change_to_every_type_is_pushed_in_make_before_break_order(procs, start_stub, node_env, tmp_path, mode):
+    # The xDS protocol's order: what is referenced (secrets, clusters, their
+    # endpoints) before what references it (listeners, then routes).
+    path = str(tmp_path / "snap.yaml")
+    doc = load_basic()
+    write_snapshot(path, doc)
+    stub = start_stub(path)
+    client = Client(procs, node_env, stub.port, mode=mode)
+    first = subscribe_all(client) if mode == "sotw" else delta_subscribe_all(client)
+    stub.wait_event("ack", count=5)
+    find(doc, LDS, "listener_http")["address"]["socket_address"]["port_value"] = 10001
+    find(doc, RDS, "local_route")["virtual_hosts"][0]["routes"][0]["route"]["timeout"] = "16s"
+    find(doc, CDS, "backend")["connect_timeout"] = "0.5s"
+    find(doc, EDS, "backend")["endpoints"][0]["lb_endpoints"][1]["endpoint"]["address"]["socket_address"][
+        "port_value"] = 18082
+    find(doc, SDS, "server_cert")["tls_certificate"]["certificate_chain"]["inline_string"] += "\n"
+    write_snapshot(path, doc)
+    for t in SUBS:
+        client.wait_response(t, count=2)
+    order = [e["type_url"] for e in read_events(client.proc.stdout()) if e["event"] == "response"][len(first):]
+    assert order == [SDS, CDS, EDS, LDS, RDS], order
+
+
 def test_sighup_reloads_the_file(procs, start_stub, node_env, tmp_path):
     path = str(tmp_path / "snap.yaml")
     text = open(BASIC).read()
