@@ -846,9 +846,14 @@ int xg__h2_init(xg__h2 *h, xg_codec_role role, const xg_codec_opts *o, const xg_
         goto fail;
     nghttp2_mem mem;
     xg__h2_mem_init(&h->mem, &mem);
-    if ((role == XG_ROLE_SERVER ? nghttp2_session_server_new3(&h->s, cbs, h, opt, &mem)
-                                : nghttp2_session_client_new3(&h->s, cbs, h, opt, &mem)) != 0)
+    h->mem.creating = true;
+    rc = role == XG_ROLE_SERVER ? nghttp2_session_server_new3(&h->s, cbs, h, opt, &mem)
+                                : nghttp2_session_client_new3(&h->s, cbs, h, opt, &mem);
+    h->mem.creating = false;
+    if (rc != 0) {
+        rc = XG_ENOMEM;
         goto fail;
+    }
     rc = submit_settings(h);
     if (rc != 0) {
         nghttp2_session_del(h->s);

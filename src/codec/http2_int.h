@@ -29,14 +29,21 @@ typedef struct xg__h2_mem {
     struct {
         void *p; /* NULL: free slot */
         size_t len;
+        bool frames; /* nghttp2's frame buffer: made while the session was created */
     } big[XG__H2_MEM_SLOTS];
+    /* Set around nghttp2_session_*_new: a block of XG__H2_FRAMEBUF_LEN made
+     * then is the frame buffer. Known by address, never by size alone: an
+     * HPACK table entry can take a block of that very size (a 16,353-byte
+     * value), and its bytes must survive a trim. */
+    bool creating;
 } xg__h2_mem;
 
 /* Fills *out (nghttp2 copies it) to allocate through m. */
 void xg__h2_mem_init(xg__h2_mem *m, nghttp2_mem *out);
 /* Gives back the pages of m's tracked blocks that hold nothing: blocks of
  * zeros, and with frames_idle (nghttp2 has no frame packed or half sent)
- * the frame buffer. Returns the bytes given back. */
+ * the frame buffer made while the session was created. Returns the bytes
+ * given back. */
 size_t xg__h2_mem_trim(xg__h2_mem *m, bool frames_idle);
 
 struct xg__h2_stream {

@@ -124,6 +124,7 @@ static void *alloc(xg__h2_mem *m, size_t n)
         return NULL;
     m->big[i].p = p;
     m->big[i].len = n;
+    m->big[i].frames = m->creating && n == XG__H2_FRAMEBUF_LEN;
     return p;
 }
 
@@ -203,7 +204,7 @@ size_t xg__h2_mem_trim(xg__h2_mem *m, bool frames_idle)
         size_t len = m->big[i].len;
         if (p == NULL)
             continue;
-        bool scratch = frames_idle && len == XG__H2_FRAMEBUF_LEN;
+        bool scratch = frames_idle && m->big[i].frames;
         /* A block of zeros reads back the same after MADV_DONTNEED. */
         if ((scratch || all_zero(p, len)) && madvise(p, round_up(len, page), MADV_DONTNEED) == 0)
             given += round_up(len, page);

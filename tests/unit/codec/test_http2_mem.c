@@ -88,16 +88,23 @@ XG_TEST(trim_gives_back_zeros_and_idle_frames_only)
     nghttp2_mem mem;
     xg__h2_mem_init(&m, &mem);
     void *u = mem.mem_user_data;
+    m.creating = true; /* the frame buffer is made while the session is */
     char *frames = mem.malloc(XG__H2_FRAMEBUF_LEN, u);
+    m.creating = false;
     char *zero = mem.calloc(1, 4096, u);
     char *live = mem.malloc(4096, u);
+    /* The same size later (an HPACK entry with a 16,353-byte value): live data. */
+    char *entry = mem.malloc(XG__H2_FRAMEBUF_LEN, u);
     memset(frames, 'f', XG__H2_FRAMEBUF_LEN);
     memset(live, 'l', 4096);
+    memset(entry, 'e', XG__H2_FRAMEBUF_LEN);
     /* Frames in flight: only the block of zeros goes. */
     CHECK_EQ_INT(xg__h2_mem_trim(&m, false), 4096);
     CHECK(frames[100] == 'f' && live[100] == 'l' && zero[100] == 0);
     CHECK_EQ_INT(xg__h2_mem_trim(&m, true), 4096 + (XG__H2_FRAMEBUF_LEN + page() - 1) / page() * page());
     CHECK(live[4095] == 'l' && zero[0] == 0 && frames[0] == 0);
+    CHECK(entry[0] == 'e' && entry[XG__H2_FRAMEBUF_LEN - 1] == 'e');
+    mem.free(entry, u);
     /* Still usable: the pages come back on first touch. */
     frames[XG__H2_FRAMEBUF_LEN - 1] = 'z';
     CHECK(frames[XG__H2_FRAMEBUF_LEN - 1] == 'z');
@@ -129,15 +136,22 @@ static xg_headers *response(void)
     return h;
 }
 
-static void start(void)
+static void start_with(uint32_t hpack_table_size)
 {
     xg_codec_opts o;
     xg_codec_opts_init(&o);
+    if (hpack_table_size != 0)
+        o.hpack_table_size = hpack_table_size;
     towner_init(&S);
     towner_init(&C);
     xg_arena_init(&A, 0);
     CHECK_EQ_INT(xg_http2_server_new(&S.c, &o, &t_cbs, &S), 0);
     CHECK_EQ_INT(xg_http2_client_new(&C.c, &o, &t_cbs, &C), 0);
+}
+
+static void start(void)
+{
+    start_with(0);
 }
 
 static void stop(void)
@@ -245,5 +259,33 @@ XG_TEST(send_queue_in_a_pool_block_while_queued)
     CHECK(strstr(LOG(&C), "[head]") != NULL && strstr(LOG(&C), "[morexxx") != NULL);
     CHECK(strstr(LOG(&C), "xxxtail]") != NULL && strstr(LOG(&C), "close 1;") != NULL);
     CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, base);
+    stop();
+}
+
+/* With a large hpack_table_size, a header value of 16,353 bytes makes an
+ * HPACK table entry exactly as big as nghttp2's frame buffer; the entry stays
+ * in both tables between requests, and an idle trim must leave it whole: the
+ * next request that refers to it by index still carries the value. */
+XG_TEST(trim_keeps_an_hpack_entry_the_size_of_the_frame_buffer)
+{
+    enum { VLEN = XG__H2_FRAMEBUF_LEN - 40 - 1 };
+    static char value[VLEN];
+    memset(value, 'v', VLEN);
+    start_with(65536);
+    for (int round = 0; round < 2; round++) {
+        xg_headers *h = request("/");
+        xg_headers_add_ref(h, "a", 1, value, VLEN);
+        uint32_t sid;
+        reset_logs(&S);
+        CHECK_EQ_INT(xg_codec_send_request(C.c, &C, &A, h, true, &sid), 0);
+        pump(&C, &S);
+        const char *log = LOG(&S);
+        const char *at = strstr(log, " a=v");
+        CHECK(at != NULL && strspn(at + 3, "v") == VLEN);
+        CHECK_EQ_INT(xg_codec_send_headers(S.c, sid, response(), true), 0);
+        pump(&C, &S);
+        xg_codec_trim(S.c);
+        xg_codec_trim(C.c);
+    }
     stop();
 }
