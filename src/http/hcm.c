@@ -150,6 +150,18 @@ static void spares_drop(void)
     xg_http1_server_spares_free();
 }
 
+/* A server codec went to the spares: the trim timer runs until none is left
+ * (also when only closing connections feed it, none ever parking). */
+static void spares_watch(struct ev_loop *ev)
+{
+    if (spare_loop == NULL) {
+        spare_loop = ev;
+        ev_timer_init(&spare_trim, on_spare_trim, SPARE_TRIM_S, SPARE_TRIM_S);
+    }
+    if (!ev_is_active(&spare_trim))
+        ev_timer_start(spare_loop, &spare_trim);
+}
+
 /* Between two requests (nothing read, queued or owed, no stream) the HTTP/1
  * codec goes back to the worker's spares; the next bytes take one again. An
  * idle keep-alive connection then costs its conn and hconn only. */
@@ -165,12 +177,7 @@ static void park(xg_hconn *hc)
     xg_codec_free(hc->codec);
     hc->codec = NULL;
     hc->parked = true;
-    if (spare_loop == NULL) {
-        spare_loop = hc->loop->ev;
-        ev_timer_init(&spare_trim, on_spare_trim, SPARE_TRIM_S, SPARE_TRIM_S);
-    }
-    if (!ev_is_active(&spare_trim))
-        ev_timer_start(spare_loop, &spare_trim);
+    spares_watch(hc->loop->ev);
 }
 
 /* Takes a codec again for a parked connection. 0, or an error (closed). */
@@ -318,7 +325,7 @@ static void settle(xg_hconn *hc)
     bool done = xg_codec_should_close(hc->codec) || (hc->goaway_final && quiet) ||
                 (xg_conn_eof(hc->conn) && hc->eof_fed && quiet);
     if (done && !out) {
-        hconn_close(hc, XG_CLOSE_FLUSH);
+        hconn_close(hc, hc->failed ? XG_CLOSE_FLUSH_OR_RESET : XG_CLOSE_FLUSH);
         return;
     }
     /* A peer that broke the protocol (or flooded us) and does not read its
@@ -387,11 +394,15 @@ static void hconn_free(xg_deferred *d)
 {
     xg_hconn *hc = (xg_hconn *)((char *)d - offsetof(xg_hconn, deferred));
     ev_clear_pending(hc->loop->ev, &hc->kick); /* asked for before the connection ended */
+    bool h1 = hc->codec != NULL && hc->proto == XG_PROTO_HTTP1;
+    struct ev_loop *ev = hc->loop->ev;
     xg_codec_free(hc->codec);
     xg__conn_states_free(hc->fstate);
     free(hc);
     if (--n_hconns == 0)
         spares_drop();
+    else if (h1)
+        spares_watch(ev); /* its codec may have joined the spares */
 }
 
 /* Every stream goes (the codec will say nothing more), then the hconn. */

@@ -3,10 +3,12 @@
  * and the plain transport. TLS lives in conn_tls.c behind the same vtable. */
 #include <errno.h>
 #include <limits.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +39,17 @@ const char *xg_conn_reason_name(xg_conn_reason r)
     static const char *const names[] = {
         "local", "reset", "io_error", "tls_error", "idle_timeout", "handshake_timeout", "drained", "nomem", "timeout"};
     return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
+}
+
+/* Bytes the peer has acknowledged on c's socket (TCP_INFO), 0 when unknown. */
+static uint64_t tcp_acked(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+        return 0;
+    return ti.tcpi_bytes_acked;
 }
 
 /* --- the plain transport --- */
@@ -801,6 +814,10 @@ void xg_conn_close(xg_conn *c, xg_close_mode mode)
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
+    if (mode == XG_CLOSE_FLUSH_OR_RESET) {
+        c->reset_overdue = true;
+        mode = XG_CLOSE_FLUSH;
+    }
     if (mode != XG_CLOSE_FLUSH || !c->started || c->handshaking) {
         xg__conn_die(c, XG_CONN_LOCAL);
         return;
@@ -813,6 +830,7 @@ void xg_conn_close(xg_conn *c, xg_close_mode mode)
         closing_head->cprev = c;
     closing_head = c;
     c->close_deadline = now(c) + c->close_timeout;
+    c->close_acked = tcp_acked(c->fd);
     arm_timer(c);
     if (c->wr_blocked)
         update_watchers(c);
@@ -852,16 +870,31 @@ static bool owner_deadline(xg_conn *c)
     return !c->dead && !c->owner_closed;
 }
 
-/* A flushing close ran out of time. Bytes the kernel still holds unsent
- * (the peer's window stays shut) would keep the socket, its FIN queued
- * behind them, for minutes after our close: reset it instead. With nothing
- * unsent the peer has all we wrote, and a plain close keeps it that way. */
+/* A flushing close ran out of time while the kernel or our queue still
+ * holds bytes for the peer. A peer that took some since the deadline was
+ * set (a slow client still downloading its last response) gets another
+ * close_timeout, as Envoy's delayed close restarts on progress. Otherwise
+ * the socket is closed: plainly when only the kernel holds bytes, so it can
+ * still deliver them should the peer resume reading; with a reset when our
+ * queue still holds some, or for XG_CLOSE_FLUSH_OR_RESET (a peer that broke
+ * the protocol and may never read: its FIN would wait behind those bytes
+ * for minutes). */
 static void close_overdue(xg_conn *c)
 {
-    int unsent = 0;
-    if (c->fd >= 0 && ioctl(c->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0) {
-        struct linger lg = {.l_onoff = 1, .l_linger = 0};
-        (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    int queued = 0;
+    if (c->fd >= 0 && ioctl(c->fd, SIOCOUTQ, &queued) == 0 && (queued > 0 || c->out_bytes > 0)) {
+        uint64_t acked = tcp_acked(c->fd);
+        if (acked != c->close_acked) {
+            c->close_acked = acked;
+            c->close_deadline = now(c) + c->close_timeout;
+            return; /* on_timer re-arms */
+        }
+        /* Bytes still in our queue would be lost: a FIN would pass a cut
+         * response off as whole, a reset says it is not. */
+        if (c->reset_overdue || c->out_bytes > 0) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
     }
     xg__conn_die(c, XG_CONN_LOCAL);
 }

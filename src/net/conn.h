@@ -179,6 +179,8 @@ struct xg_conn {
     double hs_deadline;   /* ev_now of the handshake deadline, 0: none */
     double deadline;      /* ev_now of the owner's deadline, 0: none */
     double close_deadline;
+    uint64_t close_acked; /* closing: bytes the peer had acknowledged when the close deadline was set */
+    bool reset_overdue;   /* closing with XG_CLOSE_FLUSH_OR_RESET */
 
     /* where it came from (filled by the listener or connect.c) */
     xg_sockaddr peer, local; /* compact (net/addr.h): TCP only */
@@ -266,10 +268,12 @@ void xg_conn_set_watermarks(xg_conn *c, size_t low, size_t high);
 void xg_conn_shutdown_write(xg_conn *c);
 
 typedef enum xg_close_mode {
-    XG_CLOSE_FLUSH, /* write what is queued (bounded by close_timeout), shut down our side, read and discard
-                       until the peer's FIN or the deadline (so a final response is not lost to an RST) */
-    XG_CLOSE_ABORT, /* now, discarding queued output; an RST when the peer still sends */
-    XG_CLOSE_RESET, /* ABORT, and the kernel's unsent bytes too: an RST at once (a peer that never reads) */
+    XG_CLOSE_FLUSH,          /* write what is queued (bounded by close_timeout), shut down our side, read and discard
+                                until the peer's FIN or the deadline (so a final response is not lost to an RST) */
+    XG_CLOSE_ABORT,          /* now, discarding queued output; an RST when the peer still sends */
+    XG_CLOSE_RESET,          /* ABORT, and the kernel's unsent bytes too: an RST at once (a peer that never reads) */
+    XG_CLOSE_FLUSH_OR_RESET, /* FLUSH, but a peer that has not taken every byte by the deadline is reset (a peer
+                                that broke the protocol: its FIN must not wait behind bytes it never reads) */
 } xg_close_mode;
 
 /* The owner gives the conn up: no callback runs afterwards, and the conn

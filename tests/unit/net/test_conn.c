@@ -1,10 +1,13 @@
 /* xg_conn over loopback TCP: reads, copying and zero-copy writes, output
  * watermarks and read back-pressure, half-close, deferred close with flush,
  * resets, idle timeout, owner deadlines, and that pool blocks come back. */
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "core/bufpool.h"
 #include "net/conn.h"
@@ -289,10 +292,10 @@ static int tcp_state(int fd)
     return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : -1;
 }
 
-/* A flushing close whose peer never reads: once close_timeout passes with
- * bytes still unsent in the kernel, the peer gets a reset, not a FIN stuck
- * behind them (its side would stay established). */
-XG_TEST(overdue_close_with_unsent_bytes_resets)
+/* A flushing close of a peer that broke the protocol and never reads: once
+ * close_timeout passes with bytes still unsent, the peer gets a reset, not a
+ * FIN stuck behind them (its side would stay established). */
+XG_TEST(overdue_close_or_reset_with_unsent_bytes_resets)
 {
     fixture f;
     if (!CHECK(setup(&f)))
@@ -304,11 +307,107 @@ XG_TEST(overdue_close_with_unsent_bytes_resets)
     CHECK_EQ_INT(xg_conn_send(f.o->c, chunk, sizeof(chunk)), 0);
     CHECK_EQ_INT(xg_conn_flush(f.o->c), 0);
     xg_conn_set_close_timeout(f.o->c, 0.1);
-    xg_conn_close(f.o->c, XG_CLOSE_FLUSH);
+    xg_conn_close(f.o->c, XG_CLOSE_FLUSH_OR_RESET);
     f.o->closed = true;
     nt_run_for(&f.loop, 0.4);
     CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, 0);
     CHECK(tcp_state(f.peer) != TCP_ESTABLISHED);
+    teardown(&f);
+}
+
+/* Reads everything the peer fd gets until EOF or a reset (within secs),
+ * pausing pause seconds between reads; the bytes, *reset says which end. */
+static size_t drain_peer(int fd, double secs, double pause, bool *reset)
+{
+    static char buf[4096];
+    size_t got = 0;
+    *reset = false;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (double waited = 0; waited < secs;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r == 0)
+            break;
+        if (r < 0) {
+            if (errno == ECONNRESET) {
+                *reset = true;
+                break;
+            }
+            waited += 0.2;
+            continue;
+        }
+        got += (size_t)r;
+        if (pause > 0) {
+            usleep((useconds_t)(pause * 1e6));
+            waited += pause;
+        }
+    }
+    return got;
+}
+
+/* An ordinary flushing close whose peer stops reading with everything
+ * already in the kernel: after close_timeout the socket is closed without a
+ * reset, so a peer that reads later still gets every byte, then EOF. */
+XG_TEST(overdue_close_with_bytes_in_the_kernel_is_no_reset)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    int small = 4096, big = 1 << 20;
+    setsockopt(f.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    setsockopt(f.o->c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    static char chunk[48 * 1024];
+    memset(chunk, 'k', sizeof(chunk));
+    CHECK_EQ_INT(xg_conn_send(f.o->c, chunk, sizeof(chunk)), 0);
+    CHECK_EQ_INT(xg_conn_flush(f.o->c), 0);
+    CHECK_EQ_INT(f.o->c->out_bytes, 0); /* all of it in the kernel */
+    xg_conn_set_close_timeout(f.o->c, 0.1);
+    xg_conn_close(f.o->c, XG_CLOSE_FLUSH);
+    f.o->closed = true;
+    nt_run_for(&f.loop, 0.4);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, 0);
+    bool reset;
+    CHECK_EQ_INT(drain_peer(f.peer, 5.0, 0, &reset), sizeof(chunk));
+    CHECK(!reset);
+    teardown(&f);
+}
+
+/* A slow reader that keeps taking bytes keeps its close going past
+ * close_timeout (each period with progress restarts it) and gets the whole
+ * queue, including what sat in our own queue when the timeout first passed. */
+XG_TEST(overdue_close_waits_for_a_peer_making_progress)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    int small = 4096;
+    setsockopt(f.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    setsockopt(f.o->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    static char chunk[96 * 1024];
+    memset(chunk, 's', sizeof(chunk));
+    CHECK_EQ_INT(xg_conn_send(f.o->c, chunk, sizeof(chunk)), 0);
+    CHECK_EQ_INT(xg_conn_flush(f.o->c), 0);
+    CHECK(f.o->c->out_bytes > 0);
+    xg_conn_set_close_timeout(f.o->c, 0.3);
+    xg_conn_close(f.o->c, XG_CLOSE_FLUSH);
+    f.o->closed = true;
+    size_t got = 0;
+    bool reset = false, eof = false;
+    /* 4 KiB at a time through a 4 KiB window: seconds, several close_timeouts */
+    for (int i = 0; i < 2000 && !reset && !eof; i++) {
+        nt_run_for(&f.loop, 0.01);
+        char buf[4096];
+        ssize_t r = recv(f.peer, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r < 0 && errno == ECONNRESET)
+            reset = true;
+        else if (r == 0)
+            eof = true;
+    }
+    CHECK(!reset && eof);
+    CHECK_EQ_INT(got, sizeof(chunk));
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, 0);
     teardown(&f);
 }
 
