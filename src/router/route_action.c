@@ -178,6 +178,7 @@ int xg_route_update_authority(xg_headers *h, const char *host, size_t len, bool 
                 h->bytes += joined.len - e->value_len;
                 e->value = joined.s;
                 e->value_len = joined.len;
+                e->flags &= ~XG_HDR_F_VALID; /* a new value: the writer checks it again */
             }
         }
         if (rc != 0)
