@@ -792,16 +792,22 @@ ROWS = [
 
 def summarise(bench):
     res = bench.results
-    # latency added: each percentile's median minus the origin-direct median
+    # latency added: in each repetition (the peers and the origin run back to
+    # back, interleaved) the peer's percentile minus the origin-direct one,
+    # then the median of those differences. Pairing within a repetition keeps
+    # the machine's drift over the run (all tails move together by more than
+    # a proxy adds) out of the figure, which a difference of two medians
+    # taken over the whole run did not.
     lat = res.get("1w", {}).get("latency")
     if lat and "origin" in lat:
         for q in ("p50", "p99", "p99.9"):
-            base = median_of(lat["origin"], q)
-            bench.notes.append("latency: origin direct (no proxy) %s %s us" % (q, fmt(base)))
+            base = [s.get(q) for s in lat["origin"] if "requests" in s]
+            bench.notes.append("latency: origin direct (no proxy) %s %s us" % (q, fmt(median_of(lat["origin"], q))))
             for peer, samples in lat.items():
-                m = median_of(samples, q)
-                if m is not None and base is not None:
-                    samples.append({"added_" + q: m - base})
+                runs = [s.get(q) for s in samples if "requests" in s]
+                diffs = [a - b for a, b in zip(runs, base) if a is not None and b is not None]
+                if diffs:
+                    samples.append({"added_" + q: statistics.median(diffs)})
     one = res.get("1w", {})
     if "scale1" in one and "scale10k" in one:
         for peer in one["scale10k"]:
