@@ -41,9 +41,12 @@ CALLS = [("malloc", r"malloc"), ("calloc", r"calloc"), ("realloc", r"realloc"), 
          ("getsockname", r"getsockname")]
 
 
-def calls_per_fn(path):
-    """(total Ir, {function: calls}) from a callgrind dump (names compressed as "(id) name")."""
-    names, calls, total, callee = {}, collections.Counter(), 0, None
+def parse_dump(path):
+    """(total Ir, {function: self Ir}, {function: calls}) from a callgrind dump
+    (names compressed as "(id) name"; a cost line after calls= is the call's
+    inclusive cost, not the caller's own)."""
+    names, self_ir, calls = {}, collections.Counter(), collections.Counter()
+    total, fn, callee, pending = 0, None, None, None
 
     def name(tok):
         m = re.match(r"\((\d+)\)(?: (.*))?", tok)
@@ -58,12 +61,21 @@ def calls_per_fn(path):
             if line.startswith(("summary:", "totals:")):
                 total = int(line.split()[1])
             elif line.startswith("fn="):
-                name(line[3:].strip())
+                fn = name(line[3:].strip())
             elif line.startswith("cfn="):
                 callee = name(line[4:].strip())
-            elif line.startswith("calls=") and callee is not None:
-                calls[callee] += int(line[6:].split()[0])
-    return total, calls
+            elif line.startswith("calls="):
+                pending = int(line[6:].split()[0])
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                parts = line.split()
+                if len(parts) < 2:
+                    continue
+                if pending is not None:
+                    calls[callee] += pending
+                    pending = None
+                else:
+                    self_ir[fn] += int(parts[1])
+    return total, self_ir, calls
 
 
 def libc_calls(calls, names):
@@ -139,7 +151,7 @@ def main():
                 continue
             dumps = sorted((p for p in os.listdir(b.run_dir) if p.startswith("callgrind.out.")),
                            key=lambda p: os.path.getmtime(os.path.join(b.run_dir, p)))
-            total, calls = calls_per_fn(os.path.join(b.run_dir, dumps[-1]))
+            total, _, calls = parse_dump(os.path.join(b.run_dir, dumps[-1]))
             per_byte = "  %.3f Ir/body byte" % (total / (done * body)) if body else ""
             print("%-4s %6d req  %7.0f Ir/req%s  %s" % (name, done, total / done, per_byte, "  ".join(
                 "%s %.2f" % (label, libc_calls(calls, names) / done) for label, names in CALLS)), flush=True)

@@ -15,7 +15,6 @@ stay in the printed directory.
     /usr/bin/python3 tests/bench/peers/tls_callgrind.py --build build [--seconds 20] [--top 25]
 """
 import argparse
-import collections
 import json
 import os
 import re
@@ -25,43 +24,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import callgrind  # noqa: E402  (xdsgate under callgrind with the benchmark's set-up)
 import run  # noqa: E402  (the benchmark's set-up: origin, certificates, snapshot)
-
-ALLOC = re.compile(r"^(malloc|calloc|realloc|free)(?:'\d+)?$")
-
-
-def parse(path):
-    """(self Ir per function, calls per callee) from a callgrind dump."""
-    fns, self_ir, calls = {}, collections.Counter(), collections.Counter()
-    fn = callee = None
-    pending = None
-
-    def name(tok):
-        m = re.match(r"\((\d+)\)(?: (.*))?", tok)
-        if not m:
-            return tok
-        if m.group(2):
-            fns[m.group(1)] = m.group(2)
-        return fns.get(m.group(1), "?")
-
-    with open(path) as f:
-        for line in f:
-            if line.startswith("fn="):
-                fn = name(line[3:].strip())
-            elif line.startswith("cfn="):
-                callee = name(line[4:].strip())
-            elif line.startswith("calls="):
-                pending = int(line[6:].split()[0])
-            elif line[:1].isdigit() or line[:1] in "+-*":
-                parts = line.split()
-                if len(parts) < 2:
-                    continue
-                if pending is not None:
-                    calls[callee] += pending
-                    pending = None
-                else:
-                    self_ir[fn] += int(parts[1])
-    return self_ir, calls
-
 
 def tls_ctx(run_dir, kind, no_resumption):
     ctx = json.loads(run.tls_ctx(run_dir, kind))
@@ -101,9 +63,8 @@ def main():
                 continue
             dump = max((os.path.join(b.run_dir, f) for f in os.listdir(b.run_dir) if f.startswith("callgrind.out.")),
                        key=os.path.getmtime)
-            self_ir, calls = parse(dump)
-            allocs = {k: sum(v for f, v in calls.items() if ALLOC.match(f) and f.split("'")[0] == k)
-                      for k in ("malloc", "calloc", "realloc", "free")}
+            _, self_ir, calls = callgrind.parse_dump(dump)
+            allocs = {k: callgrind.libc_calls(calls, k) for k in ("malloc", "calloc", "realloc", "free")}
             print("%-6s %5d handshakes  %8.0f Ir/handshake  %s" % (
                 name, n, sum(self_ir.values()) / n, "  ".join("%s %.1f" % (k, v / n) for k, v in allocs.items())))
             for fn, ir in self_ir.most_common(a.top):
