@@ -3,9 +3,24 @@
  * exits, so worker threads leave nothing behind. */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
+#include "core/assert.h"
 #include "core/bufpool.h"
+
+/* In front of every block: its holders and size class. 16 bytes keep the
+ * block itself 16-byte aligned. */
+typedef struct bhead {
+    uint32_t refs;
+    uint32_t cls;
+    uint64_t pad;
+} bhead;
+
+static bhead *head_of(const void *block)
+{
+    return (bhead *)((char *)block - sizeof(bhead));
+}
 
 typedef struct spare {
     struct spare *next;
@@ -22,6 +37,7 @@ typedef struct pool {
     xg_bufpool_stats st;
     sclass cls[2]; /* small, big */
     bool registered;
+    void *lendable; /* xg_bufpool_lend_open's block, NULL when none */
 } pool;
 
 static __thread pool tpool;
@@ -35,7 +51,7 @@ static void free_spares(pool *p)
         while (k->head != NULL) {
             spare *s = k->head;
             k->head = s->next;
-            free(s);
+            free(head_of(s));
         }
         if (k->spare != NULL)
             *k->spare = 0;
@@ -76,30 +92,38 @@ static void *get(int i)
         k->head = s->next;
         (*k->spare)--;
         (*k->in_use)++;
+        head_of(s)->refs = 1;
         return s;
     }
-    void *b = aligned_alloc(16, k->size);
-    if (b != NULL) {
-        (*k->allocs)++;
-        (*k->in_use)++;
-    }
-    return b;
+    bhead *h = aligned_alloc(16, sizeof(bhead) + k->size);
+    if (h == NULL)
+        return NULL;
+    *h = (bhead){.refs = 1, .cls = (uint32_t)i};
+    (*k->allocs)++;
+    (*k->in_use)++;
+    return h + 1;
 }
 
 static void put(int i, void *block)
 {
     if (block == NULL)
         return;
+    bhead *h = head_of(block);
+    XG_ASSERT(h->refs > 0 && h->cls == (uint32_t)i);
+    if (--h->refs > 0)
+        return; /* another holder still reads it */
     pool *p = &tpool;
     if (!p->registered)
         register_thread(p);
+    if (p->lendable == block)
+        p->lendable = NULL;
     sclass *k = &p->cls[i];
     /* A block put back on another thread than the one that handed it out
      * would wrap in_use; count it as zero rather than huge. */
     if (*k->in_use > 0)
         (*k->in_use)--;
     if (*k->spare >= k->max_spare) {
-        free(block);
+        free(h);
         return;
     }
     spare *s = block;
@@ -126,6 +150,39 @@ void *xg_bufpool_get_big(void)
 void xg_bufpool_put_big(void *block)
 {
     put(1, block);
+}
+
+void xg_bufpool_ref(void *block)
+{
+    head_of(block)->refs++;
+}
+
+bool xg_bufpool_shared(const void *block)
+{
+    return head_of(block)->refs > 1;
+}
+
+void xg_bufpool_lend_open(void *block)
+{
+    tpool.lendable = block;
+}
+
+void xg_bufpool_lend_close(void)
+{
+    tpool.lendable = NULL;
+}
+
+void *xg_bufpool_try_lend(const void *p, size_t n)
+{
+    char *b = tpool.lendable;
+    if (b == NULL || (uintptr_t)p < (uintptr_t)b)
+        return NULL;
+    size_t size = head_of(b)->cls == 1 ? XG_BUFPOOL_BIG : XG_BUFPOOL_BLOCK;
+    size_t off = (size_t)((uintptr_t)p - (uintptr_t)b);
+    if (off > size || n > size - off || n < size / 2)
+        return NULL;
+    head_of(b)->refs++;
+    return b;
 }
 
 xg_bufpool_stats xg_bufpool_thread_stats(void)

@@ -2,10 +2,16 @@
  * write queues and TLS staging. No locks: each thread keeps its own list of
  * spare blocks (bounded; the surplus goes back to malloc). A block may be put
  * back on any thread (it joins that thread's list), but the data path gets
- * and puts on the worker that owns the connection. */
+ * and puts on the worker that owns the connection.
+ *
+ * A block can have several holders (a plain, non-atomic count: one thread
+ * only): a connection's read block whose body bytes an HTTP/1 codec queued
+ * for writing by reference instead of copying them. Each holder puts it
+ * once; the last put returns it to the free list. */
 #ifndef XG_CORE_BUFPOOL_H
 #define XG_CORE_BUFPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Every block is this many bytes: one TLS record of plaintext, and a read
@@ -29,12 +35,34 @@ typedef struct xg_bufpool_stats {
 /* An XG_BUFPOOL_BLOCK-byte block (not zeroed), 16-byte aligned; NULL on
  * allocation failure. Owned by the caller until xg_bufpool_put. */
 void *xg_bufpool_get(void);
-/* Returns a block from xg_bufpool_get; NULL is a no-op. */
+/* Gives up a block from xg_bufpool_get (one holder's share of it); NULL is a
+ * no-op. */
 void xg_bufpool_put(void *block);
 /* The same for XG_BUFPOOL_BIG-byte blocks; a block goes back to the call of
  * its own size. */
 void *xg_bufpool_get_big(void);
 void xg_bufpool_put_big(void *block);
+/* One more holder of block (from either get); it goes back to the pool at
+ * its holders' last put. */
+void xg_bufpool_ref(void *block);
+/* True when block has more than one holder: its owner must not write into
+ * it again (the other holder reads bytes of it). */
+bool xg_bufpool_shared(const void *block);
+
+/* Lending, so that body bytes are queued by reference rather than copied
+ * without every layer between a read and a write passing block pointers:
+ * while a connection announces new input (its on_read), the block holding
+ * it is the calling thread's lendable block. try_lend(p, n) takes a
+ * reference on it when p[0..n) lies inside it and fills at least half of it
+ * (a holder never pins much more than it uses), and returns the block to
+ * put once those bytes are written; NULL otherwise (copy them). The bytes
+ * stay valid and unchanged while the reference is held: the connection
+ * takes a fresh block for its next read when its block is shared. Opening
+ * replaces any open block; close ends lending. Worker thread only. */
+void xg_bufpool_lend_open(void *block);
+void xg_bufpool_lend_close(void);
+void *xg_bufpool_try_lend(const void *p, size_t n);
+
 /* The calling thread's counters. */
 xg_bufpool_stats xg_bufpool_thread_stats(void);
 /* Frees the calling thread's spare blocks (also done at thread exit). */

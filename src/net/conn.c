@@ -440,6 +440,29 @@ static void release_in_if_empty(xg_conn *c)
     }
 }
 
+/* The owner queued bytes of the input block for writing by reference
+ * (xg_bufpool_try_lend): they must stay as they are until written, so the
+ * next read goes to a fresh block, and bytes not consumed yet move there. */
+static void unshare_in(xg_conn *c)
+{
+    if (c->in == NULL || !xg_bufpool_shared(c->in))
+        return;
+    bool big = c->in_big;
+    char *b = NULL;
+    if (c->in_len > 0) {
+        b = big ? xg_bufpool_get_big() : xg_bufpool_get();
+        if (b == NULL) {
+            xg__conn_die(c, XG_CONN_NOMEM);
+            return;
+        }
+        memcpy(b, c->in + c->in_off, c->in_len);
+    }
+    put_in(c); /* our share: the borrower's goes when its bytes are written */
+    c->in = b;
+    c->in_big = b != NULL && big;
+    c->in_off = 0;
+}
+
 static bool can_read(const xg_conn *c)
 {
     return !c->dead && !c->owner_closed && !c->eof && c->rd_pause == 0 && !c->handshaking;
@@ -478,8 +501,12 @@ static int read_once(xg_conn *c)
         c->stats.bytes_in += (uint64_t)n;
         c->stats.reads++;
     }
-    if (c->cb != NULL && c->cb->on_read != NULL)
+    if (c->cb != NULL && c->cb->on_read != NULL) {
+        xg_bufpool_lend_open(c->in);
         c->cb->on_read(c, c->owner, (size_t)n);
+        xg_bufpool_lend_close();
+        unshare_in(c);
+    }
     /* A short plain read drained the socket: skip the EAGAIN round trip. */
     return n > 0 && ((size_t)n == space || c->tp->has_buffered(c));
 }

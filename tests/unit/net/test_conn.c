@@ -23,6 +23,9 @@ typedef struct owner {
     size_t len;
     size_t max_input; /* the most unconsumed input seen in one on_read */
     bool last_big;    /* the input block of the last on_read was a big one */
+    size_t lend;      /* > 0: once that many bytes are in, borrow them by reference and consume them */
+    void *lent;       /* the block xg_bufpool_try_lend returned */
+    const char *lent_at;
 } owner;
 
 static void on_read(xg_conn *c, void *arg, size_t n)
@@ -37,6 +40,12 @@ static void on_read(xg_conn *c, void *arg, size_t n)
     const char *p = xg_conn_input(c, &len);
     o->max_input = len > o->max_input ? len : o->max_input;
     o->last_big = c->in_big;
+    if (o->lend > 0 && o->lent == NULL && len >= o->lend) {
+        o->lent = xg_bufpool_try_lend(p, o->lend);
+        o->lent_at = p;
+        xg_conn_consume(c, o->lend);
+        return;
+    }
     if (o->consume && len > 0) {
         size_t k = len < sizeof(o->data) - o->len ? len : sizeof(o->data) - o->len;
         memcpy(o->data + o->len, p, k);
@@ -240,6 +249,50 @@ XG_TEST(bulk_input_reads_big_blocks_and_gives_them_back)
 
 /* An owner that keeps a big block's bytes keeps reading stopped at 64 KiB
  * (the block is full), and consuming them lets the rest in. */
+/* An owner that took bytes of the input block by reference keeps them
+ * intact: the conn reads on into a fresh block, with the bytes the owner
+ * has not consumed moved there, and the block goes back at the owner's put. */
+XG_TEST(lent_input_block_is_not_written_again)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    f.o->consume = false;
+    f.o->lend = 10240;
+    static char a[12288], b[4096];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (char)('a' + i % 26);
+    memset(b, 'B', sizeof b);
+    CHECK(write(f.peer, a, sizeof a) == (ssize_t)sizeof a);
+    for (int i = 0; i < 200 && f.o->lent == NULL; i++)
+        nt_run_for(&f.loop, 0.002);
+    if (!CHECK(f.o->lent != NULL))
+        goto out;
+    CHECK(f.o->c->in != f.o->lent);
+    size_t len;
+    const char *in = xg_conn_input(f.o->c, &len);
+    CHECK_EQ_INT(len, sizeof a - 10240);
+    CHECK(in != NULL && memcmp(in, a + 10240, len) == 0);
+    CHECK(write(f.peer, b, sizeof b) == (ssize_t)sizeof b);
+    for (int i = 0; i < 200 && len < sizeof a - 10240 + sizeof b; i++) {
+        nt_run_for(&f.loop, 0.002);
+        in = xg_conn_input(f.o->c, &len);
+    }
+    CHECK_EQ_INT(len, sizeof a - 10240 + sizeof b);
+    CHECK(memcmp(in, a + 10240, sizeof a - 10240) == 0 && memcmp(in + sizeof a - 10240, b, sizeof b) == 0);
+    CHECK(memcmp(f.o->lent_at, a, 10240) == 0);
+    CHECK(!xg_bufpool_shared(f.o->lent));
+    xg_bufpool_put(f.o->lent);
+    xg_conn_consume(f.o->c, len);
+    f.o->consume = true; /* the next read finds the block empty and gives it back */
+    CHECK(write(f.peer, "z", 1) == 1);
+    nt_run_for(&f.loop, 0.01);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().in_use, 0);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().big_in_use, 0);
+out:
+    teardown(&f);
+}
+
 XG_TEST(full_big_block_stops_reading)
 {
     fixture f;
