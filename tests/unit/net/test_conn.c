@@ -563,12 +563,16 @@ XG_TEST(idle_timeout_and_activity)
     fixture f;
     if (!CHECK(setup(&f)))
         return;
-    xg_conn_set_idle_timeout(f.o->c, 0.15);
-    nt_run_for(&f.loop, 0.1);
+    /* Wide margins: a loaded machine (CI runs the suite beside the ASan
+     * build) can stall the process for a good part of a tenth of a second.
+     * Without the write the conn dies at 0.8 s; with it at 1.2 s; the check
+     * is at 1.0 s, 0.2 s from either. */
+    xg_conn_set_idle_timeout(f.o->c, 0.8);
+    nt_run_for(&f.loop, 0.4);
     CHECK(write(f.peer, "a", 1) == 1); /* activity pushes the deadline */
-    nt_run_for(&f.loop, 0.1);
+    nt_run_for(&f.loop, 0.6);
     CHECK(!f.o->closed);
-    CHECK(nt_run_until(&f.loop, &f.o->closed, 2));
+    CHECK(nt_run_until(&f.loop, &f.o->closed, 3));
     CHECK_EQ_INT(f.o->why, XG_CONN_IDLE_TIMEOUT);
     close(f.peer);
     xg_loop_dispose(&f.loop);
