@@ -17,7 +17,8 @@ BENCH_CONNS (50) wrk connections, BENCH_H2_CLIENTS (10) x BENCH_H2_STREAMS
 (10) for h2load, BENCH_LOAD (0.5) paced load as a fraction of the slowest
 peer's saturated HTTP/1.1 rate, BENCH_IDLE_CONNS (5000), BENCH_TESTS (all of
 h1,h2,latency,bulk,tls,scale,apply,mem,workers2), BENCH_APPLIES (20),
-BENCH_APPLY_REPS (1) and BENCH_APPLY_WORKERS (1,2) for the apply test, BENCH_PEERS (xdsgate,nginx,haproxy),
+BENCH_APPLY_REPS (1) and BENCH_APPLY_WORKERS (1,2) for the apply test, BENCH_PEERS (xdsgate,nginx,haproxy;
+"xdsgate-b" adds the xdsgate of the build tree BENCH_ALT_BUILD, for an A/B comparison in one run),
 BENCH_PIN (1: proxies on the last CPU, origin and load generators on the
 others, for the one-worker runs), BENCH_OUT (BUILD/bench). Figures are
 described in docs/benchmarks.md."""
@@ -304,6 +305,12 @@ def tls_ctx(run_dir, kind):
 
 
 class Xdsgate(Peer):
+    def binary(self):
+        # "xdsgate-b": a second build (BENCH_ALT_BUILD) run side by side with the first, for A/B comparisons
+        if self.name == "xdsgate-b":
+            return os.path.join(os.path.abspath(os.environ["BENCH_ALT_BUILD"]), "xdsgate")
+        return self.ctx.binary("xdsgate")
+
     def write_conf(self, variant=0):
         # the snapshot file; the stub re-reads it on SIGHUP
         s = self.subst()
@@ -325,7 +332,7 @@ class Xdsgate(Peer):
         self.stub = ctx.procs.start([ctx.binary("control-plane-stub"), "--port", str(stub_port),
                                      "--snapshot", snap], "stub-" + tag, ctx.load_cpus)
         wait_port(stub_port, proc=self.stub, what="control-plane-stub")
-        self.proc = ctx.procs.start([ctx.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port,
+        self.proc = ctx.procs.start([self.binary(), "--xds-server", "127.0.0.1:%d" % stub_port,
                                      "--node-id", "bench", "--admin", "127.0.0.1:%d" % self.admin,
                                      "--concurrency", str(self.workers),
                                      # info: the apply test reads the "active on all workers" lines
@@ -364,7 +371,7 @@ class Origin(Peer):
         self.pids = children_of(self.proc.pid)
 
 
-PEER_CLASSES = {"xdsgate": Xdsgate, "nginx": Nginx, "haproxy": Haproxy}
+PEER_CLASSES = {"xdsgate": Xdsgate, "xdsgate-b": Xdsgate, "nginx": Nginx, "haproxy": Haproxy}
 
 
 # --- load generators (each returns a dict of figures) ---
