@@ -542,12 +542,11 @@ static const xg_conn_cbs conn_cbs = {
     .on_deadline = on_deadline,
 };
 
-/* An address longer than an IPv6 one (none over TCP) is kept as unknown. */
-static void copy_addr(xg__hconn_addr *d, const void *sa, socklen_t len)
+/* The conn's compact address (family 0 when unknown) as it is. */
+static void copy_addr(xg__hconn_addr *d, const xg_sockaddr *sa)
 {
-    memset(d, 0, sizeof(*d));
-    if (len <= sizeof(*d))
-        memcpy(d, sa, len);
+    _Static_assert(sizeof(*d) == sizeof(*sa), "the two compact addresses have one layout");
+    memcpy(d, sa, sizeof(*d));
 }
 
 void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
@@ -569,8 +568,8 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
     hc->kick.data = hc;
     hc->tls = xg_conn_is_tls(c);
     hc->peer_cert = hc->tls ? -1 : 0;
-    copy_addr(&hc->peer, &c->peer, c->peer_len);
-    copy_addr(&hc->local, &c->local, c->local_len);
+    copy_addr(&hc->peer, &c->peer);
+    copy_addr(&hc->local, &c->local);
     hc->idle_since = now_of(hc);
     if (hc->cfg->max_connection_duration_ms > 0)
         hc->max_deadline = hc->idle_since + hc->cfg->max_connection_duration_ms / 1000.0;

@@ -146,7 +146,7 @@ int xg_conn_new(xg_loop *loop, int fd, xg_conn **out)
 void xg_conn_prefill(xg_conn *c, char *block, size_t len)
 {
     XG_ASSERT(!c->started && len <= XG_BUFPOOL_BLOCK);
-    if (c->ssl != NULL) {
+    if (c->tls != NULL) {
         XG_ASSERT(c->pre == NULL);
         c->pre = block;
         c->pre_off = 0;
@@ -189,8 +189,8 @@ static double earlier(double a, double b)
 static double next_deadline(const xg_conn *c)
 {
     if (c->owner_closed)
-        return c->close_deadline;
-    double d = c->handshaking ? c->hs_deadline : 0;
+        return c->closing.deadline;
+    double d = c->handshaking ? c->tls->hs_deadline : 0;
     d = earlier(d, c->deadline);
     if (c->idle_timeout > 0)
         d = earlier(d, c->stats.t_last + c->idle_timeout);
@@ -249,9 +249,6 @@ static void release_blocks(xg_conn *c)
     xg_bufpool_put(c->pre);
     c->pre = NULL;
     c->pre_off = c->pre_len = 0;
-    xg_bufpool_put(c->stage);
-    c->stage = NULL;
-    c->stage_len = 0;
     while (c->out_head != NULL) {
         xg__oblk *b = c->out_head;
         c->out_head = b->next;
@@ -291,7 +288,7 @@ static void on_free(xg_deferred *d)
     xg_conn *c = (xg_conn *)((char *)d - offsetof(xg_conn, deferred));
     if (!c->owner_closed && c->cb != NULL && c->cb->on_close != NULL) {
         c->owner_closed = true;
-        c->cb->on_close(c, c->owner, c->reason == XG_CONN_LOCAL ? XG_CONN_IO_ERROR : c->reason);
+        c->cb->on_close(c, c->owner, c->reason == XG_CONN_LOCAL ? XG_CONN_IO_ERROR : (xg_conn_reason)c->reason);
     }
     struct ev_loop *ev = c->loop->ev;
     ev_io_stop(ev, &c->rio);
@@ -313,13 +310,13 @@ static void closing_unlink(xg_conn *c)
     if (!c->in_closing)
         return;
     c->in_closing = false;
-    if (c->cprev != NULL)
-        c->cprev->cnext = c->cnext;
+    if (c->closing.prev != NULL)
+        c->closing.prev->closing.next = c->closing.next;
     else
-        closing_head = c->cnext;
-    if (c->cnext != NULL)
-        c->cnext->cprev = c->cprev;
-    c->cprev = c->cnext = NULL;
+        closing_head = c->closing.next;
+    if (c->closing.next != NULL)
+        c->closing.next->closing.prev = c->closing.prev;
+    c->closing.prev = c->closing.next = NULL;
 }
 
 void xg_conn_abort_closing(void)
@@ -376,10 +373,10 @@ void xg_conn_start(xg_conn *c, double handshake_timeout)
 {
     XG_ASSERT(!c->started);
     c->started = true;
-    c->hs_timeout = handshake_timeout;
-    c->handshaking = c->ssl != NULL;
+    c->hs_timeout = (float)handshake_timeout;
+    c->handshaking = c->tls != NULL;
     if (c->handshaking && handshake_timeout > 0)
-        c->hs_deadline = now(c) + handshake_timeout;
+        c->tls->hs_deadline = now(c) + handshake_timeout;
     if (!c->handshaking)
         c->stats.t_ready = now(c);
     /* Prefilled bytes (plain), a replayed ClientHello, or a client's first
@@ -493,7 +490,7 @@ static int read_once(xg_conn *c)
     c->stats.t_last = now(c);
     /* Only plain reads can fill a big block: a TLS read returns one record
      * (16 KiB at most), so the next would come back short and switch back. */
-    c->rd_bulk = c->ssl == NULL && (size_t)n == space && (size_t)n >= XG_BUFPOOL_BLOCK / 2;
+    c->rd_bulk = c->tls == NULL && (size_t)n == space && (size_t)n >= XG_BUFPOOL_BLOCK / 2;
     if (n == 0) {
         c->eof = true;
     } else {
@@ -603,8 +600,9 @@ size_t xg_conn_out_pending(const xg_conn *c)
 
 void xg_conn_set_watermarks(xg_conn *c, size_t low, size_t high)
 {
-    c->wm_low = low;
-    c->wm_high = high;
+    /* A watermark is a buffer size from the config (uint32 there). */
+    c->wm_low = low > UINT32_MAX ? UINT32_MAX : (uint32_t)low;
+    c->wm_high = high > UINT32_MAX ? UINT32_MAX : (uint32_t)high;
     xg__conn_watermarks(c);
 }
 
@@ -850,14 +848,15 @@ void xg_conn_close(xg_conn *c, xg_close_mode mode)
         return;
     }
     release_in_if_empty(c);
+    /* From here the storage of the owner's deadline is the closing state's. */
     c->in_closing = true;
-    c->cprev = NULL;
-    c->cnext = closing_head;
+    c->closing.prev = NULL;
+    c->closing.next = closing_head;
     if (closing_head != NULL)
-        closing_head->cprev = c;
+        closing_head->closing.prev = c;
     closing_head = c;
-    c->close_deadline = now(c) + c->close_timeout;
-    c->close_acked = tcp_acked(c->fd);
+    c->closing.deadline = now(c) + c->close_timeout;
+    c->closing.acked = tcp_acked(c->fd);
     arm_timer(c);
     if (c->wr_blocked)
         update_watchers(c);
@@ -867,18 +866,20 @@ void xg_conn_close(xg_conn *c, xg_close_mode mode)
 
 void xg_conn_set_idle_timeout(xg_conn *c, double seconds)
 {
-    c->idle_timeout = seconds;
+    c->idle_timeout = (float)seconds;
     if (c->started && !c->dead)
         arm_timer(c);
 }
 
 void xg_conn_set_close_timeout(xg_conn *c, double seconds)
 {
-    c->close_timeout = seconds;
+    c->close_timeout = (float)seconds;
 }
 
 void xg_conn_set_deadline(xg_conn *c, double seconds)
 {
+    if (c->owner_closed)
+        return; /* its storage is the closing state's now */
     c->deadline = seconds > 0 ? now(c) + seconds : 0;
     if (c->started && !c->dead)
         arm_timer(c);
@@ -911,9 +912,9 @@ static void close_overdue(xg_conn *c)
     int queued = 0;
     if (c->fd >= 0 && ioctl(c->fd, SIOCOUTQ, &queued) == 0 && (queued > 0 || c->out_bytes > 0)) {
         uint64_t acked = tcp_acked(c->fd);
-        if (acked != c->close_acked) {
-            c->close_acked = acked;
-            c->close_deadline = now(c) + c->close_timeout;
+        if (acked != c->closing.acked) {
+            c->closing.acked = acked;
+            c->closing.deadline = now(c) + c->close_timeout;
             return; /* on_timer re-arms */
         }
         /* Bytes still in our queue would be lost: a FIN would pass a cut
@@ -935,9 +936,9 @@ static void on_timer(struct ev_loop *ev, ev_timer *w, int revents)
     if (c->dead)
         return;
     if (c->owner_closed) {
-        if (c->close_deadline <= t)
+        if (c->closing.deadline <= t)
             close_overdue(c);
-    } else if (c->handshaking && c->hs_deadline > 0 && c->hs_deadline <= t) {
+    } else if (c->handshaking && c->tls->hs_deadline > 0 && c->tls->hs_deadline <= t) {
         xg__conn_die(c, XG_CONN_HANDSHAKE_TIMEOUT);
     } else if (c->deadline > 0 && c->deadline <= t && !owner_deadline(c)) {
         ; /* dead, or closed by the owner (its close deadline is armed below) */
@@ -977,7 +978,7 @@ void xg__conn_begin_tls(xg_conn *c)
         return;
     c->handshaking = true;
     c->stats.t_ready = 0;
-    c->hs_deadline = c->hs_timeout > 0 ? now(c) + c->hs_timeout : 0;
+    c->tls->hs_deadline = c->hs_timeout > 0 ? now(c) + c->hs_timeout : 0;
     c->rd_pause &= ~XG__RD_FULL;
     if (c->pre_len > 0)
         ev_feed_event(c->loop->ev, &c->rio, EV_READ);

@@ -122,15 +122,45 @@ typedef struct xg_conn_list {
 
 typedef struct xg__oblk xg__oblk; /* an output queue block (conn.c) */
 
+struct xg__conn_tls; /* the TLS transport's state (conn_tls.c) */
+
 /* The connection. Fields are read-only for the owner unless noted; use the
- * functions below. */
+ * functions below. Every idle keep-alive connection keeps one, so its size
+ * is a figure of issue 7 (docs/benchmarks.md): what only TLS needs sits
+ * behind tls, what only one phase needs shares storage with another's, the
+ * flags are bits. */
 struct xg_conn {
     const xg_transport_vt *tp; /* first member: the transport vtable */
     xg_deferred deferred;      /* the end-of-pass free (and on_close) */
     xg_loop *loop;
-    int fd;                /* -1 once closed */
     const xg_conn_cbs *cb; /* borrowed from the owner */
     void *owner;
+    int fd; /* -1 once closed */
+
+    /* flags */
+    bool tp_want_write : 1;   /* the last XG_EAGAIN needs writability */
+    bool rd_want_write : 1;   /* a read is waiting for writability (TLS) */
+    bool wr_blocked : 1;      /* the last write hit a full socket: wait for writability */
+    bool in_big : 1;          /* in is a big pool block (XG_BUFPOOL_BIG), not a small one */
+    bool rd_bulk : 1;         /* plain: the last read filled its block, so the next takes a big one */
+    bool handshaking : 1;     /* transport not yet established */
+    bool started : 1;
+    bool prefill_pending : 1; /* plain: prefilled bytes not yet announced by on_read */
+    bool lingering : 1;       /* closing: reading and discarding until the peer's FIN */
+    bool eof : 1;             /* the peer finished sending */
+    bool want_writable : 1;   /* an xg_conn_writev was short: on_writable owed */
+    bool shut_wr_pending : 1; /* xg_conn_shutdown_write: after the queue drains */
+    bool shut_wr_done : 1;
+    bool owner_closed : 1; /* xg_conn_close was called: no more callbacks */
+    bool dead : 1;         /* fd closed or to be closed; free is scheduled */
+    bool free_scheduled : 1;
+    bool draining : 1;
+    bool reset_overdue : 1; /* closing with XG_CLOSE_FLUSH_OR_RESET */
+    bool in_closing : 1;    /* on the thread's closing list (closing.prev/next) */
+    uint8_t rd_pause;       /* reasons reading is off (conn_int.h) */
+    uint8_t reason;         /* xg_conn_reason */
+    float hs_timeout;       /* seconds for a TLS handshake, 0: none (xg_conn_start) */
+
     ev_io rio, wio;
     ev_timer timer;
 
@@ -141,50 +171,28 @@ struct xg_conn {
     /* output queue (copies) and back-pressure */
     xg__oblk *out_head, *out_tail;
     size_t out_bytes;
-    size_t wm_low, wm_high;
+    uint32_t wm_low, wm_high;
 
-    /* transport state: TLS uses these, plain leaves them NULL/0 */
-    struct ssl_st *ssl;
-    struct xg_tls_server *tls_srv; /* referenced while ssl lives (verify and SNI callbacks use it) */
-    struct xg_tls_client *tls_cli;
+    struct xg__conn_tls *tls; /* NULL on a plain conn */
     char *pre; /* raw bytes read ahead (or replayed from the TLS inspector), [pre_off, pre_off + pre_len) */
     uint32_t pre_off, pre_len;
-    char *stage; /* TLS: plaintext of the record SSL_write must retry */
-    uint32_t stage_len;
-    bool tp_want_write; /* the last XG_EAGAIN needs writability */
-    int bio_err;        /* TLS: the errno behind the last failed socket call */
-    bool rd_want_write; /* a read is waiting for writability (TLS) */
-    bool wr_blocked;    /* the last write hit a full socket: wait for writability */
-    bool in_big;        /* in is a big pool block (XG_BUFPOOL_BIG), not a small one */
-    bool rd_bulk;       /* plain: the last read filled its block, so the next takes a big one */
 
-    /* state */
-    unsigned rd_pause; /* reasons reading is off (conn.c) */
-    bool handshaking;  /* transport not yet established */
-    bool started;
-    bool prefill_pending; /* plain: prefilled bytes not yet announced by on_read */
-    bool lingering;       /* closing: reading and discarding until the peer's FIN */
-    bool eof;             /* the peer finished sending */
-    bool want_writable;   /* an xg_conn_writev was short: on_writable owed */
-    bool shut_wr_pending; /* xg_conn_shutdown_write: after the queue drains */
-    bool shut_wr_done;
-    bool owner_closed; /* xg_conn_close was called: no more callbacks */
-    bool dead;         /* fd closed or to be closed; free is scheduled */
-    bool free_scheduled;
-    bool draining;
-    xg_conn_reason reason;
-    double idle_timeout;  /* seconds, 0: none */
-    double close_timeout; /* seconds a flushing close may take (default 5) */
-    double hs_timeout;    /* seconds for a TLS handshake, 0: none (xg_conn_start) */
-    double hs_deadline;   /* ev_now of the handshake deadline, 0: none */
-    double deadline;      /* ev_now of the owner's deadline, 0: none */
-    double close_deadline;
-    uint64_t close_acked; /* closing: bytes the peer had acknowledged when the close deadline was set */
-    bool reset_overdue;   /* closing with XG_CLOSE_FLUSH_OR_RESET */
+    /* timeouts in seconds (float: durations, not instants) */
+    float idle_timeout;  /* 0: none */
+    float close_timeout; /* seconds a flushing close may take (default 5) */
+    /* The owner's deadline lives until the owner closes the conn; the close
+     * deadline and the closing list only after that. */
+    union {
+        double deadline; /* ev_now of the owner's deadline, 0: none */
+        struct {
+            double deadline;
+            uint64_t acked; /* bytes the peer had acknowledged when the deadline was set */
+            xg_conn *prev, *next; /* the thread's closing list (xg_conn_abort_closing) */
+        } closing;
+    };
 
     /* where it came from (filled by the listener or connect.c) */
-    xg_sockaddr peer, local; /* compact (net/addr.h): TCP only */
-    socklen_t peer_len, local_len;
+    xg_sockaddr peer, local; /* compact (net/addr.h): TCP only; family 0 when unknown */
     const struct xg_filter_chain *chain; /* downstream: the chosen filter chain (borrowed from the snapshot) */
     void *listener;                      /* downstream: the per-worker listener that accepted it */
     struct xg_conn_limit *glimit;        /* downstream: its slot in the global connection limit, or NULL */
@@ -193,10 +201,6 @@ struct xg_conn {
     xg_conn_list *list;
     xg_conn *lprev, *lnext;
     xg_conn_stats stats;
-    /* owner-closed and still flushing or lingering: on the thread's closing
-     * list (xg_conn_abort_closing) */
-    xg_conn *cprev, *cnext;
-    bool in_closing;
 };
 
 /* A plain connection over fd (non-blocking, connected), not started. On
@@ -305,6 +309,9 @@ bool xg_conn_peer_cert(const xg_conn *c, struct xg_tls_peer *out);
 const char *xg_conn_tls_version(const xg_conn *c);
 /* True when the TLS session was resumed. */
 bool xg_conn_tls_resumed(const xg_conn *c);
+/* The SSL of a TLS conn (NULL on a plain one), borrowed for the conn's life
+ * (still there in on_close): for failure details. */
+struct ssl_st *xg_conn_ssl(const xg_conn *c);
 
 /* Worker teardown: aborts every connection of the calling thread that its
  * owner closed and that is still flushing or lingering (an upstream

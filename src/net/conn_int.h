@@ -12,6 +12,18 @@ enum {
     XG__RD_OUTPUT = 1 << 2, /* output above the high watermark */
 };
 
+/* What only a TLS connection needs, allocated with its SSL (conn_tls.c):
+ * a plain connection carries one NULL pointer instead. */
+struct xg__conn_tls {
+    struct ssl_st *ssl;
+    struct xg_tls_server *srv; /* referenced while ssl lives (verify and SNI callbacks use it) */
+    struct xg_tls_client *cli;
+    char *stage; /* plaintext of the record SSL_write must retry */
+    uint32_t stage_len;
+    int bio_err;        /* the errno behind the last failed socket call */
+    double hs_deadline; /* ev_now of the handshake deadline, 0: none */
+};
+
 /* Kills c with reason r: watchers off, socket closed, freed (with on_close
  * unless the owner closed it) at the end of the pass. */
 void xg__conn_die(xg_conn *c, xg_conn_reason r);

@@ -3,10 +3,11 @@
  * two per record) and replays the bytes a TLS inspector already read, and
  * writes records straight to the socket. Plaintext from the owner goes to
  * SSL_write without a copy unless the socket is full; then the record's
- * bytes are kept in c->stage for the retry SSL_write requires. */
+ * bytes are kept in c->tls->stage for the retry SSL_write requires. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -14,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/assert.h"
 #include "core/bufpool.h"
 #include "core/error.h"
 #include "net/conn_int.h"
@@ -34,7 +36,7 @@ static int bio_read(BIO *b, char *out, int len)
     BIO_clear_retry_flags(b);
     if (c->pre_len == 0) {
         if (c->pre == NULL && (c->pre = xg_bufpool_get()) == NULL) {
-            c->bio_err = ENOMEM;
+            c->tls->bio_err = ENOMEM;
             return -1;
         }
         ssize_t n;
@@ -45,7 +47,7 @@ static int bio_read(BIO *b, char *out, int len)
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 BIO_set_retry_read(b);
             else if (n < 0)
-                c->bio_err = errno;
+                c->tls->bio_err = errno;
             return n == 0 ? 0 : -1;
         }
         c->pre_off = 0;
@@ -73,7 +75,7 @@ static int bio_write(BIO *b, const char *in, int len)
     if (n == XG_EAGAIN)
         BIO_set_retry_write(b);
     else
-        c->bio_err = (int)-n;
+        c->tls->bio_err = (int)-n;
     return -1;
 }
 
@@ -109,7 +111,7 @@ static void make_method(void)
 /* Maps an SSL result to the transport's convention. */
 static ssize_t ssl_result(xg_conn *c, int r)
 {
-    switch (SSL_get_error(c->ssl, r)) {
+    switch (SSL_get_error(c->tls->ssl, r)) {
     case SSL_ERROR_WANT_READ:
         c->tp_want_write = false;
         return XG_EAGAIN;
@@ -121,7 +123,7 @@ static ssize_t ssl_result(xg_conn *c, int r)
     case SSL_ERROR_SYSCALL:
         /* A transport EOF without close_notify reads as EOF: HTTP framing,
          * not the TLS layer, tells a truncated message. */
-        return c->bio_err ? -c->bio_err : 0;
+        return c->tls->bio_err ? -c->tls->bio_err : 0;
     default:
         return -EPROTO;
     }
@@ -130,8 +132,8 @@ static ssize_t ssl_result(xg_conn *c, int r)
 static ssize_t tls_read(xg_conn *c, char *p, size_t n)
 {
     ERR_clear_error();
-    c->bio_err = 0;
-    int r = SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+    c->tls->bio_err = 0;
+    int r = SSL_read(c->tls->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
     return r > 0 ? r : ssl_result(c, r);
 }
 
@@ -141,35 +143,35 @@ static ssize_t tls_read(xg_conn *c, char *p, size_t n)
 static ssize_t write_record(xg_conn *c, const char *p, size_t len)
 {
     ERR_clear_error();
-    c->bio_err = 0;
-    int r = SSL_write(c->ssl, p, (int)len);
+    c->tls->bio_err = 0;
+    int r = SSL_write(c->tls->ssl, p, (int)len);
     if (r > 0)
         return r;
     ssize_t rc = ssl_result(c, r);
     if (rc != XG_EAGAIN)
         return rc == 0 ? -EPIPE : rc;
-    if (c->stage == NULL && (c->stage = xg_bufpool_get()) == NULL)
+    if (c->tls->stage == NULL && (c->tls->stage = xg_bufpool_get()) == NULL)
         return XG_ENOMEM;
-    if (p != c->stage)
-        memcpy(c->stage, p, len);
-    c->stage_len = (uint32_t)len;
+    if (p != c->tls->stage)
+        memcpy(c->tls->stage, p, len);
+    c->tls->stage_len = (uint32_t)len;
     return (ssize_t)len;
 }
 
 static int tls_flush(xg_conn *c)
 {
-    if (c->stage_len == 0)
+    if (c->tls->stage_len == 0)
         return 0;
     ERR_clear_error();
-    c->bio_err = 0;
-    int r = SSL_write(c->ssl, c->stage, (int)c->stage_len);
+    c->tls->bio_err = 0;
+    int r = SSL_write(c->tls->ssl, c->tls->stage, (int)c->tls->stage_len);
     if (r <= 0) {
         ssize_t rc = ssl_result(c, r);
         return rc == 0 ? -EPIPE : (int)rc;
     }
-    c->stage_len = 0;
-    xg_bufpool_put(c->stage);
-    c->stage = NULL;
+    c->tls->stage_len = 0;
+    xg_bufpool_put(c->tls->stage);
+    c->tls->stage = NULL;
     return 0;
 }
 
@@ -181,7 +183,7 @@ static size_t gather(xg_conn *c, const struct iovec *iov, int iovcnt, int *i, si
         size_t k = iov[*i].iov_len - *off;
         if (k > RECORD_MAX - len)
             k = RECORD_MAX - len;
-        memcpy(c->stage + len, (const char *)iov[*i].iov_base + *off, k);
+        memcpy(c->tls->stage + len, (const char *)iov[*i].iov_base + *off, k);
         len += k;
         *off += k;
         if (*off == iov[*i].iov_len) {
@@ -211,20 +213,20 @@ static ssize_t tls_writev(xg_conn *c, const struct iovec *iov, int iovcnt)
             len = rest < RECORD_MAX ? rest : RECORD_MAX;
             off += len;
         } else {
-            if (c->stage == NULL && (c->stage = xg_bufpool_get()) == NULL)
+            if (c->tls->stage == NULL && (c->tls->stage = xg_bufpool_get()) == NULL)
                 return taken > 0 ? (ssize_t)taken : XG_ENOMEM;
-            p = c->stage;
+            p = c->tls->stage;
             len = gather(c, iov, iovcnt, &i, &off);
         }
         ssize_t w = write_record(c, p, len);
         if (w < 0)
             return taken > 0 ? (ssize_t)taken : w;
         taken += (size_t)w;
-        if (c->stage_len > 0)
+        if (c->tls->stage_len > 0)
             break; /* the socket is full: the record waits in the stage */
-        if (p == c->stage) {
-            xg_bufpool_put(c->stage);
-            c->stage = NULL;
+        if (p == c->tls->stage) {
+            xg_bufpool_put(c->tls->stage);
+            c->tls->stage = NULL;
         }
     }
     return (ssize_t)taken;
@@ -232,14 +234,14 @@ static ssize_t tls_writev(xg_conn *c, const struct iovec *iov, int iovcnt)
 
 static size_t tls_held(const xg_conn *c)
 {
-    return c->stage_len;
+    return c->tls->stage_len;
 }
 
 static int tls_handshake(xg_conn *c)
 {
     ERR_clear_error();
-    c->bio_err = 0;
-    int r = SSL_do_handshake(c->ssl);
+    c->tls->bio_err = 0;
+    int r = SSL_do_handshake(c->tls->ssl);
     if (r == 1)
         return 0;
     ssize_t rc = ssl_result(c, r);
@@ -249,9 +251,9 @@ static int tls_handshake(xg_conn *c)
 static int tls_shutdown(xg_conn *c)
 {
     ERR_clear_error();
-    c->bio_err = 0;
-    int r = SSL_shutdown(c->ssl);
-    if (r < 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE) {
+    c->tls->bio_err = 0;
+    int r = SSL_shutdown(c->tls->ssl);
+    if (r < 0 && SSL_get_error(c->tls->ssl, r) == SSL_ERROR_WANT_WRITE) {
         c->tp_want_write = true;
         return XG_EAGAIN;
     }
@@ -261,17 +263,18 @@ static int tls_shutdown(xg_conn *c)
 
 static bool tls_buffered(const xg_conn *c)
 {
-    return c->pre_len > 0 || SSL_has_pending(c->ssl);
+    return c->pre_len > 0 || SSL_has_pending(c->tls->ssl);
 }
 
 static void tls_dispose(xg_conn *c)
 {
-    SSL_free(c->ssl);
-    c->ssl = NULL;
-    xg_tls_server_unref(c->tls_srv);
-    c->tls_srv = NULL;
-    xg_tls_client_unref(c->tls_cli);
-    c->tls_cli = NULL;
+    struct xg__conn_tls *t = c->tls;
+    SSL_free(t->ssl);
+    xg_tls_server_unref(t->srv);
+    xg_tls_client_unref(t->cli);
+    xg_bufpool_put(t->stage);
+    free(t);
+    c->tls = NULL;
 }
 
 static const xg_transport_vt tls_vt = {
@@ -286,18 +289,24 @@ static const xg_transport_vt tls_vt = {
     .dispose = tls_dispose,
 };
 
-/* Wires ssl to c through the BIO; on failure the caller still owns ssl. */
+/* Wires ssl to c through the BIO, with the TLS state that plain conns do
+ * without; on failure the caller still owns ssl. */
 static int attach(xg_conn *c, SSL *ssl)
 {
+    XG_ASSERT(c->tls == NULL);
     pthread_once(&bio_once, make_method);
-    BIO *b = bio_method != NULL ? BIO_new(bio_method) : NULL;
-    if (b == NULL)
+    struct xg__conn_tls *t = calloc(1, sizeof(*t));
+    BIO *b = t != NULL && bio_method != NULL ? BIO_new(bio_method) : NULL;
+    if (b == NULL) {
+        free(t);
         return XG_ENOMEM;
+    }
     BIO_set_data(b, c);
     SSL_set_bio(ssl, b, b);
     SSL_set_app_data(ssl, c);
     SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-    c->ssl = ssl;
+    t->ssl = ssl;
+    c->tls = t;
     c->tp = &tls_vt;
     return 0;
 }
@@ -312,7 +321,7 @@ int xg_conn_use_tls_server(xg_conn *c, xg_tls_server *srv)
         return XG_ENOMEM;
     }
     xg_tls_server_ref(srv);
-    c->tls_srv = srv;
+    c->tls->srv = srv;
     /* Bytes prefilled before the transport was chosen belong to the handshake
      * (a small block, as bio_read expects; more than that is no ClientHello
      * the inspector would have passed on). */
@@ -349,41 +358,46 @@ int xg_conn_use_tls_client(xg_conn *c, xg_tls_client *cli, const char *sni, cons
         return XG_ENOMEM;
     }
     xg_tls_client_ref(cli);
-    c->tls_cli = cli;
+    c->tls->cli = cli;
     return 0;
 }
 
 bool xg_conn_is_tls(const xg_conn *c)
 {
-    return c->ssl != NULL;
+    return c->tls != NULL;
 }
 
 const char *xg_conn_alpn(const xg_conn *c, size_t *len)
 {
     const unsigned char *p = NULL;
     unsigned n = 0;
-    if (c->ssl != NULL)
-        SSL_get0_alpn_selected(c->ssl, &p, &n);
+    if (c->tls != NULL)
+        SSL_get0_alpn_selected(c->tls->ssl, &p, &n);
     *len = n;
     return n > 0 ? (const char *)p : NULL;
 }
 
 const char *xg_conn_sni(const xg_conn *c)
 {
-    return c->ssl != NULL ? SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+    return c->tls != NULL ? SSL_get_servername(c->tls->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
 }
 
 bool xg_conn_peer_cert(const xg_conn *c, xg_tls_peer *out)
 {
-    return c->ssl != NULL && xg_tls_peer_info(c->ssl, out);
+    return c->tls != NULL && xg_tls_peer_info(c->tls->ssl, out);
 }
 
 const char *xg_conn_tls_version(const xg_conn *c)
 {
-    return c->ssl != NULL ? SSL_get_version(c->ssl) : NULL;
+    return c->tls != NULL ? SSL_get_version(c->tls->ssl) : NULL;
 }
 
 bool xg_conn_tls_resumed(const xg_conn *c)
 {
-    return c->ssl != NULL && SSL_session_reused(c->ssl);
+    return c->tls != NULL && SSL_session_reused(c->tls->ssl);
+}
+
+SSL *xg_conn_ssl(const xg_conn *c)
+{
+    return c->tls != NULL ? c->tls->ssl : NULL;
 }

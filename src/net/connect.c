@@ -64,7 +64,7 @@ static void on_hs_close(xg_conn *c, void *owner, xg_conn_reason why)
 {
     xg_connect *r = owner;
     if (why == XG_CONN_TLS_ERROR)
-        xg_tls_client_failure(c->ssl, r->failure, sizeof(r->failure));
+        xg_tls_client_failure(xg_conn_ssl(c), r->failure, sizeof(r->failure));
     finish(r, NULL, why == XG_CONN_TIMEOUT ? -ETIMEDOUT : why == XG_CONN_TLS_ERROR ? -EPROTO : -ECONNRESET);
 }
 
@@ -84,9 +84,9 @@ static void connected(xg_connect *r)
         return;
     }
     r->fd = -1; /* the conn owns it */
-    c->peer_len = xg_sockaddr_copy(&c->peer, sizeof(c->peer), &r->peer, r->peer_len);
-    c->local_len = sizeof(c->local);
-    (void)getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len);
+    (void)xg_sockaddr_copy(&c->peer, sizeof(c->peer), &r->peer, r->peer_len);
+    socklen_t local_len = sizeof(c->local);
+    (void)getsockname(c->fd, (struct sockaddr *)&c->local, &local_len);
     if (r->o.tls == NULL) {
         xg_conn_start(c, 0);
         finish(r, c, 0);

@@ -326,13 +326,12 @@ static void conn_setup(wl *w, xg_conn *c, const struct sockaddr_storage *peer, s
     const xg_listener *l = w->cur->cfg->l;
     const xg_listener_addr *a = &l->addrs[w->addr];
     /* TCP_NODELAY came with the socket, from the listening one (listen.h). */
-    c->peer_len = xg_sockaddr_copy(&c->peer, sizeof(c->peer), peer, plen);
-    c->local_len = xg_sockaddr_copy(&c->local, sizeof(c->local), &a->ss, a->len);
+    (void)xg_sockaddr_copy(&c->peer, sizeof(c->peer), peer, plen);
+    (void)xg_sockaddr_copy(&c->local, sizeof(c->local), &a->ss, a->len);
     /* Only a wildcard address needs the kernel to say which address was hit. */
     if (is_wildcard(&a->ss)) {
         socklen_t len = sizeof(c->local);
-        if (getsockname(c->fd, (struct sockaddr *)&c->local, &len) == 0)
-            c->local_len = len;
+        (void)getsockname(c->fd, (struct sockaddr *)&c->local, &len);
     }
     c->listener = w;
     uint32_t limit = l->per_connection_buffer_limit_bytes;
