@@ -29,8 +29,7 @@ struct xg__oblk {
 #define MAX_IOV 64
 #define LINGER_BUF 4096
 
-static void on_rio(struct ev_loop *ev, ev_io *w, int revents);
-static void on_wio(struct ev_loop *ev, ev_io *w, int revents);
+static void on_io(struct ev_loop *ev, ev_io *w, int revents);
 static void on_timer(struct ev_loop *ev, ev_timer *w, int revents);
 static void proceed_close(xg_conn *c);
 
@@ -133,10 +132,9 @@ int xg_conn_new(xg_loop *loop, int fd, xg_conn **out)
     c->wm_low = 16384;
     c->wm_high = 32768;
     c->close_timeout = 5.0;
-    ev_io_init(&c->rio, on_rio, fd, EV_READ);
-    ev_io_init(&c->wio, on_wio, fd, EV_WRITE);
+    ev_io_init(&c->io, on_io, fd, EV_READ);
     ev_init(&c->timer, on_timer);
-    c->rio.data = c->wio.data = c->timer.data = c;
+    c->io.data = c->timer.data = c;
     c->stats.t_start = ev_now(loop->ev);
     c->stats.t_last = c->stats.t_start;
     *out = c;
@@ -166,7 +164,7 @@ void xg_conn_set_owner(xg_conn *c, const xg_conn_cbs *cb, void *owner)
     c->owner = owner;
     if (c->started && !c->dead && c->in_len > 0 && !c->prefill_pending) {
         c->prefill_pending = true;
-        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+        ev_feed_event(c->loop->ev, &c->io, EV_READ);
     }
 }
 
@@ -212,7 +210,13 @@ static void arm_timer(xg_conn *c)
         xg_timer_arm_lazy(c->loop->ev, &c->timer, d - now(c));
 }
 
-/* Both watchers follow from the state; called after anything changes it. */
+/* The watcher's events follow from the state; called after anything changes
+ * it. One watcher re-armed for what is wanted rather than one per direction
+ * (48 B less per idle connection): it changes only when a write blocks or a
+ * read pauses, which the request path rarely does. libev cannot change an
+ * active watcher's events, so it is stopped and started again; stopping
+ * drops its pending events, of which those of a direction still wanted are
+ * fed again (two watchers lost only the stopped direction's). */
 static void update_watchers(xg_conn *c)
 {
     struct ev_loop *ev = c->loop->ev;
@@ -226,10 +230,21 @@ static void update_watchers(xg_conn *c)
             w = c->wr_blocked || c->rd_want_write;
         }
     }
-    if (r != ev_is_active(&c->rio))
-        r ? ev_io_start(ev, &c->rio) : ev_io_stop(ev, &c->rio);
-    if (w != ev_is_active(&c->wio))
-        w ? ev_io_start(ev, &c->wio) : ev_io_stop(ev, &c->wio);
+    int want = (r ? EV_READ : 0) | (w ? EV_WRITE : 0);
+    int cur = ev_is_active(&c->io) ? c->io.events & (EV_READ | EV_WRITE) : 0;
+    if (want == cur)
+        return;
+    int pending = 0;
+    if (cur != 0) {
+        pending = ev_clear_pending(ev, &c->io) & ~(cur & ~want);
+        ev_io_stop(ev, &c->io);
+    }
+    if (want != 0) {
+        ev_io_modify(&c->io, want);
+        ev_io_start(ev, &c->io);
+    }
+    if (pending != 0)
+        ev_feed_event(ev, &c->io, pending);
 }
 
 static void put_in(xg_conn *c)
@@ -291,8 +306,7 @@ static void on_free(xg_deferred *d)
         c->cb->on_close(c, c->owner, c->reason == XG_CONN_LOCAL ? XG_CONN_IO_ERROR : (xg_conn_reason)c->reason);
     }
     struct ev_loop *ev = c->loop->ev;
-    ev_io_stop(ev, &c->rio);
-    ev_io_stop(ev, &c->wio);
+    ev_io_stop(ev, &c->io);
     ev_timer_stop(ev, &c->timer);
     c->tp->dispose(c);
     if (c->fd >= 0)
@@ -336,8 +350,7 @@ void xg__conn_die(xg_conn *c, xg_conn_reason r)
     c->reason = r;
     c->lingering = false;
     struct ev_loop *ev = c->loop->ev;
-    ev_io_stop(ev, &c->rio);
-    ev_io_stop(ev, &c->wio);
+    ev_io_stop(ev, &c->io);
     ev_timer_stop(ev, &c->timer);
     if (c->fd >= 0) {
         close(c->fd);
@@ -382,7 +395,7 @@ void xg_conn_start(xg_conn *c, double handshake_timeout)
     /* Prefilled bytes (plain), a replayed ClientHello, or a client's first
      * flight need no readiness from the socket: run the read side now. */
     if (c->prefill_pending || c->pre_len > 0 || c->handshaking)
-        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+        ev_feed_event(c->loop->ev, &c->io, EV_READ);
     update_watchers(c);
     arm_timer(c);
 }
@@ -519,7 +532,7 @@ static void do_read(xg_conn *c)
     while (can_read(c) && read_once(c))
         if (++i == READ_BUDGET) {
             if (c->tp->has_buffered(c))
-                ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+                ev_feed_event(c->loop->ev, &c->io, EV_READ);
             break;
         }
     release_in_if_empty(c);
@@ -545,7 +558,7 @@ void xg__conn_resume(xg_conn *c)
     if (c->dead || !c->started)
         return;
     if (can_read(c) && c->tp->has_buffered(c))
-        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+        ev_feed_event(c->loop->ev, &c->io, EV_READ);
     update_watchers(c);
 }
 
@@ -576,11 +589,8 @@ static void linger_read(xg_conn *c)
     }
 }
 
-static void on_rio(struct ev_loop *ev, ev_io *w, int revents)
+static void on_readable(xg_conn *c)
 {
-    xg_conn *c = w->data;
-    if (c->dead)
-        return;
     if (c->handshaking)
         xg__conn_handshake(c);
     else if (c->lingering)
@@ -770,11 +780,8 @@ static void write_ready(xg_conn *c)
     }
 }
 
-static void on_wio(struct ev_loop *ev, ev_io *w, int revents)
+static void on_writable(xg_conn *c)
 {
-    xg_conn *c = w->data;
-    if (c->dead)
-        return;
     if (c->handshaking) {
         xg__conn_handshake(c);
     } else if (c->owner_closed) {
@@ -790,6 +797,23 @@ static void on_wio(struct ev_loop *ev, ev_io *w, int revents)
     }
     if (!c->dead)
         update_watchers(c);
+}
+
+/* Reading first: what a read produces may go out with the write that
+ * follows. The write half runs only while writability is still wanted, as a
+ * stopped write watcher would have lost its event. */
+static void on_io(struct ev_loop *ev, ev_io *w, int revents)
+{
+    xg_conn *c = w->data;
+    if (c->dead)
+        return;
+    if (revents & EV_READ) {
+        on_readable(c);
+        if (c->dead)
+            return;
+    }
+    if ((revents & EV_WRITE) && ev_is_active(&c->io) && (c->io.events & EV_WRITE))
+        on_writable(c);
 }
 
 void xg_conn_shutdown_write(xg_conn *c)
@@ -981,7 +1005,7 @@ void xg__conn_begin_tls(xg_conn *c)
     c->tls->hs_deadline = c->hs_timeout > 0 ? now(c) + c->hs_timeout : 0;
     c->rd_pause &= ~XG__RD_FULL;
     if (c->pre_len > 0)
-        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+        ev_feed_event(c->loop->ev, &c->io, EV_READ);
     update_watchers(c);
     arm_timer(c);
 }
@@ -1006,8 +1030,8 @@ void xg__conn_handshake(xg_conn *c)
         return;
     /* Application data may have arrived with the last flight. */
     if (can_read(c) && c->tp->has_buffered(c))
-        ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+        ev_feed_event(c->loop->ev, &c->io, EV_READ);
     if (c->out_head != NULL || c->want_writable)
-        c->wr_blocked = true; /* let on_wio write what waited for the handshake */
+        c->wr_blocked = true; /* let on_io write what waited for the handshake */
     update_watchers(c);
 }

@@ -161,7 +161,7 @@ struct xg_conn {
     uint8_t reason;         /* xg_conn_reason */
     float hs_timeout;       /* seconds for a TLS handshake, 0: none (xg_conn_start) */
 
-    ev_io rio, wio;
+    ev_io io; /* EV_READ and EV_WRITE as the state wants (conn.c update_watchers) */
     ev_timer timer;
 
     /* input: one pool block (big while a bulk body streams in), bytes
