@@ -306,7 +306,7 @@ static int cli_send_request(xg_codec *c, void *user, xg_arena *arena, const xg_h
     if (h->has_stream || h->dead || h->eof || h->goaway)
         return XG_EAGAIN;
     xg__h1_stream *s = &h->st;
-    size_t mark = h->out.len;
+    size_t pending = h->out.len - h->out_off;
     memset(s, 0, sizeof *s);
     s->id = h->next_id++;
     s->user = user;
@@ -314,7 +314,7 @@ static int cli_send_request(xg_codec *c, void *user, xg_arena *arena, const xg_h
     s->head = hd->method_id == XG_METHOD_HEAD;
     int rc = write_request(h, hd, end_stream);
     if (rc != 0) {
-        h->out.len = mark; /* nothing of a refused request goes out */
+        xg__h1_out_truncate(h, h->out_off + pending); /* nothing of a refused request goes out */
         memset(s, 0, sizeof *s);
         return rc;
     }
@@ -374,8 +374,7 @@ static void cli_goaway(xg_codec *c, xg_goaway_mode mode)
     if (mode == XG_GOAWAY_ABORT) {
         h->has_stream = false;
         h->close_owed = false;
-        xg_buf_reset(&h->out);
-        h->out_off = 0;
+        xg__h1_out_drop(h);
     }
     if (!h->has_stream || mode == XG_GOAWAY_ABORT)
         h->dead = true;

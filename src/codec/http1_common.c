@@ -27,6 +27,7 @@ void xg__h1_init(xg__h1 *h, llhttp_type_t t, const xg_codec_opts *o, const xg_co
 
 void xg__h1_dispose(xg__h1 *h)
 {
+    xg__h1_out_drop(h);
     xg_buf_dispose(&h->out);
     xg_buf_dispose(&h->name);
     xg_buf_dispose(&h->value);
@@ -95,32 +96,6 @@ xg_codec_err xg__h1_error_kind(xg__h1 *h, llhttp_errno_t e, const char **detail)
     return e == HPE_INVALID_TRANSFER_ENCODING ? XG_CERR_NOT_IMPLEMENTED : XG_CERR_BAD_REQUEST;
 }
 
-/* --- output --- */
-
-int xg__h1_out(xg__h1 *h, const void *p, size_t n)
-{
-    /* Reclaim the written prefix before growing. */
-    if (h->out_off > 0 && h->out_off == h->out.len) {
-        xg_buf_reset(&h->out);
-        h->out_off = 0;
-    }
-    return xg_buf_append(&h->out, p, n);
-}
-
-char *xg__h1_out_reserve(xg__h1 *h, size_t n)
-{
-    if (h->out_off > 0 && h->out_off == h->out.len) {
-        xg_buf_reset(&h->out);
-        h->out_off = 0;
-    }
-    if (xg_buf_reserve(&h->out, n) != 0)
-        return NULL;
-    char *p = h->out.data + h->out.len;
-    h->out.len += n;
-    h->out.data[h->out.len] = '\0';
-    return p;
-}
-
 int xg__h1_write_status_line(xg__h1 *h, int status, const char *reason)
 {
     /* Once per response: digits by hand, not snprintf (~1,000 instructions). */
@@ -136,55 +111,6 @@ int xg__h1_write_status_line(xg__h1 *h, int status, const char *reason)
     memcpy(p + 13, reason, rlen);
     memcpy(p + 13 + rlen, "\r\n", 2);
     return 0;
-}
-
-size_t xg__h1_output(xg_codec *c, struct iovec *iov, size_t max)
-{
-    xg__h1 *h = (xg__h1 *)c;
-    xg__h1_flush_events(h);
-    if (max == 0 || h->out_off >= h->out.len)
-        return 0;
-    iov[0].iov_base = h->out.data + h->out_off;
-    iov[0].iov_len = h->out.len - h->out_off;
-    return 1;
-}
-
-void xg__h1_output_done(xg_codec *c, size_t n)
-{
-    xg__h1 *h = (xg__h1 *)c;
-    XG_ASSERT(n <= h->out.len - h->out_off);
-    h->out_off += n;
-    if (h->out_off == h->out.len) {
-        /* Drained. A buffer a large response grew goes back to malloc once
-         * that message is all out, so a keep-alive connection idles with at
-         * most a small one; while its body still streams the buffer stays
-         * (freed and grown again on every drain, a megabyte cost 16 mallocs
-         * and 33 reallocs). */
-        bool streaming = h->has_stream && !h->st.out_done;
-        if (h->out.cap > XG_CODEC_OUT_KEEP && !streaming)
-            xg_buf_dispose(&h->out);
-        else
-            xg_buf_reset(&h->out);
-        h->out_off = 0;
-    }
-    if (h->has_stream && h->st.send_blocked && h->out.len - h->out_off < h->opts.send_buffer_limit / 2) {
-        h->st.send_blocked = false;
-        if (h->base.cb->on_send_ready != NULL && h->st.known)
-            h->base.cb->on_send_ready(h->base.owner, h->st.user, h->st.id);
-    }
-    xg__h1_flush_events(h);
-}
-
-size_t xg__h1_pending(xg_codec *c, uint32_t sid)
-{
-    xg__h1 *h = (xg__h1 *)c;
-    return h->out.len - h->out_off;
-}
-
-bool xg__h1_want_write(const xg_codec *c)
-{
-    const xg__h1 *h = (const xg__h1 *)c;
-    return h->out_off < h->out.len;
 }
 
 bool xg__h1_should_close(const xg_codec *c)
@@ -209,12 +135,6 @@ uint32_t xg__h1_active_streams(const xg_codec *c)
 {
     const xg__h1 *h = (const xg__h1 *)c;
     return h->has_stream && h->st.known && !h->close_owed ? 1 : 0;
-}
-
-void xg__h1_note_sent(xg__h1 *h)
-{
-    if (h->out.len - h->out_off >= h->opts.send_buffer_limit)
-        h->st.send_blocked = true;
 }
 
 void xg__h1_deliver(xg__h1 *h, const char *p, size_t n, bool end_stream)
@@ -475,7 +395,8 @@ static int write_chunk(xg__h1 *h, const void *p, size_t n)
         line[--k] = "0123456789abcdef"[v & 15];
         v >>= 4;
     } while (v != 0);
-    if (xg__h1_out(h, line + k, sizeof line - k) != 0 || xg__h1_out(h, p, n) != 0 || xg__h1_out(h, "\r\n", 2) != 0)
+    if (xg__h1_out(h, line + k, sizeof line - k) != 0 || xg__h1_out_body(h, p, n, n) != 0 ||
+        xg__h1_out(h, "\r\n", 2) != 0)
         return XG_ENOMEM;
     return 0;
 }
@@ -493,17 +414,16 @@ int xg__h1_write_body(xg__h1 *h, const void *p, size_t n, bool end_stream)
         s->out_close = true;
         rc = XG_EINVAL;
     }
-    /* A body with a length is sized once, up to send_buffer_limit: growing
-     * by doubling from a few hundred bytes copied a 64 KiB body about once
-     * more on the way. */
-    if (n > 0 && s->out_has_len && h->out.cap - h->out.len <= n) {
+    /* A copied body with a length is sized once, up to send_buffer_limit:
+     * growing by doubling from a few hundred bytes copied a 64 KiB body about
+     * once more on the way. */
+    size_t room = n;
+    if (s->out_has_len) {
         size_t lim = h->opts.send_buffer_limit;
-        size_t want = s->out_remaining < lim ? (size_t)s->out_remaining : lim;
-        if (xg_buf_reserve(&h->out, want > n ? want : n) != 0)
-            return XG_ENOMEM;
+        room = s->out_remaining < lim ? (size_t)s->out_remaining : lim;
     }
     if (n > 0) {
-        int wr = s->out_chunked ? write_chunk(h, p, n) : xg__h1_out(h, p, n);
+        int wr = s->out_chunked ? write_chunk(h, p, n) : xg__h1_out_body(h, p, n, room > n ? room : n);
         if (wr != 0)
             return wr;
         if (s->out_has_len)

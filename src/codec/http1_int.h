@@ -44,13 +44,32 @@ typedef struct xg__h1_stream {
     uint16_t version; /* request version: 10 or 11 */
 } xg__h1_stream;
 
+/* A piece of the output: the next len bytes of out (p NULL), or body bytes
+ * read into a pool block and written from there (one reference on block,
+ * put once they are written). */
+typedef struct xg__h1_span {
+    const char *p;
+    void *block;
+    size_t len;
+} xg__h1_span;
+
+/* Spans queued at most: a response head, body pieces and chunk framing of a
+ * few reads; past that, body bytes are copied. */
+#define XG__H1_SPANS 8
+
 typedef struct xg__h1 {
     xg_codec base;
     xg_codec_opts opts;
     llhttp_t parser;
     llhttp_settings_t settings;
-    xg_buf out; /* bytes to write: [out_off, out.len) */
+    /* Bytes to write. With no span queued: out[out_off, out.len), the usual
+     * case. Else the spans in order, whose owned pieces add up to
+     * out.len - out_off (http1_out.c). */
+    xg_buf out;
     size_t out_off;
+    xg__h1_span spans[XG__H1_SPANS];
+    uint8_t span_head, span_n;
+    size_t ref_bytes; /* body bytes queued by reference */
     /* header field being parsed; copied into the stream's arena on completion */
     xg_buf name;
     xg_buf value;
@@ -95,6 +114,18 @@ static inline int xg__h1_outs(xg__h1 *h, const char *s)
 /* n more bytes at the end of the output, for the caller to fill at once (the
  * buffer stays NUL-terminated after them); NULL on allocation failure. */
 char *xg__h1_out_reserve(xg__h1 *h, size_t n);
+/* Body bytes: queued by reference when they lie in the block a connection
+ * is announcing (xg_bufpool_try_lend), else copied, the buffer growing to
+ * room bytes free at once when it must grow (the rest of a body of known
+ * length). 0 or XG_ENOMEM. */
+int xg__h1_out_body(xg__h1 *h, const void *p, size_t n, size_t room);
+/* Drops the owned bytes past len (out.len becomes len): a head refused part
+ * way, written after everything still queued. */
+void xg__h1_out_truncate(xg__h1 *h, size_t len);
+/* Discards everything not yet written (abort, free). */
+void xg__h1_out_drop(xg__h1 *h);
+/* Bytes queued and not yet written, owned or referenced. */
+size_t xg__h1_out_pending(const xg__h1 *h);
 /* "HTTP/1.1 <status> <reason>\r\n"; status is 100..999. */
 int xg__h1_write_status_line(xg__h1 *h, int status, const char *reason);
 size_t xg__h1_output(xg_codec *c, struct iovec *iov, size_t max);

@@ -520,10 +520,7 @@ static int write_status(xg__h1 *h, int status)
  * responses only, never after a dangling status line. */
 static void unwrite(xg__h1 *h, size_t pending)
 {
-    if (h->out.data == NULL)
-        return;
-    h->out.len = h->out_off + pending;
-    h->out.data[h->out.len] = '\0';
+    xg__h1_out_truncate(h, h->out_off + pending);
 }
 
 static int send_informational(xg__h1 *h, const xg_headers *hd)
@@ -676,8 +673,7 @@ static void srv_goaway(xg_codec *c, xg_goaway_mode mode)
     if (mode == XG_GOAWAY_ABORT) {
         h->has_stream = false;
         h->close_owed = false;
-        xg_buf_reset(&h->out);
-        h->out_off = 0;
+        xg__h1_out_drop(h);
     }
     if (!h->has_stream || mode == XG_GOAWAY_ABORT)
         h->dead = true;
@@ -720,6 +716,7 @@ static void srv_free(xg_codec *c)
         return;
     }
     /* Buffers a large request or response grew go back; small ones stay. */
+    xg__h1_out_drop(h);
     xg_buf *bufs[] = {&h->out, &h->name, &h->value, &h->url};
     for (size_t i = 0; i < 4; i++) {
         if (bufs[i]->cap > XG_CODEC_OUT_KEEP)
@@ -750,7 +747,7 @@ bool xg_http1_server_idle(const xg_codec *c)
 {
     const xg__h1 *h = (const xg__h1 *)c;
     return c->vt->free == srv_free && !h->has_stream && !h->close_owed && !h->dead && !h->goaway && !h->eof &&
-           !h->paused && h->out_off == h->out.len;
+           !h->paused && xg__h1_out_pending(h) == 0;
 }
 
 static const xg_codec_vt srv_vt = {

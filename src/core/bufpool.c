@@ -157,6 +157,12 @@ void xg_bufpool_ref(void *block)
     head_of(block)->refs++;
 }
 
+void xg_bufpool_unref(void *block)
+{
+    if (block != NULL)
+        put((int)head_of(block)->cls, block);
+}
+
 bool xg_bufpool_shared(const void *block)
 {
     return head_of(block)->refs > 1;

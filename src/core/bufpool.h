@@ -45,6 +45,9 @@ void xg_bufpool_put_big(void *block);
 /* One more holder of block (from either get); it goes back to the pool at
  * its holders' last put. */
 void xg_bufpool_ref(void *block);
+/* xg_bufpool_put or xg_bufpool_put_big, whichever fits block; NULL is a
+ * no-op. */
+void xg_bufpool_unref(void *block);
 /* True when block has more than one holder: its owner must not write into
  * it again (the other holder reads bytes of it). */
 bool xg_bufpool_shared(const void *block);

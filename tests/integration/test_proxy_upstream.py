@@ -6,12 +6,19 @@ endpoint EDS calls UNHEALTHY (503 UH "no healthy upstream"); hop-by-hop
 headers from an HTTP/1.1 client never reach an HTTP/1.1 or HTTP/2 upstream
 while "te: trailers" reaches the HTTP/2 one; keep-alive upstream connection
 reuse; HTTP/2 multiplexing of concurrent requests on one upstream
-connection."""
+connection; big bodies (written from the upstream connection's read blocks
+by reference) reach a slow reader intact, HTTP/1.1 and HTTP/2, and a client
+gone mid-body leaves the proxy serving (and, in sanitizer builds, nothing
+leaked at exit)."""
+import hashlib
 import http.client
 import json
+import random
 import re
 import socket
+import struct
 import subprocess
+import time
 
 import pytest
 
@@ -159,3 +166,85 @@ def test_http2_upstream_multiplexes_concurrent_requests(world):
     assert len(got) == 4 and all(d["version"] == "HTTP/2" for d in got)
     assert len({d["peer"] for d in got}) == 1, got  # one upstream connection...
     assert max(d["active"] for d in got) >= 2, got   # ...carrying several streams at once
+
+
+# --- big bodies ---
+
+def pattern(n):
+    """upstreams.py's /pattern/N body."""
+    return random.Random(n).randbytes(n)
+
+
+def slow_get(port, path, rcvbuf=8192, pause=0.001):
+    """(head text, body) of an HTTP/1.1 GET read 16 KiB at a time through a
+    small receive buffer, so the proxy's output to it backs up; a chunked
+    body is decoded."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path.encode())
+    data = b""
+    while True:
+        chunk = s.recv(16384)
+        if not chunk:
+            break
+        data += chunk
+        time.sleep(pause)
+    s.close()
+    head, body = data.split(b"\r\n\r\n", 1)
+    if b"transfer-encoding: chunked" in head.lower():
+        out, i = b"", 0
+        while True:
+            j = body.index(b"\r\n", i)
+            size = int(body[i:j], 16)
+            if size == 0:
+                break
+            out += body[j + 2:j + 2 + size]
+            i = j + 2 + size + 2
+        body = out
+    return head.decode("latin-1"), body
+
+
+@pytest.mark.parametrize("path", ["/pattern/65536", "/pattern/3145728", "/chunkedpattern/3145728"])
+def test_slow_reader_gets_a_big_response_intact(world, path):
+    head, body = slow_get(world.port, path)
+    n = int(path.rsplit("/", 1)[1])
+    assert head.startswith("HTTP/1.1 200"), head
+    assert len(body) == n and hashlib.sha256(body).digest() == hashlib.sha256(pattern(n)).digest()
+
+
+def test_big_response_over_http2_is_intact(world):
+    n = 2 << 20
+    status, _, _, _, body = world.curl("/pattern/%d" % n, "--http2-prior-knowledge", "--limit-rate", "8M")
+    assert status == 200
+    assert len(body) == n and hashlib.sha256(body).digest() == hashlib.sha256(pattern(n)).digest()
+
+
+def test_big_upload_reaches_the_upstream_intact(world, tmp_path):
+    n = 3 << 20
+    src = tmp_path / "up.bin"
+    src.write_bytes(pattern(n))
+    status, _, _, _, body = world.curl("/peer", "--data-binary", "@" + str(src))
+    assert status == 200
+    got = echo(body)
+    assert got["body_len"] == n and got["body_sha256"] == hashlib.sha256(pattern(n)).hexdigest()
+
+
+def test_client_gone_mid_body_leaves_the_proxy_serving(world):
+    for _ in range(4):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", world.port))
+        s.sendall(b"GET /pattern/4194304 HTTP/1.1\r\nHost: t\r\n\r\n")
+        got = 0
+        while got < 200000:
+            chunk = s.recv(16384)
+            assert chunk
+            got += len(chunk)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # a reset with most of the body still queued or unread upstream
+    n = 1 << 20
+    status, _, _, _, body = world.curl("/pattern/%d" % n)
+    assert status == 200 and hashlib.sha256(body).digest() == hashlib.sha256(pattern(n)).digest()

@@ -35,6 +35,8 @@ Special HTTP paths (the query is ignored):
   /status/N        status N with the usual JSON body
   /big/N           N bytes of body (content-length)
   /chunked/N       N bytes of body in 1000-byte chunks (transfer-encoding: chunked)
+  /pattern/N       N pseudo-random bytes (random.Random(N)), content-length
+  /chunkedpattern/N  the same bytes in 40,000-byte chunks
   /slow/MS         waits MS milliseconds, then answers
   /drip/N/MS       N chunks of 10 bytes, MS milliseconds apart (chunked)
   /close           answers and closes the connection
@@ -69,12 +71,18 @@ import base64
 import hashlib
 import http.server
 import json
+import random
 import socket
 import socketserver
 import struct
 import sys
 import threading
 import time
+
+
+def pattern(n):
+    """n pseudo-random bytes, the same for the same n (tests compare hashes)."""
+    return random.Random(n).randbytes(n)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -240,6 +248,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(int(parts[1]) / 1000.0)
         if parts[0] == "big":
             return self._send(200, b"x" * int(parts[1]), "application/octet-stream")
+        if parts[0] == "pattern":  # n bytes no two runs of which repeat: a misplaced piece shows
+            return self._send(200, pattern(int(parts[1])), "application/octet-stream")
+        if parts[0] == "chunkedpattern":
+            body = pattern(int(parts[1]))
+            return self._chunked([body[i:i + 40000] for i in range(0, len(body), 40000)])
         if parts[0] == "chunked":
             n = int(parts[1])
             return self._chunked([b"y" * min(1000, n - i) for i in range(0, n, 1000)])
