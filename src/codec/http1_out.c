@@ -86,7 +86,11 @@ int xg__h1_out_body(xg__h1 *h, const void *p, size_t n, size_t room)
 {
     if (n == 0 || try_ref(h, p, n))
         return 0;
-    if (room > n && h->out.cap - h->out.len <= n && xg_buf_reserve(&h->out, room) != 0)
+    /* A sliver of a read block (the body's start after a head) is copied as
+     * it is: the rest of the body will mostly go by reference, and a buffer
+     * sized for all of it would be malloc'ed and freed per response. */
+    bool sized = room > n && !xg_bufpool_in_lendable(p);
+    if (sized && h->out.cap - h->out.len <= n && xg_buf_reserve(&h->out, room) != 0)
         return XG_ENOMEM;
     return xg__h1_out(h, p, n);
 }

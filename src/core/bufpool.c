@@ -178,17 +178,30 @@ void xg_bufpool_lend_close(void)
     tpool.lendable = NULL;
 }
 
-void *xg_bufpool_try_lend(const void *p, size_t n)
+/* Bytes of the lendable block at p: 0 when p is not inside it. */
+static size_t lendable_left(const void *p)
 {
     char *b = tpool.lendable;
     if (b == NULL || (uintptr_t)p < (uintptr_t)b)
-        return NULL;
+        return 0;
     size_t size = head_of(b)->cls == 1 ? XG_BUFPOOL_BIG : XG_BUFPOOL_BLOCK;
     size_t off = (size_t)((uintptr_t)p - (uintptr_t)b);
-    if (off > size || n > size - off || n < size / 2)
+    return off < size ? size - off : 0;
+}
+
+void *xg_bufpool_try_lend(const void *p, size_t n)
+{
+    char *b = tpool.lendable;
+    size_t size = b == NULL ? 0 : head_of(b)->cls == 1 ? XG_BUFPOOL_BIG : XG_BUFPOOL_BLOCK;
+    if (n > lendable_left(p) || n < size / 2 || n == 0)
         return NULL;
     head_of(b)->refs++;
     return b;
+}
+
+bool xg_bufpool_in_lendable(const void *p)
+{
+    return lendable_left(p) > 0;
 }
 
 xg_bufpool_stats xg_bufpool_thread_stats(void)

@@ -21,8 +21,10 @@
 #define XG_BUFPOOL_MAX_SPARE 256
 /* Big blocks: a connection's input while a bulk body streams in (a read that
  * filled a small block asks for one), so 1 MiB takes 16 reads, not 64. Held
- * only while bytes flow; few spares, as few connections stream at once. */
-#define XG_BUFPOOL_BIG 65536
+ * only while bytes flow; few spares, as few connections stream at once.
+ * 64 KiB and room for a response head: a 64 KiB body with its head is one
+ * read. */
+#define XG_BUFPOOL_BIG (65536 + 4096)
 #define XG_BUFPOOL_MAX_SPARE_BIG 16
 
 typedef struct xg_bufpool_stats {
@@ -65,6 +67,8 @@ bool xg_bufpool_shared(const void *block);
 void xg_bufpool_lend_open(void *block);
 void xg_bufpool_lend_close(void);
 void *xg_bufpool_try_lend(const void *p, size_t n);
+/* True when p points into the open lendable block. */
+bool xg_bufpool_in_lendable(const void *p);
 
 /* The calling thread's counters. */
 xg_bufpool_stats xg_bufpool_thread_stats(void);

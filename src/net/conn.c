@@ -473,6 +473,17 @@ static void unshare_in(xg_conn *c)
     c->in_off = 0;
 }
 
+void xg_conn_lend_begin(xg_conn *c)
+{
+    xg_bufpool_lend_open(c->in);
+}
+
+void xg_conn_lend_end(xg_conn *c)
+{
+    xg_bufpool_lend_close();
+    unshare_in(c);
+}
+
 static bool can_read(const xg_conn *c)
 {
     return !c->dead && !c->owner_closed && !c->eof && c->rd_pause == 0 && !c->handshaking;
@@ -502,8 +513,12 @@ static int read_once(xg_conn *c)
     }
     c->stats.t_last = now(c);
     /* Only plain reads can fill a big block: a TLS read returns one record
-     * (16 KiB at most), so the next would come back short and switch back. */
-    c->rd_bulk = c->tls == NULL && (size_t)n == space && (size_t)n >= XG_BUFPOOL_BLOCK / 2;
+     * (16 KiB at most), so the next would come back short and switch back.
+     * A read of a small block's worth or more keeps big blocks on, also
+     * for the next message on the connection: a 64 KiB response with its
+     * head then takes one read, not a small one and a big one. */
+    size_t bulk_min = c->in_big ? XG_BUFPOOL_BLOCK : XG_BUFPOOL_BLOCK / 2;
+    c->rd_bulk = c->tls == NULL && (size_t)n >= bulk_min && ((size_t)n == space || c->in_big);
     if (n == 0) {
         c->eof = true;
     } else {
@@ -512,10 +527,9 @@ static int read_once(xg_conn *c)
         c->stats.reads++;
     }
     if (c->cb != NULL && c->cb->on_read != NULL) {
-        xg_bufpool_lend_open(c->in);
+        xg_conn_lend_begin(c);
         c->cb->on_read(c, c->owner, (size_t)n);
-        xg_bufpool_lend_close();
-        unshare_in(c);
+        xg_conn_lend_end(c);
     }
     /* A short plain read drained the socket: skip the EAGAIN round trip. */
     return n > 0 && ((size_t)n == space || c->tp->has_buffered(c));

@@ -142,7 +142,7 @@ struct xg_conn {
     bool rd_want_write : 1;   /* a read is waiting for writability (TLS) */
     bool wr_blocked : 1;      /* the last write hit a full socket: wait for writability */
     bool in_big : 1;          /* in is a big pool block (XG_BUFPOOL_BIG), not a small one */
-    bool rd_bulk : 1;         /* plain: the last read filled its block, so the next takes a big one */
+    bool rd_bulk : 1;         /* plain: the last read was a bulk one (conn.c), so the next takes a big block */
     bool handshaking : 1;     /* transport not yet established */
     bool started : 1;
     bool prefill_pending : 1; /* plain: prefilled bytes not yet announced by on_read */
@@ -246,6 +246,13 @@ static inline bool xg_conn_eof(const xg_conn *c)
 {
     return c->eof;
 }
+/* Input lending (core/bufpool.h): while on_read runs, and between begin
+ * and end, bytes of the input block may be queued for writing by reference
+ * (xg_bufpool_try_lend); end moves the conn to a fresh block when they
+ * were, so borrowed input pointers must be taken again after it. For an
+ * owner that feeds unconsumed input outside on_read. */
+void xg_conn_lend_begin(xg_conn *c);
+void xg_conn_lend_end(xg_conn *c);
 /* Owner back-pressure: stop (true) or restart (false) reading, e.g. while
  * the other side of a proxied stream is slow. */
 void xg_conn_pause_read(xg_conn *c, bool paused);

@@ -69,21 +69,29 @@ static void slot_release(xg_upconn *uc, xg_ustream *st)
 
 /* --- the pump --- */
 
+/* Feeds what the conn holds. Body bytes may go downstream by reference
+ * (xg_conn_lend_begin), also when they were held back by a full window and
+ * are fed after the read that brought them. */
 static void pump_input(xg_upconn *uc)
 {
     size_t len;
+    xg_conn *c = uc->conn;
+    xg_conn_lend_begin(c);
     for (;;) {
-        const char *p = xg_conn_input(uc->conn, &len);
+        const char *p = xg_conn_input(c, &len);
         if (len == 0 || !xg_codec_can_feed(uc->codec))
             break;
         size_t used = 0;
         int rc = xg_codec_feed(uc->codec, p, len, &used);
         if (uc->state == XG_UC_CLOSED)
-            return;
-        xg_conn_consume(uc->conn, used);
+            break;
+        xg_conn_consume(c, used);
         if (rc < 0 || used == 0)
             break;
     }
+    xg_conn_lend_end(c);
+    if (uc->state == XG_UC_CLOSED)
+        return;
     xg_conn_input(uc->conn, &len);
     if (len == 0 && xg_conn_eof(uc->conn) && !uc->eof_fed) {
         size_t used;

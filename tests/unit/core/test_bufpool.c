@@ -88,6 +88,8 @@ XG_TEST(try_lend_takes_a_reference_inside_the_open_block_only)
     CHECK(xg_bufpool_try_lend(b + 1, XG_BUFPOOL_BIG) == NULL);          /* runs past its end */
     CHECK(xg_bufpool_try_lend(b - 1, XG_BUFPOOL_BIG / 2) == NULL);      /* starts before it */
     CHECK(!xg_bufpool_shared(b));
+    CHECK(xg_bufpool_in_lendable(b + XG_BUFPOOL_BIG - 1) && !xg_bufpool_in_lendable(b + XG_BUFPOOL_BIG));
+    CHECK(!xg_bufpool_in_lendable(s));
     CHECK(xg_bufpool_try_lend(b + XG_BUFPOOL_BIG / 2, XG_BUFPOOL_BIG / 2) == b);
     CHECK(xg_bufpool_shared(b));
     xg_bufpool_lend_close();

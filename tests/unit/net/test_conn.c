@@ -212,7 +212,8 @@ XG_TEST(full_input_block_stops_reading)
 }
 
 /* A body streaming in is read into big blocks (fewer reads), which go back
- * to the pool once consumed; a small message afterwards uses a small one. */
+ * to the pool once consumed; a small read turns them off, so small messages
+ * afterwards use small ones. */
 XG_TEST(bulk_input_reads_big_blocks_and_gives_them_back)
 {
     fixture f;
@@ -242,7 +243,33 @@ XG_TEST(bulk_input_reads_big_blocks_and_gives_them_back)
     size_t before = f.o->bytes;
     nt_run_for(&f.loop, 0.05);
     CHECK_EQ_INT(f.o->bytes - before, 4);
+    CHECK(write(f.peer, "more", 4) == 4);
+    nt_run_for(&f.loop, 0.05);
+    CHECK_EQ_INT(f.o->bytes - before, 8);
     CHECK(!f.o->last_big);
+    CHECK_EQ_INT(xg_bufpool_thread_stats().big_in_use, 0);
+    teardown(&f);
+}
+
+/* After a bulk message, the next one of 64 KiB and a head (a response)
+ * comes in one read: big blocks stay on across messages while reads are
+ * big, and hold a 64 KiB body with room to spare. */
+XG_TEST(bulk_stays_on_for_the_next_message)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    static char msg[65536 + 400];
+    memset(msg, 'm', sizeof msg);
+    CHECK(write(f.peer, msg, 40000) == 40000);
+    nt_run_for(&f.loop, 0.05);
+    CHECK_EQ_INT(f.o->bytes, 40000);
+    size_t reads = f.o->reads;
+    CHECK(write(f.peer, msg, sizeof msg) == (ssize_t)sizeof msg);
+    nt_run_for(&f.loop, 0.05);
+    CHECK_EQ_INT(f.o->bytes, 40000 + sizeof msg);
+    CHECK(f.o->last_big);
+    CHECK_EQ_INT(f.o->reads - reads, 1);
     CHECK_EQ_INT(xg_bufpool_thread_stats().big_in_use, 0);
     teardown(&f);
 }
