@@ -285,7 +285,7 @@ static void flush(xg_hconn *hc)
 static double trim_at(const xg_hconn *hc)
 {
     bool due = hc->proto == XG_PROTO_HTTP2 && hc->codec != NULL && hc->n_streams == 0 && hc->idle_since > 0 &&
-               hc->trimmed_since != hc->idle_since;
+               !hc->trimmed;
     return due ? hc->idle_since + TRIM_AFTER_S : 0;
 }
 
@@ -337,7 +337,7 @@ static void settle(xg_hconn *hc)
 }
 
 /* The pump proper: the connection's own callbacks run it at their end; all
- * other work reaches it through the kick. */
+ * other work reaches it through the pump queue. */
 static void pump_now(xg_hconn *hc)
 {
     if (hc->in_codec) {
@@ -357,21 +357,49 @@ static void pump_now(xg_hconn *hc)
     settle(hc);
 }
 
-/* The kick: a response head and its body, the frames of the HTTP/2 streams
- * whose upstream answers arrived in the same pass, go out in one write. At
- * the lowest priority only other kicks (these and the upstream
- * connections') can still be pending, and each owner clears its own before
- * it is freed. */
-static void on_kick(struct ev_loop *ev, ev_check *w, int revents)
+/* The worker's pump queue: connections whose pump was asked for outside
+ * their own callbacks in this loop pass, and the watcher that drains it.
+ * The watcher is never started, only fed; its priority is the lowest, so it
+ * runs after every other event of the pass: a response head and its body,
+ * the frames of the HTTP/2 streams whose upstream answers arrived in the
+ * same pass, go out in one write. At that priority only the upstream
+ * connections' kicks can still be pending. */
+static __thread ev_check pump_watch;
+static __thread xg_loop *pump_loop; /* the loop pump_watch was fed on */
+static __thread xg_hconn *pump_head;
+static __thread bool pump_running;
+
+static void pump_unqueue(xg_hconn *hc)
 {
-    xg_hconn *hc = w->data;
-    pump_now(hc);
-    /* Frees the pump deferred (a write that killed the conn, a close) run
-     * in this round too: a kick fed from the loop's own deferred frees runs
+    if (!hc->pump_queued)
+        return;
+    hc->pump_queued = false;
+    if (hc->pump_prev != NULL)
+        hc->pump_prev->pump_next = hc->pump_next;
+    else
+        pump_head = hc->pump_next;
+    if (hc->pump_next != NULL)
+        hc->pump_next->pump_prev = hc->pump_prev;
+    hc->pump_prev = hc->pump_next = NULL;
+}
+
+/* Connections queued while the queue drains (one pump's work for another)
+ * are pumped in the same round. */
+static void on_pump_watch(struct ev_loop *ev, ev_check *w, int revents)
+{
+    pump_running = true;
+    while (pump_head != NULL) {
+        xg_hconn *hc = pump_head;
+        pump_unqueue(hc);
+        pump_now(hc);
+    }
+    pump_running = false;
+    /* Frees the pumps deferred (a write that killed the conn, a close) run
+     * in this round too: a pump fed from the loop's own deferred frees runs
      * after them, before the loop polls, and the restarted reap would
      * otherwise wait for the next wake-up. Nothing but kicks is left to run
      * in this pass, so this is still its end. */
-    xg_loop *l = hc->loop;
+    xg_loop *l = pump_loop;
     if (l->deferred != NULL && ev_is_active(&l->reap) && !ev_is_pending(&l->reap))
         ev_feed_event(ev, &l->reap, EV_PREPARE);
 }
@@ -382,10 +410,29 @@ void xg__hconn_pump(xg_hconn *hc)
         hc->again = true;
         return;
     }
-    if (hc->conn == NULL || hc->freed)
+    if (hc->conn == NULL || hc->freed || hc->pump_queued)
         return;
-    if (!ev_is_pending(&hc->kick))
-        ev_feed_event(hc->loop->ev, &hc->kick, EV_CUSTOM);
+    hc->pump_queued = true;
+    hc->pump_prev = NULL;
+    hc->pump_next = pump_head;
+    if (pump_head != NULL)
+        pump_head->pump_prev = hc;
+    pump_head = hc;
+    if (!pump_running && !ev_is_pending(&pump_watch)) {
+        ev_check_init(&pump_watch, on_pump_watch);
+        ev_set_priority(&pump_watch, EV_MINPRI);
+        pump_loop = hc->loop;
+        ev_feed_event(hc->loop->ev, &pump_watch, EV_CUSTOM);
+    }
+}
+
+/* The worker's last connection went: nothing is left to pump, and a test
+ * may end the loop the watcher is pending on before making another. */
+static void pump_drop(void)
+{
+    if (pump_loop != NULL && ev_is_pending(&pump_watch))
+        ev_clear_pending(pump_loop->ev, &pump_watch);
+    pump_loop = NULL;
 }
 
 /* --- connection life --- */
@@ -393,16 +440,18 @@ void xg__hconn_pump(xg_hconn *hc)
 static void hconn_free(xg_deferred *d)
 {
     xg_hconn *hc = (xg_hconn *)((char *)d - offsetof(xg_hconn, deferred));
-    ev_clear_pending(hc->loop->ev, &hc->kick); /* asked for before the connection ended */
+    pump_unqueue(hc); /* asked for before the connection ended */
     bool h1 = hc->codec != NULL && hc->proto == XG_PROTO_HTTP1;
     struct ev_loop *ev = hc->loop->ev;
     xg_codec_free(hc->codec);
     xg__conn_states_free(hc->fstate);
     free(hc);
-    if (--n_hconns == 0)
+    if (--n_hconns == 0) {
         spares_drop();
-    else if (h1)
+        pump_drop();
+    } else if (h1) {
         spares_watch(ev); /* its codec may have joined the spares */
+    }
 }
 
 /* Every stream goes (the codec will say nothing more), then the hconn. */
@@ -412,7 +461,7 @@ static void release(xg_hconn *hc, uint32_t flags, const char *details)
         xg__stream_abort(hc->streams, flags, details);
     if (!hc->freed) {
         hc->freed = true;
-        ev_clear_pending(hc->loop->ev, &hc->kick);
+        pump_unqueue(hc);
         xg_loop_defer(hc->loop, &hc->deferred, hconn_free);
     }
 }
@@ -436,8 +485,10 @@ void xg__hconn_stream_gone(xg_hconn *hc, xg_stream *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
-    if (--hc->n_streams == 0)
+    if (--hc->n_streams == 0) {
         hc->idle_since = now_of(hc);
+        hc->trimmed = false; /* a new idle spell */
+    }
     if (hc->conn != NULL)
         xg__hconn_pump(hc); /* a pipelined request may be waiting; or the connection may close now */
 }
@@ -528,7 +579,7 @@ static void on_deadline(xg_conn *c, void *owner)
     }
     double trim = trim_at(hc);
     if (hc->conn != NULL && trim > 0 && now >= trim) {
-        hc->trimmed_since = hc->idle_since;
+        hc->trimmed = true;
         (void)xg_codec_trim(hc->codec); /* the bytes given back are only a figure */
     }
     pump_now(hc);
@@ -563,9 +614,6 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
     hc->cfg = chain->hcm;
     hc->wrt = xg_worker_rt_self();
     hc->loop = c->loop;
-    ev_check_init(&hc->kick, on_kick);
-    ev_set_priority(&hc->kick, EV_MINPRI);
-    hc->kick.data = hc;
     hc->tls = xg_conn_is_tls(c);
     hc->peer_cert = hc->tls ? -1 : 0;
     copy_addr(&hc->peer, &c->peer);

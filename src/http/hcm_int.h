@@ -34,7 +34,8 @@ typedef union xg__hconn_addr {
 } xg__hconn_addr;
 
 /* One downstream connection under an HTTP connection manager. */
-typedef struct xg_hconn {
+typedef struct xg_hconn xg_hconn;
+struct xg_hconn {
     xg_conn *conn; /* NULL once given up or dead */
     const xg_filter_chain *chain;
     const xg_hcm *cfg;
@@ -42,42 +43,45 @@ typedef struct xg_hconn {
     xg_loop *loop;
     xg_codec *codec; /* NULL until the protocol is known (AUTO on plaintext), and while parked */
     uint32_t send_limit; /* the codec's send_buffer_limit (stream_pipe.c's back-pressure) */
-    xg_codec_proto proto;
-    bool tls;
+    uint8_t proto;       /* xg_codec_proto, in a byte */
+    /* flags (bits: every idle keep-alive connection keeps an hconn) */
+    bool tls : 1;
+    bool draining : 1;    /* no new requests wanted (GOAWAY notice / connection: close) */
+    bool goaway_sent : 1; /* the codec was told about the drain (GOAWAY notice) */
+    bool goaway_final : 1;
+    bool failed : 1;      /* a connection-level codec error (on_error with sid 0): GOAWAY queued */
+    bool closing : 1;     /* we gave the conn up (xg_conn_close) */
+    bool in_codec : 1;    /* inside feed/output: codec callbacks may run, no re-entry */
+    bool again : 1;       /* a pump was asked for while in_codec */
+    bool wait_write : 1;  /* the socket took less than offered: on_writable follows */
+    bool eof_fed : 1;     /* the codec was told about the peer's FIN */
+    bool freed : 1;       /* free scheduled */
+    bool parked : 1;      /* HTTP/1 between requests: the codec went back to the spares (hcm.c) */
+    bool trimmed : 1;     /* the codec's memory was trimmed in this idle spell (HTTP/2) */
+    bool pump_queued : 1; /* on the worker's pump queue (pump_prev, pump_next) */
+    int8_t peer_cert; /* TLS client certificate: -1 not looked at yet, 0 none, 1 presented, 2 presented and verified */
     xg__hconn_addr peer, local; /* copied at hand-off: streams read them after the conn is gone */
 
-    xg_stream *streams; /* active streams, newest first */
     uint32_t n_streams;
     uint32_t n_requests; /* streams begun (max_requests_per_connection) */
+    xg_stream *streams;  /* active streams, newest first */
 
     /* connection timers, all through the conn's one owner deadline */
     double idle_since;     /* ev_now when the last stream ended (or accept); 0 while streams are active */
-    double trimmed_since;  /* the idle_since of the idle spell whose codec memory was trimmed */
     double drain_deadline; /* HTTP/2: when the final GOAWAY follows the notice; 0: none */
     double max_deadline;   /* max_connection_duration; 0: none */
     double close_deadline; /* the codec failed (protocol error, flood) but output is pending: reset then */
 
-    bool draining;    /* no new requests wanted (GOAWAY notice / connection: close) */
-    bool goaway_sent; /* the codec was told about the drain (GOAWAY notice) */
-    bool goaway_final;
-    bool failed;      /* a connection-level codec error (on_error with sid 0): GOAWAY queued */
-    bool closing;     /* we gave the conn up (xg_conn_close) */
-    bool in_codec;    /* inside feed/output: codec callbacks may run, no re-entry */
-    bool again;       /* a pump was asked for while in_codec */
-    bool wait_write;  /* the socket took less than offered: on_writable follows */
-    bool eof_fed;     /* the codec was told about the peer's FIN */
-    int8_t peer_cert; /* TLS client certificate: -1 not looked at yet, 0 none, 1 presented, 2 presented and verified */
-    bool freed;       /* free scheduled */
-    bool parked;      /* HTTP/1 between requests: the codec went back to the spares (hcm.c) */
     xg_conn_state *fstate; /* filters' per-connection state (conn_state.h), freed with the hconn */
     xg_deferred deferred;
-    /* The batched pump: never started, fed (ev_feed_event) when work outside
-     * the connection's own callbacks (an upstream read, a timer, a filter
-     * resuming) leaves output. Its priority is the lowest, so it runs after
-     * every other event of the loop pass: everything the pass produced for
-     * this connection goes out in one write. */
-    ev_check kick;
-} xg_hconn;
+    /* The batched pump: work outside the connection's own callbacks (an
+     * upstream read, a timer, a filter resuming) that leaves output puts the
+     * connection on its worker's pump queue, which one watcher of the lowest
+     * priority drains after every other event of the loop pass (hcm.c):
+     * everything the pass produced for this connection goes out in one
+     * write. A link here rather than a watcher per connection (16 B, not 32). */
+    struct xg_hconn *pump_prev, *pump_next;
+};
 
 /* hcm.c */
 /* Asks for the pump (write what the codec has, feed what the conn has,
