@@ -135,8 +135,7 @@ int xg_conn_new(xg_loop *loop, int fd, xg_conn **out)
     ev_io_init(&c->io, on_io, fd, EV_READ);
     ev_init(&c->timer, on_timer);
     c->io.data = c->timer.data = c;
-    c->stats.t_start = ev_now(loop->ev);
-    c->stats.t_last = c->stats.t_start;
+    c->stats.t_last = ev_now(loop->ev);
     *out = c;
     return 0;
 }
@@ -148,7 +147,7 @@ void xg_conn_prefill(xg_conn *c, char *block, size_t len)
         XG_ASSERT(c->pre == NULL);
         c->pre = block;
         c->pre_off = 0;
-        c->pre_len = (uint32_t)len;
+        c->pre_len = (uint16_t)len;
         return;
     }
     XG_ASSERT(c->in == NULL);
@@ -390,8 +389,6 @@ void xg_conn_start(xg_conn *c, double handshake_timeout)
     c->handshaking = c->tls != NULL;
     if (c->handshaking && handshake_timeout > 0)
         c->tls->hs_deadline = now(c) + handshake_timeout;
-    if (!c->handshaking)
-        c->stats.t_ready = now(c);
     /* Prefilled bytes (plain), a replayed ClientHello, or a client's first
      * flight need no readiness from the socket: run the read side now. */
     if (c->prefill_pending || c->pre_len > 0 || c->handshaking)
@@ -524,7 +521,6 @@ static int read_once(xg_conn *c)
     } else {
         c->in_len += (uint32_t)n;
         c->stats.bytes_in += (uint64_t)n;
-        c->stats.reads++;
     }
     if (c->cb != NULL && c->cb->on_read != NULL) {
         xg_conn_lend_begin(c);
@@ -1015,7 +1011,6 @@ void xg__conn_begin_tls(xg_conn *c)
     if (!c->started || c->dead)
         return;
     c->handshaking = true;
-    c->stats.t_ready = 0;
     c->tls->hs_deadline = c->hs_timeout > 0 ? now(c) + c->hs_timeout : 0;
     c->rd_pause &= ~XG__RD_FULL;
     if (c->pre_len > 0)
@@ -1036,7 +1031,6 @@ void xg__conn_handshake(xg_conn *c)
         return;
     }
     c->handshaking = false;
-    c->stats.t_ready = now(c);
     arm_timer(c);
     if (c->cb != NULL && c->cb->on_handshake != NULL)
         c->cb->on_handshake(c, c->owner);

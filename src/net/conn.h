@@ -100,15 +100,13 @@ typedef struct xg_transport_vt {
     void (*dispose)(xg_conn *c);
 } xg_transport_vt;
 
-/* Counters for stats and access logs. Times are ev_now() of the owning loop. */
+/* Counters (tests, debugging) and the idle clock. Times are ev_now() of the
+ * owning loop. */
 typedef struct xg_conn_stats {
     uint64_t bytes_in;  /* application bytes read (after TLS) */
     uint64_t bytes_out; /* application bytes written (before TLS) */
-    uint32_t reads;     /* read calls that returned data */
     uint32_t writes;    /* write calls that moved data */
-    ev_tstamp t_start;  /* accepted or connected */
-    ev_tstamp t_ready;  /* transport established (0 while the TLS handshake runs) */
-    ev_tstamp t_last;   /* last byte in or out */
+    ev_tstamp t_last;   /* last byte in or out (accepted or connected, before any) */
 } xg_conn_stats;
 
 /* A list of connections (a listener's, per worker): the conn unlinks itself
@@ -157,9 +155,12 @@ struct xg_conn {
     bool draining : 1;
     bool reset_overdue : 1; /* closing with XG_CLOSE_FLUSH_OR_RESET */
     bool in_closing : 1;    /* on the thread's closing list (closing.prev/next) */
-    uint8_t rd_pause;       /* reasons reading is off (conn_int.h) */
-    uint8_t reason;         /* xg_conn_reason */
-    float hs_timeout;       /* seconds for a TLS handshake, 0: none (xg_conn_start) */
+    unsigned rd_pause : 3;  /* reasons reading is off (conn_int.h) */
+    unsigned reason : 4;    /* xg_conn_reason */
+
+    /* timeouts in seconds (float: durations, not instants) */
+    float hs_timeout;   /* for a TLS handshake, 0: none (xg_conn_start) */
+    float idle_timeout; /* 0: none */
 
     ev_io io; /* EV_READ and EV_WRITE as the state wants (conn.c update_watchers) */
     ev_timer timer;
@@ -174,12 +175,12 @@ struct xg_conn {
     uint32_t wm_low, wm_high;
 
     struct xg__conn_tls *tls; /* NULL on a plain conn */
-    char *pre; /* raw bytes read ahead (or replayed from the TLS inspector), [pre_off, pre_off + pre_len) */
-    uint32_t pre_off, pre_len;
-
-    /* timeouts in seconds (float: durations, not instants) */
-    float idle_timeout;  /* 0: none */
+    /* raw bytes read ahead (or replayed from the TLS inspector), [pre_off,
+     * pre_off + pre_len): a small pool block, so 16 bits each */
+    char *pre;
+    uint16_t pre_off, pre_len;
     float close_timeout; /* seconds a flushing close may take (default 5) */
+
     /* The owner's deadline lives until the owner closes the conn; the close
      * deadline and the closing list only after that. */
     union {

@@ -5,7 +5,7 @@
 
 #include "net/conn.h"
 
-/* Reasons reading is off (xg_conn.rd_pause bits). */
+/* Reasons reading is off (xg_conn.rd_pause bits: three). */
 enum {
     XG__RD_OWNER = 1 << 0,  /* xg_conn_pause_read */
     XG__RD_FULL = 1 << 1,   /* the input block is full and nothing was consumed */

@@ -26,6 +26,9 @@
 #define DIRECT_MIN 4096
 #define RECORD_MAX 16384
 
+/* c->pre is a small pool block, its offsets 16-bit. */
+_Static_assert(XG_BUFPOOL_BLOCK <= UINT16_MAX, "pre_off and pre_len hold a small block's offsets");
+
 static BIO_METHOD *bio_method;
 static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
 
@@ -51,12 +54,12 @@ static int bio_read(BIO *b, char *out, int len)
             return n == 0 ? 0 : -1;
         }
         c->pre_off = 0;
-        c->pre_len = (uint32_t)n;
+        c->pre_len = (uint16_t)n;
     }
     size_t k = (size_t)len < c->pre_len ? (size_t)len : c->pre_len;
     memcpy(out, c->pre + c->pre_off, k);
-    c->pre_off += (uint32_t)k;
-    c->pre_len -= (uint32_t)k;
+    c->pre_off += (uint16_t)k;
+    c->pre_len -= (uint16_t)k;
     if (c->pre_len == 0) {
         xg_bufpool_put(c->pre);
         c->pre = NULL;
@@ -338,8 +341,8 @@ int xg_conn_use_tls_server(xg_conn *c, xg_tls_server *srv)
     }
     if (c->in != NULL && c->pre == NULL) {
         c->pre = c->in;
-        c->pre_len = c->in_len;
-        c->pre_off = c->in_off;
+        c->pre_len = (uint16_t)c->in_len; /* a small block here: both fit */
+        c->pre_off = (uint16_t)c->in_off;
         c->in = NULL;
         c->in_len = c->in_off = 0;
         c->prefill_pending = false;
