@@ -7,11 +7,14 @@ match_subject_alt_names; an untrusted chain; a client certificate (inline
 files, or SDS together with an SDS validation context) for an upstream that
 requires one, and a failure without; auto_config picking h2 when the
 upstream offers it; auto_sni and auto_san_validation from the Host header;
-session resumption across connections unless max_session_keys is 0; and
-tls_params reaching the handshake. Run on both TLS flavours (make
+session resumption across connections unless max_session_keys is 0;
+tls_params reaching the handshake; and a big response from a TLS upstream
+arriving intact. Run on both TLS flavours (make
 test-openssl runs every test_proxy_*.py)."""
+import hashlib
 import http.client
 import os
+import random
 
 import pytest
 
@@ -142,3 +145,12 @@ def test_sessions_resume_unless_max_session_keys_is_zero(world):
 def test_tls_params_reach_the_handshake(world):
     assert ok(world, "/v12/x")["tls"]["version"] == "TLSv1.2"
     assert ok(world, "/right/v")["tls"]["version"] == "TLSv1.3"
+
+
+def test_big_response_from_a_tls_upstream_is_intact(world):
+    # TLS reads land in small blocks, a record each: body pieces of half a
+    # block or more go downstream by reference
+    n = 3 << 20
+    status, _, _, _, body = world.curl("/right/pattern/%d" % n)
+    assert status == 200 and len(body) == n
+    assert hashlib.sha256(body).digest() == hashlib.sha256(random.Random(n).randbytes(n)).digest()
