@@ -445,6 +445,7 @@ static void hconn_free(xg_deferred *d)
     struct ev_loop *ev = hc->loop->ev;
     xg_codec_free(hc->codec);
     xg__conn_states_free(hc->fstate);
+    free(hc->gone);
     free(hc);
     if (--n_hconns == 0) {
         spares_drop();
@@ -466,11 +467,23 @@ static void release(xg_hconn *hc, uint32_t flags, const char *details)
     }
 }
 
+/* The conn is leaving the hconn while streams live (they are aborted next,
+ * and their logs and filters may still ask for the addresses): a copy. */
+static void keep_addrs(xg_hconn *hc, const xg_conn *c)
+{
+    _Static_assert(sizeof(xg__hconn_addr) == sizeof(xg_sockaddr), "the two compact addresses have one layout");
+    if (hc->streams == NULL || hc->gone != NULL || (hc->gone = malloc(sizeof(*hc->gone))) == NULL)
+        return;
+    memcpy(&hc->gone->peer, &c->peer, sizeof(hc->gone->peer));
+    memcpy(&hc->gone->local, &c->local, sizeof(hc->gone->local));
+}
+
 static void hconn_close(xg_hconn *hc, xg_close_mode mode)
 {
     xg_conn *c = hc->conn;
     if (c == NULL)
         return;
+    keep_addrs(hc, c);
     hc->conn = NULL;
     xg_conn_close(c, mode);
     release(hc, XG_RF_DC, "downstream_remote_disconnect");
@@ -545,6 +558,7 @@ static void on_writable(xg_conn *c, void *owner)
 static void on_close(xg_conn *c, void *owner, xg_conn_reason r)
 {
     xg_hconn *hc = owner;
+    keep_addrs(hc, c);
     hc->conn = NULL;
     xg_log_debug("downstream connection closed: %s", xg_conn_reason_name(r));
     release(hc, XG_RF_DC, r == XG_CONN_DRAINED ? "drain_timeout" : "downstream_remote_disconnect");
@@ -593,13 +607,6 @@ static const xg_conn_cbs conn_cbs = {
     .on_deadline = on_deadline,
 };
 
-/* The conn's compact address (family 0 when unknown) as it is. */
-static void copy_addr(xg__hconn_addr *d, const xg_sockaddr *sa)
-{
-    _Static_assert(sizeof(*d) == sizeof(*sa), "the two compact addresses have one layout");
-    memcpy(d, sa, sizeof(*d));
-}
-
 void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
 {
     xg_hconn *hc = calloc(1, sizeof(*hc));
@@ -616,8 +623,6 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
     hc->loop = c->loop;
     hc->tls = xg_conn_is_tls(c);
     hc->peer_cert = hc->tls ? -1 : 0;
-    copy_addr(&hc->peer, &c->peer);
-    copy_addr(&hc->local, &c->local);
     hc->idle_since = now_of(hc);
     if (hc->cfg->max_connection_duration_ms > 0)
         hc->max_deadline = hc->idle_since + hc->cfg->max_connection_duration_ms / 1000.0;

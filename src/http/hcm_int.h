@@ -23,15 +23,20 @@
 struct xg_worker_rt;
 
 /* A downstream address (TCP: IPv4 or IPv6) in 28 bytes where
- * sockaddr_storage takes 128; every idle connection keeps two. ss_family
- * overlays sa_family as in sockaddr_storage: 0 when not known (or not an IP
- * address). */
+ * sockaddr_storage takes 128. ss_family overlays sa_family as in
+ * sockaddr_storage: 0 when not known (or not an IP address). */
 typedef union xg__hconn_addr {
     sa_family_t ss_family;
     struct sockaddr sa;
     struct sockaddr_in in4;
     struct sockaddr_in6 in6;
 } xg__hconn_addr;
+
+/* Both ends of a connection that went away under live streams: the
+ * streams' accessors read this copy from then on (hcm.c keep_addrs). */
+typedef struct xg__hconn_addrs {
+    xg__hconn_addr peer, local;
+} xg__hconn_addrs;
 
 /* One downstream connection under an HTTP connection manager. */
 typedef struct xg_hconn xg_hconn;
@@ -60,7 +65,6 @@ struct xg_hconn {
     bool trimmed : 1;     /* the codec's memory was trimmed in this idle spell (HTTP/2) */
     bool pump_queued : 1; /* on the worker's pump queue (pump_prev, pump_next) */
     int8_t peer_cert; /* TLS client certificate: -1 not looked at yet, 0 none, 1 presented, 2 presented and verified */
-    xg__hconn_addr peer, local; /* copied at hand-off: streams read them after the conn is gone */
 
     uint32_t n_streams;
     uint32_t n_requests; /* streams begun (max_requests_per_connection) */
@@ -73,6 +77,10 @@ struct xg_hconn {
     double close_deadline; /* the codec failed (protocol error, flood) but output is pending: reset then */
 
     xg_conn_state *fstate; /* filters' per-connection state (conn_state.h), freed with the hconn */
+    /* The addresses are the conn's while it lives (no copy per idle
+     * connection); one that goes away while streams live leaves a copy here,
+     * freed with the hconn (NULL: none, or no memory for it: unknown). */
+    xg__hconn_addrs *gone;
     xg_deferred deferred;
     /* The batched pump: work outside the connection's own callbacks (an
      * upstream read, a timer, a filter resuming) that leaves output puts the

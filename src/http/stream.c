@@ -31,14 +31,26 @@ static double now_of(const xg_stream *s)
 
 /* --- accessors (stream.h) --- */
 
+/* The conn's address while it lives, then the hconn's copy; NULL when
+ * unknown (family 0). */
+static const struct sockaddr *addr_of(const xg_hconn *hc, bool local)
+{
+    const struct sockaddr *sa = NULL;
+    if (hc->conn != NULL)
+        sa = local ? &hc->conn->local.sa : &hc->conn->peer.sa;
+    else if (hc->gone != NULL)
+        sa = local ? &hc->gone->local.sa : &hc->gone->peer.sa;
+    return sa != NULL && sa->sa_family != 0 ? sa : NULL;
+}
+
 const struct sockaddr *xg_stream_peer(const xg_stream *s)
 {
-    return s->hc->peer.ss_family != 0 ? (const struct sockaddr *)&s->hc->peer : NULL;
+    return addr_of(s->hc, false);
 }
 
 const struct sockaddr *xg_stream_local(const xg_stream *s)
 {
-    return s->hc->local.ss_family != 0 ? (const struct sockaddr *)&s->hc->local : NULL;
+    return addr_of(s->hc, true);
 }
 
 const char *xg_stream_sni(const xg_stream *s)

@@ -13,6 +13,7 @@ static xg_cidr loopback = {.family = AF_INET, .addr = {127}, .prefix_len = 8};
 
 typedef struct fixture {
     xg_hconn hc;
+    xg__hconn_addrs addrs; /* no conn: the addresses of one that went away */
     xg_hcm cfg;
     xg_stream s;
 } fixture;
@@ -33,8 +34,9 @@ static void setup(fixture *f, const char *peer)
     f->cfg.via = "";
     f->cfg.internal_ranges = &loopback;
     f->cfg.n_internal_ranges = 1;
-    v4(&f->hc.peer, peer, 40000);
-    v4(&f->hc.local, "127.0.0.1", 8080);
+    v4(&f->addrs.peer, peer, 40000);
+    v4(&f->addrs.local, "127.0.0.1", 8080);
+    f->hc.gone = &f->addrs;
     f->hc.cfg = &f->cfg;
     f->s.hc = &f->hc;
     f->s.cfg = &f->cfg;
