@@ -516,12 +516,10 @@ static int read_once(xg_conn *c)
      * head then takes one read, not a small one and a big one. */
     size_t bulk_min = c->in_big ? XG_BUFPOOL_BLOCK : XG_BUFPOOL_BLOCK / 2;
     c->rd_bulk = c->tls == NULL && (size_t)n >= bulk_min && ((size_t)n == space || c->in_big);
-    if (n == 0) {
+    if (n == 0)
         c->eof = true;
-    } else {
+    else
         c->in_len += (uint32_t)n;
-        c->stats.bytes_in += (uint64_t)n;
-    }
     if (c->cb != NULL && c->cb->on_read != NULL) {
         xg_conn_lend_begin(c);
         c->cb->on_read(c, c->owner, (size_t)n);
@@ -672,7 +670,6 @@ static int flush_queue(xg_conn *c)
         if (w < 0)
             return (int)w;
         consume_out(c, (size_t)w);
-        c->stats.bytes_out += (uint64_t)w;
         c->stats.writes++;
         c->stats.t_last = now(c);
     }
@@ -753,7 +750,6 @@ int xg_conn_writev(xg_conn *c, const struct iovec *iov, int iovcnt, size_t *take
         rc = w < 0 ? (int)w : 0;
         if (w > 0) {
             *taken = (size_t)w;
-            c->stats.bytes_out += (uint64_t)w;
             c->stats.writes++;
             c->stats.t_last = now(c);
             /* Short: the socket is full (plain), a TLS record waits in the

@@ -100,12 +100,11 @@ typedef struct xg_transport_vt {
     void (*dispose)(xg_conn *c);
 } xg_transport_vt;
 
-/* Counters (tests, debugging) and the idle clock. Times are ev_now() of the
- * owning loop. */
+/* The idle clock, and a count the write batching's tests watch. Times are
+ * ev_now() of the owning loop. Byte counts are the owner's to keep (streams
+ * count theirs): nothing per connection reads them. */
 typedef struct xg_conn_stats {
-    uint64_t bytes_in;  /* application bytes read (after TLS) */
-    uint64_t bytes_out; /* application bytes written (before TLS) */
-    uint32_t writes;    /* write calls that moved data */
+    uint32_t writes;  /* write calls that moved data */
     ev_tstamp t_last;   /* last byte in or out (accepted or connected, before any) */
 } xg_conn_stats;
 
