@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codec/http1_park.h"
+#include "core/assert.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "http/hcm_int.h"
@@ -440,7 +441,7 @@ static void pump_drop(void)
 static void hconn_free(xg_deferred *d)
 {
     xg_hconn *hc = (xg_hconn *)((char *)d - offsetof(xg_hconn, deferred));
-    pump_unqueue(hc); /* asked for before the connection ended */
+    XG_ASSERT(!hc->pump_queued); /* left the queue in release, and freed keeps it off */
     bool h1 = hc->codec != NULL && hc->proto == XG_PROTO_HTTP1;
     struct ev_loop *ev = hc->loop->ev;
     xg_codec_free(hc->codec);

@@ -81,14 +81,20 @@ struct xg_hconn {
      * connection); one that goes away while streams live leaves a copy here,
      * freed with the hconn (NULL: none, or no memory for it: unknown). */
     xg__hconn_addrs *gone;
-    xg_deferred deferred;
     /* The batched pump: work outside the connection's own callbacks (an
      * upstream read, a timer, a filter resuming) that leaves output puts the
      * connection on its worker's pump queue, which one watcher of the lowest
      * priority drains after every other event of the loop pass (hcm.c):
      * everything the pass produced for this connection goes out in one
-     * write. A link here rather than a watcher per connection (16 B, not 32). */
-    struct xg_hconn *pump_prev, *pump_next;
+     * write. A link here rather than a watcher per connection (16 B, not 32).
+     * Once the free is scheduled (freed) the hconn is off the queue for good
+     * and the links' storage is the deferred free's. */
+    union {
+        struct {
+            struct xg_hconn *pump_prev, *pump_next;
+        };
+        xg_deferred deferred;
+    };
 };
 
 /* hcm.c */

@@ -200,11 +200,11 @@ static double next_deadline(const xg_conn *c)
  * fires once for nothing. */
 static void arm_timer(xg_conn *c)
 {
-    double d = next_deadline(c);
-    if (c->dead) {
+    if (c->dead) { /* the deadlines' storage is the deferred free's now */
         ev_timer_stop(c->loop->ev, &c->timer);
         return;
     }
+    double d = next_deadline(c);
     if (d != 0)
         xg_timer_arm_lazy(c->loop->ev, &c->timer, d - now(c));
 }
@@ -342,7 +342,7 @@ void xg_conn_abort_closing(void)
  * pass. The first reason wins. */
 void xg__conn_die(xg_conn *c, xg_conn_reason r)
 {
-    closing_unlink(c); /* on the owning thread: the list is that thread's */
+    closing_unlink(c); /* on the owning thread: the list is that thread's; before the deferred free takes its storage */
     if (c->dead)
         return;
     c->dead = true;
@@ -908,8 +908,8 @@ void xg_conn_set_close_timeout(xg_conn *c, double seconds)
 
 void xg_conn_set_deadline(xg_conn *c, double seconds)
 {
-    if (c->owner_closed)
-        return; /* its storage is the closing state's now */
+    if (c->owner_closed || c->dead)
+        return; /* its storage is the closing state's or the deferred free's now */
     c->deadline = seconds > 0 ? now(c) + seconds : 0;
     if (c->started && !c->dead)
         arm_timer(c);

@@ -128,7 +128,6 @@ struct xg__conn_tls; /* the TLS transport's state (conn_tls.c) */
  * flags are bits. */
 struct xg_conn {
     const xg_transport_vt *tp; /* first member: the transport vtable */
-    xg_deferred deferred;      /* the end-of-pass free (and on_close) */
     xg_loop *loop;
     const xg_conn_cbs *cb; /* borrowed from the owner */
     void *owner;
@@ -181,7 +180,9 @@ struct xg_conn {
     float close_timeout; /* seconds a flushing close may take (default 5) */
 
     /* The owner's deadline lives until the owner closes the conn; the close
-     * deadline and the closing list only after that. */
+     * deadline and the closing list only after that; the end-of-pass free
+     * only once the conn is dead (off the closing list, its timer stopped,
+     * every deadline call a no-op). */
     union {
         double deadline; /* ev_now of the owner's deadline, 0: none */
         struct {
@@ -189,6 +190,7 @@ struct xg_conn {
             uint64_t acked; /* bytes the peer had acknowledged when the deadline was set */
             xg_conn *prev, *next; /* the thread's closing list (xg_conn_abort_closing) */
         } closing;
+        xg_deferred deferred; /* the end-of-pass free (and on_close) */
     };
 
     /* where it came from (filled by the listener or connect.c) */
