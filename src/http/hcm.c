@@ -36,7 +36,7 @@ static int cb_stream_begin(void *owner, uint32_t sid, void **user, xg_arena **ar
     *user = s;
     *arena = &s->arena;
     hc->n_requests++;
-    if (hc->cfg->max_requests_per_connection > 0 && hc->n_requests >= hc->cfg->max_requests_per_connection)
+    if (hc->chain->hcm->max_requests_per_connection > 0 && hc->n_requests >= hc->chain->hcm->max_requests_per_connection)
         xg__hconn_drain(hc);
     return 0;
 }
@@ -108,7 +108,7 @@ static int make_codec(xg_hconn *hc, xg_codec_proto proto)
     /* Made again for each codec (an HTTP/1 one per request, see park):
      * cheaper than the 88 bytes every idle connection would keep. */
     xg_codec_opts o;
-    xg_codec_opts_from_hcm(&o, hc->cfg);
+    xg_codec_opts_from_hcm(&o, hc->chain->hcm);
     hc->send_limit = o.send_buffer_limit;
     int rc = proto == XG_PROTO_HTTP2 ? xg_http2_server_new(&hc->codec, &o, &codec_cbs, hc)
                                      : xg_http1_server_new(&hc->codec, &o, &codec_cbs, hc);
@@ -209,9 +209,9 @@ static int detect(xg_hconn *hc)
 static xg_codec_proto initial_proto(xg_hconn *hc, bool *known)
 {
     *known = true;
-    if (hc->cfg->codec == XG_CODEC_HTTP1)
+    if (hc->chain->hcm->codec == XG_CODEC_HTTP1)
         return XG_PROTO_HTTP1;
-    if (hc->cfg->codec == XG_CODEC_HTTP2)
+    if (hc->chain->hcm->codec == XG_CODEC_HTTP2)
         return XG_PROTO_HTTP2;
     if (!hc->tls) {
         *known = false;
@@ -294,8 +294,8 @@ static double trim_at(const xg_hconn *hc)
 static void arm_deadline(xg_hconn *hc)
 {
     double d = hc->max_deadline;
-    if (hc->n_streams == 0 && hc->cfg->idle_timeout_ms > 0 && hc->idle_since > 0) {
-        double idle = hc->idle_since + hc->cfg->idle_timeout_ms / 1000.0;
+    if (hc->n_streams == 0 && hc->chain->hcm->idle_timeout_ms > 0 && hc->idle_since > 0) {
+        double idle = hc->idle_since + hc->chain->hcm->idle_timeout_ms / 1000.0;
         d = d == 0 || idle < d ? idle : d;
     }
     double trim = trim_at(hc);
@@ -333,7 +333,7 @@ static void settle(xg_hconn *hc)
      * GOAWAY must not hold the connection: delayed_close_timeout (0: none),
      * then a reset. A normal last response to a slow reader is never cut. */
     if (hc->failed && out && hc->close_deadline == 0)
-        hc->close_deadline = now_of(hc) + hc->cfg->delayed_close_timeout_ms / 1000.0 + 0.001;
+        hc->close_deadline = now_of(hc) + hc->chain->hcm->delayed_close_timeout_ms / 1000.0 + 0.001;
     arm_deadline(hc);
 }
 
@@ -528,7 +528,7 @@ void xg__hconn_drain(xg_hconn *hc)
         hc->goaway_sent = true;
         xg_codec_goaway(hc->codec, XG_GOAWAY_NOTICE);
     }
-    double dt = hc->cfg->drain_timeout_ms / 1000.0;
+    double dt = hc->chain->hcm->drain_timeout_ms / 1000.0;
     hc->drain_deadline = now_of(hc) + (dt > 0 ? dt : 0.001);
     xg__hconn_pump(hc);
 }
@@ -587,9 +587,9 @@ static void on_deadline(xg_conn *c, void *owner)
         hc->max_deadline = 0;
         xg__hconn_drain(hc);
     }
-    if (hc->conn != NULL && hc->n_streams == 0 && hc->cfg->idle_timeout_ms > 0 &&
-        now >= hc->idle_since + hc->cfg->idle_timeout_ms / 1000.0) {
-        xg_log_debug("downstream connection idle for %.1f s: closing", hc->cfg->idle_timeout_ms / 1000.0);
+    if (hc->conn != NULL && hc->n_streams == 0 && hc->chain->hcm->idle_timeout_ms > 0 &&
+        now >= hc->idle_since + hc->chain->hcm->idle_timeout_ms / 1000.0) {
+        xg_log_debug("downstream connection idle for %.1f s: closing", hc->chain->hcm->idle_timeout_ms / 1000.0);
         goaway_final(hc);
     }
     double trim = trim_at(hc);
@@ -619,17 +619,15 @@ void xg_hcm_on_conn(xg_conn *c, const xg_filter_chain *chain, void *arg)
     n_hconns++;
     hc->conn = c;
     hc->chain = chain;
-    hc->cfg = chain->hcm;
-    hc->wrt = xg_worker_rt_self();
     hc->loop = c->loop;
     hc->tls = xg_conn_is_tls(c);
     hc->peer_cert = hc->tls ? -1 : 0;
     hc->idle_since = now_of(hc);
-    if (hc->cfg->max_connection_duration_ms > 0)
-        hc->max_deadline = hc->idle_since + hc->cfg->max_connection_duration_ms / 1000.0;
+    if (hc->chain->hcm->max_connection_duration_ms > 0)
+        hc->max_deadline = hc->idle_since + hc->chain->hcm->max_connection_duration_ms / 1000.0;
     xg_conn_set_owner(c, &conn_cbs, hc);
-    if (hc->cfg->delayed_close_timeout_ms > 0)
-        xg_conn_set_close_timeout(c, hc->cfg->delayed_close_timeout_ms / 1000.0);
+    if (hc->chain->hcm->delayed_close_timeout_ms > 0)
+        xg_conn_set_close_timeout(c, hc->chain->hcm->delayed_close_timeout_ms / 1000.0);
     bool known;
     xg_codec_proto proto = initial_proto(hc, &known);
     if (known && make_codec(hc, proto) != 0)

@@ -42,9 +42,7 @@ typedef struct xg__hconn_addrs {
 typedef struct xg_hconn xg_hconn;
 struct xg_hconn {
     xg_conn *conn; /* NULL once given up or dead */
-    const xg_filter_chain *chain;
-    const xg_hcm *cfg;
-    struct xg_worker_rt *wrt;
+    const xg_filter_chain *chain; /* borrowed from the snapshot, as its hcm (the config: hc->chain->hcm) */
     xg_loop *loop;
     xg_codec *codec; /* NULL until the protocol is known (AUTO on plaintext), and while parked */
     uint32_t send_limit; /* the codec's send_buffer_limit (stream_pipe.c's back-pressure) */

@@ -141,7 +141,7 @@ static int append_list(xg_headers *h, xg_hdr_id id, const char *v, size_t vlen)
 
 static void uuid4(xg_stream *s, char out[37])
 {
-    xg_worker_rt *w = s->hc->wrt;
+    xg_worker_rt *w = xg_worker_rt_self();
     uint64_t a = w != NULL ? xg_rng_next(&w->rng) : s->random;
     uint64_t b = w != NULL ? xg_rng_next(&w->rng) : s->random * 0x9e3779b97f4a7c15ULL;
     uint8_t u[16];

@@ -10,7 +10,7 @@
 
 static int add_date(xg_stream *s, xg_headers *h)
 {
-    xg_worker_rt *w = s->hc->wrt;
+    xg_worker_rt *w = xg_worker_rt_self();
     if (w == NULL || xg_headers_get_id(h, XG_HDR_DATE) != NULL)
         return 0;
     const char *d = xg_worker_date(w);

@@ -214,7 +214,7 @@ xg_stream *xg__stream_new(xg_hconn *hc, uint32_t sid)
     xg_buf_init(&s->enc.bytes);
     s->hc = hc;
     s->sid = sid;
-    s->cfg = hc->cfg;
+    s->cfg = hc->chain->hcm;
     s->next = hc->streams;
     if (hc->streams != NULL)
         hc->streams->prev = s;
@@ -581,7 +581,7 @@ static int create_filters(xg_stream *s)
 /* Everything from the headers to the filter chain. */
 static void begin_request(xg_stream *s, bool end_stream)
 {
-    xg_worker_rt *w = s->hc->wrt;
+    xg_worker_rt *w = xg_worker_rt_self();
     s->pin = xg_worker_pin();
     s->snap = s->pin != NULL ? s->pin->snap : NULL;
     s->rc = route_config(s);

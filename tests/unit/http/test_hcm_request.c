@@ -15,6 +15,7 @@ typedef struct fixture {
     xg_hconn hc;
     xg__hconn_addrs addrs; /* no conn: the addresses of one that went away */
     xg_hcm cfg;
+    xg_filter_chain chain;
     xg_stream s;
 } fixture;
 
@@ -37,7 +38,8 @@ static void setup(fixture *f, const char *peer)
     v4(&f->addrs.peer, peer, 40000);
     v4(&f->addrs.local, "127.0.0.1", 8080);
     f->hc.gone = &f->addrs;
-    f->hc.cfg = &f->cfg;
+    f->chain.hcm = &f->cfg;
+    f->hc.chain = &f->chain;
     f->s.hc = &f->hc;
     f->s.cfg = &f->cfg;
     f->s.random = 0x1234567890abcdefULL;
