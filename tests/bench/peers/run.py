@@ -5,7 +5,7 @@ One origin (Debian nginx, one worker: a short body on one port, 64 KiB and
 1 MiB files on another) and three proxies in front of it with the same routes
 and one worker each (then two): xdsgate configured by control-plane-stub,
 nginx and HAProxy (configs from the templates beside this file). Every
-measurement runs the peers interleaved (xdsgate nginx haproxy xdsgate ...) for
+measurement runs the peers interleaved (xdsgate nginx haproxy, nginx haproxy xdsgate, ...) for
 BENCH_REPS repetitions and reports medians and the ratios xdsgate/nginx and
 xdsgate/HAProxy. Proxy CPU is user+sys from /proc/PID/stat of every process
 of the proxy (nginx's master and workers, all of xdsgate's threads), read
@@ -523,8 +523,13 @@ class Bench:
         return r
 
     def interleaved(self, config, test, peers, fn, reps=None):
+        # The order turns each repetition (A B C, B C A, C A B, ...): the run
+        # right after a pause of the proxies' CPU (the no-proxy latency run)
+        # came out slower on this VM whoever ran there, by more than a proxy
+        # adds at p50; always first, xdsgate carried it alone.
         for rep in range(reps or self.reps):
-            for p in peers:
+            k = rep % len(peers)
+            for p in peers[k:] + peers[:k]:
                 r = fn(p)
                 self.record(config, test, p.name, r)
             log("%s %s: repetition %d/%d done" % (config, test, rep + 1, reps or self.reps))
