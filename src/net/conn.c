@@ -565,7 +565,10 @@ void xg__conn_resume(xg_conn *c)
 {
     if (c->dead || !c->started)
         return;
-    if (can_read(c) && c->tp->has_buffered(c))
+    /* prefill_pending: an announcement of unconsumed input (a new owner's)
+     * whose event a pause took away; the socket will not signal those
+     * bytes again. */
+    if (can_read(c) && (c->prefill_pending || c->tp->has_buffered(c)))
         ev_feed_event(c->loop->ev, &c->io, EV_READ);
     update_watchers(c);
 }
@@ -588,8 +591,10 @@ static void linger_read(xg_conn *c)
     char buf[LINGER_BUF];
     for (int i = 0; i < READ_BUDGET; i++) {
         ssize_t n = c->tp->read(c, buf, sizeof(buf));
-        if (n == XG_EAGAIN)
+        if (n == XG_EAGAIN) {
+            c->rd_want_write = c->tp_want_write;
             return;
+        }
         if (n <= 0) {
             xg__conn_die(c, XG_CONN_LOCAL);
             return;
@@ -791,8 +796,16 @@ static void on_writable(xg_conn *c)
     if (c->handshaking) {
         xg__conn_handshake(c);
     } else if (c->owner_closed) {
+        /* A read that waited for writability is the linger's business now:
+         * left set, it would keep reading off and the write side armed on a
+         * writable socket, a busy loop until the close deadline. */
+        bool linger_again = c->rd_want_write && c->lingering;
+        c->rd_want_write = false;
         c->wr_blocked = false;
-        proceed_close(c);
+        if (linger_again)
+            linger_read(c);
+        if (!c->dead)
+            proceed_close(c);
     } else {
         if (c->rd_want_write) {
             c->rd_want_write = false;

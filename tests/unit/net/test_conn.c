@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/bufpool.h"
+#include "core/error.h"
 #include "net/conn.h"
 #include "net/net_test.h"
 #include "xg_test.h"
@@ -600,6 +601,92 @@ XG_TEST(idle_timeout_and_activity)
     CHECK(!f.o->closed);
     CHECK(nt_run_until(&f.loop, &f.o->closed, 3));
     CHECK_EQ_INT(f.o->why, XG_CONN_IDLE_TIMEOUT);
+    close(f.peer);
+    xg_loop_dispose(&f.loop);
+    free(f.o);
+}
+
+/* A new owner is told about the input the old one left unconsumed, even
+ * when it pauses and resumes reading before that announcement runs: the
+ * socket will not signal those bytes again. */
+XG_TEST(new_owner_hears_of_unconsumed_input_across_a_pause)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    f.o->consume = false;
+    CHECK(write(f.peer, "hello", 5) == 5);
+    CHECK(nt_run_until(&f.loop, &f.o->got, 2));
+    owner *o2 = calloc(1, sizeof(*o2));
+    o2->consume = true;
+    o2->c = f.o->c;
+    xg_conn_set_owner(f.o->c, &cbs, o2);
+    xg_conn_pause_read(f.o->c, true);
+    xg_conn_pause_read(f.o->c, false);
+    nt_run_for(&f.loop, 0.1);
+    CHECK_EQ_INT(o2->len, 5);
+    CHECK(memcmp(o2->data, "hello", 5) == 0);
+    xg_conn_set_owner(f.o->c, &cbs, f.o);
+    free(o2);
+    teardown(&f);
+}
+
+/* A transport over the plain one whose next read waits for writability, as
+ * a TLS read that must send first; counts flushes and disposal. */
+static const xg_transport_vt *raw_vt;
+static int reads_wanting_write;
+static size_t flushes, disposed;
+
+static ssize_t ww_read(xg_conn *c, char *p, size_t n)
+{
+    if (reads_wanting_write > 0) {
+        reads_wanting_write--;
+        c->tp_want_write = true;
+        return XG_EAGAIN;
+    }
+    return raw_vt->read(c, p, n);
+}
+
+static int ww_flush(xg_conn *c)
+{
+    flushes++;
+    return raw_vt->flush(c);
+}
+
+static void ww_dispose(xg_conn *c)
+{
+    disposed++;
+    raw_vt->dispose(c);
+}
+
+/* Closed while a read waits for writability: the close flushes, lingers
+ * and sees the peer's FIN, without spinning on the writable socket until
+ * the close deadline. */
+XG_TEST(close_while_a_read_waits_for_writability)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    raw_vt = f.o->c->tp;
+    static xg_transport_vt vt;
+    vt = *raw_vt;
+    vt.read = ww_read;
+    vt.flush = ww_flush;
+    vt.dispose = ww_dispose;
+    f.o->c->tp = &vt;
+    reads_wanting_write = 1;
+    flushes = disposed = 0;
+    CHECK(write(f.peer, "x", 1) == 1);
+    usleep(20000);
+    ev_run(f.loop.ev, EVRUN_NOWAIT); /* the read, which now waits for writability */
+    CHECK(f.o->c->rd_want_write);
+    CHECK(!f.o->got);
+    xg_conn_close(f.o->c, XG_CLOSE_FLUSH);
+    f.o->closed = true;
+    CHECK(shutdown(f.peer, SHUT_WR) == 0);
+    nt_run_for(&f.loop, 0.3);
+    CHECK_EQ_INT(disposed, 1); /* the peer's FIN ended the linger */
+    CHECK(flushes < 20);
     close(f.peer);
     xg_loop_dispose(&f.loop);
     free(f.o);
