@@ -84,11 +84,12 @@ def libc_calls(calls, names):
     return sum(v for k, v in calls.items() if pat.match(k))
 
 
-def start_xdsgate(b, tls_ctx_ec=None, tls_ctx_rsa=None):
+def start_xdsgate(b, tls_ctx_ec=None, tls_ctx_rsa=None, tool=None):
     """Prepares b (origin, certificates), starts the stub with the benchmark's
     configuration (tls_ctx_*: other TLS contexts for the two TLS listeners) and
-    one xdsgate under callgrind; returns (xdsgate's process, the ports) once it
-    is ready. The dumps go to b.run_dir as callgrind.out.<pid>."""
+    one xdsgate under valgrind (tool: its arguments; callgrind by default, the
+    dumps to b.run_dir as callgrind.out.<pid>); returns (xdsgate's process,
+    the ports) once it is ready."""
     b.prepare()
     s = dict(b.subst)
     for k in ("H1", "H2", "TLS_EC", "TLS_RSA"):
@@ -102,11 +103,11 @@ def start_xdsgate(b, tls_ctx_ec=None, tls_ctx_rsa=None):
     stub_port, admin = run.free_port(), run.free_port()
     stub = b.procs.start([b.binary("control-plane-stub"), "--port", str(stub_port), "--snapshot", snap], "stub")
     run.wait_port(stub_port, proc=stub, what="control-plane-stub")
-    out = os.path.join(b.run_dir, "callgrind.out")
-    xg = b.procs.start(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out + ".%p",
-                        b.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port, "--node-id", "bench",
-                        "--admin", "127.0.0.1:%d" % admin, "--concurrency", "1", "--log-level", "warn"],
-                       "xdsgate")
+    if tool is None:
+        tool = ["--tool=callgrind", "--callgrind-out-file=" + os.path.join(b.run_dir, "callgrind.out.%p")]
+    xg = b.procs.start(["valgrind"] + tool + [b.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port,
+                                              "--node-id", "bench", "--admin", "127.0.0.1:%d" % admin,
+                                              "--concurrency", "1", "--log-level", "warn"], "xdsgate")
     deadline = time.monotonic() + 120
     while True:
         try:

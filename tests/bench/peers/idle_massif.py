@@ -23,39 +23,15 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import callgrind  # noqa: E402
 import run  # noqa: E402
 
 
 def start_xdsgate(b):
-    """As callgrind.start_xdsgate, under massif; returns (process, ports)."""
-    b.prepare()
-    s = dict(b.subst)
-    for k in ("H1", "H2", "TLS_EC", "TLS_RSA"):
-        s[k] = run.free_port()
-    s.update(HCM_HTTP1=run.hcm("HTTP1"), HCM_HTTP2=run.hcm("HTTP2"), HCM_AUTO=run.hcm("AUTO"),
-             TLS_CTX_EC=run.tls_ctx(b.run_dir, "ec"), TLS_CTX_RSA=run.tls_ctx(b.run_dir, "rsa"))
-    snap = os.path.join(b.run_dir, "massif.yaml")
-    with open(snap, "w") as f:
-        f.write(run.fill("xdsgate.yaml.in", s))
-    stub_port, admin = run.free_port(), run.free_port()
-    stub = b.procs.start([b.binary("control-plane-stub"), "--port", str(stub_port), "--snapshot", snap], "stub")
-    run.wait_port(stub_port, proc=stub, what="control-plane-stub")
-    xg = b.procs.start(["valgrind", "--tool=massif", "--vgdb=yes", "--threshold=0.0", "--depth=8",
-                        "--massif-out-file=" + os.path.join(b.run_dir, "massif.out.%p"),
-                        b.binary("xdsgate"), "--xds-server", "127.0.0.1:%d" % stub_port, "--node-id", "bench",
-                        "--admin", "127.0.0.1:%d" % admin, "--concurrency", "1", "--log-level", "warn"],
-                       "xdsgate")
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin, timeout=5) as r:
-                if r.status == 200:
-                    return xg, s
-        except OSError:
-            pass
-        if xg.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("xdsgate not ready under valgrind:\n" + b.procs.err_tail("xdsgate"))
-        time.sleep(0.5)
+    """callgrind.start_xdsgate under massif, which vgdb can ask for a
+    snapshot; returns (process, ports)."""
+    return callgrind.start_xdsgate(b, tool=["--tool=massif", "--vgdb=yes", "--threshold=0.0", "--depth=8",
+                                            "--massif-out-file=" + os.path.join(b.run_dir, "massif.out.%p")])
 
 
 def snapshot(pid, path):
