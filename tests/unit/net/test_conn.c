@@ -631,6 +631,77 @@ XG_TEST(new_owner_hears_of_unconsumed_input_across_a_pause)
     teardown(&f);
 }
 
+/* The watcher re-armed for both directions (a write that blocked) keeps a
+ * read announcement that was fed and had not run yet. */
+XG_TEST(rearm_for_writing_keeps_a_fed_read)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    int small = 4096;
+    setsockopt(f.o->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(f.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    f.o->consume = false;
+    CHECK(write(f.peer, "hello", 5) == 5);
+    CHECK(nt_run_until(&f.loop, &f.o->got, 2));
+    owner *o2 = calloc(1, sizeof(*o2));
+    o2->consume = true;
+    xg_conn_set_owner(f.o->c, &cbs, o2); /* feeds the announcement */
+    static char big[4 << 20];
+    memset(big, 'x', sizeof(big));
+    struct iovec iov = {big, sizeof(big)};
+    size_t taken = 0;
+    CHECK_EQ_INT(xg_conn_writev(f.o->c, &iov, 1, &taken), 0);
+    CHECK(taken < sizeof(big)); /* blocked: now armed for writing too */
+    nt_run_for(&f.loop, 0.1);
+    CHECK_EQ_INT(o2->len, 5);
+    xg_conn_set_owner(f.o->c, &cbs, f.o);
+    free(o2);
+    teardown(&f);
+}
+
+static void close_on_deadline(xg_conn *c, void *arg)
+{
+    owner *o = arg;
+    o->deadlines++;
+    xg_conn_send(c, "bye", 3);
+    xg_conn_close(c, XG_CLOSE_FLUSH);
+    o->closed = true;
+    xg_conn_set_deadline(c, 0.01); /* closed: ignored, the close keeps its own deadline */
+}
+
+static const xg_conn_cbs cbs_close_on_deadline = {
+    .on_read = on_read, .on_writable = on_writable, .on_close = on_close, .on_deadline = close_on_deadline};
+
+/* The owner's deadline and the closing state share storage: closing inside
+ * on_deadline flushes, shuts down and lingers as any other close. */
+XG_TEST(close_inside_on_deadline)
+{
+    fixture f;
+    if (!CHECK(setup(&f)))
+        return;
+    xg_conn_set_owner(f.o->c, &cbs_close_on_deadline, f.o);
+    xg_conn_set_close_timeout(f.o->c, 2);
+    xg_conn_set_deadline(f.o->c, 0.05);
+    nt_run_for(&f.loop, 0.2);
+    CHECK_EQ_INT(f.o->deadlines, 1);
+    char buf[8];
+    bool eof = false;
+    CHECK_EQ_INT(nt_read_some(f.peer, buf, sizeof(buf), 1, &eof), 3);
+    CHECK(memcmp(buf, "bye", 3) == 0);
+    CHECK(eof);
+    /* Still lingering (the close deadline is 2 s away): bytes the peer sends
+     * now are read and dropped, not answered with a reset. */
+    CHECK(write(f.peer, "more", 4) == 4);
+    nt_run_for(&f.loop, 0.1);
+    CHECK(shutdown(f.peer, SHUT_WR) == 0);
+    nt_run_for(&f.loop, 0.1);
+    CHECK_EQ_INT(f.o->deadlines, 1);
+    close(f.peer);
+    xg_loop_dispose(&f.loop);
+    free(f.o);
+}
+
 /* A transport over the plain one whose next read waits for writability, as
  * a TLS read that must send first; counts flushes and disposal. */
 static const xg_transport_vt *raw_vt;
