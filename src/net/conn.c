@@ -1,6 +1,7 @@
 /* Connection core (net/conn.h): watchers, the input block, the output queue,
- * back-pressure, half-close, closing with flush and linger, the one timer,
- * and the plain transport. TLS lives in conn_tls.c behind the same vtable. */
+ * back-pressure, half-close, closing with flush and linger, the one timer.
+ * The transports sit behind a vtable: plain in conn_plain.c, TLS in
+ * conn_tls.c. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/sockios.h>
@@ -51,74 +52,6 @@ static uint64_t tcp_acked(int fd)
     return ti.tcpi_bytes_acked;
 }
 
-/* --- the plain transport --- */
-
-static ssize_t plain_read(xg_conn *c, char *p, size_t n)
-{
-    ssize_t r;
-    do
-        r = recv(c->fd, p, n, 0);
-    while (r < 0 && errno == EINTR);
-    c->tp_want_write = false;
-    if (r >= 0)
-        return r;
-    return (errno == EAGAIN || errno == EWOULDBLOCK) ? XG_EAGAIN : -errno;
-}
-
-ssize_t xg__conn_sys_writev(int fd, const struct iovec *iov, int iovcnt)
-{
-    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    ssize_t r;
-    do /* MSG_NOSIGNAL: a peer that went away is an EPIPE here, never a SIGPIPE */
-        r = sendmsg(fd, &mh, MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-    if (r >= 0)
-        return r;
-    return (errno == EAGAIN || errno == EWOULDBLOCK) ? XG_EAGAIN : -errno;
-}
-
-static ssize_t plain_writev(xg_conn *c, const struct iovec *iov, int iovcnt)
-{
-    c->tp_want_write = true;
-    return xg__conn_sys_writev(c->fd, iov, iovcnt);
-}
-
-static int plain_nothing(xg_conn *c)
-{
-    return 0;
-}
-
-static size_t plain_held(const xg_conn *c)
-{
-    return 0;
-}
-
-static int plain_shutdown(xg_conn *c)
-{
-    return shutdown(c->fd, SHUT_WR) == 0 || errno == ENOTCONN ? 0 : -errno;
-}
-
-static bool plain_buffered(const xg_conn *c)
-{
-    return false;
-}
-
-static void plain_dispose(xg_conn *c)
-{
-}
-
-static const xg_transport_vt plain_vt = {
-    .name = "raw_buffer",
-    .read = plain_read,
-    .writev = plain_writev,
-    .flush = plain_nothing,
-    .held = plain_held,
-    .handshake = plain_nothing,
-    .shutdown = plain_shutdown,
-    .has_buffered = plain_buffered,
-    .dispose = plain_dispose,
-};
-
 /* --- life cycle --- */
 
 int xg_conn_new(xg_loop *loop, int fd, xg_conn **out)
@@ -126,7 +59,7 @@ int xg_conn_new(xg_loop *loop, int fd, xg_conn **out)
     xg_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return XG_ENOMEM;
-    c->tp = &plain_vt;
+    c->tp = &xg__conn_plain_vt;
     c->loop = loop;
     c->fd = fd;
     c->wm_low = 16384;

@@ -37,5 +37,7 @@ void xg__conn_handshake(xg_conn *c);
 void xg__conn_begin_tls(xg_conn *c);
 /* sendmsg with MSG_NOSIGNAL: a count, XG_EAGAIN or -errno. */
 ssize_t xg__conn_sys_writev(int fd, const struct iovec *iov, int iovcnt);
+/* conn_plain.c: the transport of a connection that is not TLS. */
+extern const xg_transport_vt xg__conn_plain_vt;
 
 #endif

@@ -274,8 +274,6 @@ XG_TEST(bulk_stays_on_for_the_next_message)
     teardown(&f);
 }
 
-/* An owner that keeps a big block's bytes keeps reading stopped at 64 KiB
- * (the block is full), and consuming them lets the rest in. */
 /* An owner that took bytes of the input block by reference keeps them
  * intact: the conn reads on into a fresh block, with the bytes the owner
  * has not consumed moved there, and the block goes back at the owner's put. */
@@ -320,6 +318,8 @@ out:
     teardown(&f);
 }
 
+/* An owner that keeps a big block's bytes keeps reading stopped at 64 KiB
+ * (the block is full), and consuming them lets the rest in. */
 XG_TEST(full_big_block_stops_reading)
 {
     fixture f;
